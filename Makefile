@@ -1,0 +1,144 @@
+# faas: Functions as a Service on Docker Swarm.
+#   make            build every program into bin/
+#   make test       install deps, then unit (ASan+UBSan), integration and e2e tests
+#   make check      build + unit + integration only (no Docker needed)
+#   make unit       unit tests only
+#   make lint       clang-format, cppcheck, shellcheck
+#   make bench      benchmarks in bench/
+#   make up/down    run / remove the platform on the local swarm
+# DEVELOPER=1 (or CI=true) turns warnings into errors.
+
+PROGRAMS := watchdog gateway controller faasctl
+bin_watchdog := fwatchdog
+bin_gateway := faas-gateway
+bin_controller := faas-controller
+bin_faasctl := faasctl
+
+CC ?= cc
+PKGS := libmicrohttpd libcurl json-c yaml-0.1
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 \
+	-Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough -Wconversion \
+	-Wno-sign-conversion
+ifneq ($(filter 1 true,$(DEVELOPER) $(CI)),)
+WARN += -Werror
+endif
+BASE := -D_GNU_SOURCE -I. -Icommon -MMD -MP -g
+HARDEN := -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+SAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+# Two builds of the same sources: rel (hardened, shipped) and asan (unit tests).
+FLAGS_rel := $(HARDEN)
+FLAGS_asan := $(SAN)
+LDFLAGS_rel := -pie -Wl,-z,relro,-z,now
+LDFLAGS_asan := $(SAN)
+
+common_src := $(wildcard common/*.c)
+prog_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+built_programs := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(p)))
+BINS := $(foreach p,$(built_programs),bin/$(bin_$(p)))
+
+.SECONDEXPANSION:
+.PHONY: all test check unit integration e2e lint bench up down deps clean format
+all: $(BINS)
+
+build/%/.dir:
+	@mkdir -p $(@D) && touch $@
+
+define objs
+$(patsubst %.c,build/$(1)/%.o,$(2))
+endef
+
+build/rel/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(WARN) $(FLAGS_rel) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(WARN) $(FLAGS_asan) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# libfx.a (common) and lib<program>.a (everything of a program but main.c),
+# for each build variant.
+define variant
+build/$(1)/libfx.a: $(call objs,$(1),$(common_src))
+	@rm -f $$@ && ar rcs $$@ $$^
+$(foreach p,$(PROGRAMS),
+build/$(1)/lib$(p).a: $(call objs,$(1),$(call prog_src,$(p)))
+	@rm -f $$@ && ar rcs $$@ $$^
+)
+endef
+$(eval $(call variant,rel))
+$(eval $(call variant,asan))
+
+define program
+bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a
+	@mkdir -p bin
+	$$(CC) $(LDFLAGS_rel) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+endef
+$(foreach p,$(built_programs),$(eval $(call program,$(p))))
+
+# Unit tests: tests/unit/<area>/<name>_test.c, one executable each, linked with
+# the area's library (none for common) and libfx, built under ASan + UBSan.
+unit_src := $(wildcard tests/unit/*/*_test.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/unit/%,$(unit_src))
+area_lib = $(if $(filter common,$(1)),,build/asan/lib$(1).a)
+
+build/asan/tests/unit/%: build/asan/tests/unit/%.o build/asan/libfx.a \
+		$$(call area_lib,$$(firstword $$(subst /, ,$$*)))
+	$(CC) $(LDFLAGS_asan) -o $@ $< $(call area_lib,$(firstword $(subst /, ,$*))) \
+		build/asan/libfx.a $(PKG_LIBS) $(CHECK_LIBS)
+
+# Small helper programs used by the integration tests and benchmarks.
+tool_src := $(wildcard tests/tools/*.c bench/*.c)
+TOOLS := $(patsubst %.c,build/rel/%,$(tool_src))
+build/rel/tests/tools/%: build/rel/tests/tools/%.o build/rel/libfx.a
+	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
+build/rel/bench/%: build/rel/bench/%.o build/rel/libfx.a
+	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	@scripts/deps.sh all
+
+unit: $(UNIT_BINS)
+	@tests/run.sh unit
+
+check: all $(UNIT_BINS) $(TOOLS)
+	@tests/run.sh unit integration
+
+integration: all $(TOOLS)
+	@tests/run.sh integration
+
+e2e: all
+	@tests/run.sh e2e
+
+# The README's test command: installs what it needs, then every level.
+test:
+	@scripts/deps.sh all
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS)
+	@tests/run.sh unit integration e2e
+
+lint:
+	@scripts/lint.sh
+
+bench: all $(TOOLS)
+	@for b in bench/*.sh; do [ -x "$$b" ] && "$$b"; done; true
+
+up:
+	@scripts/deps.sh all
+	@$(MAKE) --no-print-directory all
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,27 @@
+/* buf.h: a growable byte buffer with a hard cap (after curl's dynbuf).
+ * data is NUL-terminated whenever it is non-NULL, so text can be used as a string. */
+#ifndef FX_BUF_H
+#define FX_BUF_H
+
+#include <stddef.h>
+
+struct fx_buf {
+	char *data; /* owned; NULL until the first append */
+	size_t len;
+	size_t cap;
+	size_t max; /* appends past max fail with -E2BIG */
+};
+
+void fx_buf_init(struct fx_buf *b, size_t max);
+void fx_buf_release(struct fx_buf *b);
+/* Empties the buffer but keeps its memory. */
+void fx_buf_reset(struct fx_buf *b);
+/* 0, -ENOMEM, or -E2BIG (over max: nothing is appended). */
+int fx_buf_append(struct fx_buf *b, const void *p, size_t n);
+int fx_buf_puts(struct fx_buf *b, const char *s);
+int fx_buf_appendf(struct fx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the data to the caller (who frees it) and empties the buffer.
+ * Returns "" (malloc'd) for an empty buffer, NULL on ENOMEM. */
+char *fx_buf_detach(struct fx_buf *b, size_t *len);
+
+#endif

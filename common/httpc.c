@@ -1,0 +1,195 @@
+#include "httpc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTPC_DEFAULT_MAX (16u << 20)
+
+struct transfer {
+	const struct fx_http_req *req;
+	struct fx_http_resp *resp;
+	size_t max;
+	int failed; /* -E2BIG when over max */
+	int stopped;
+};
+
+int fx_http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *t = arg;
+	size_t n = size * nmemb;
+
+	if (t->req->on_data != NULL) {
+		if (t->req->on_data(p, n, t->req->arg) != 0) {
+			t->stopped = 1;
+			return 0;
+		}
+		return n;
+	}
+	if (t->resp->body.len + n > t->max) {
+		t->failed = -E2BIG;
+		return 0;
+	}
+	if (fx_buf_append(&t->resp->body, p, n) < 0) {
+		t->failed = -ENOMEM;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *t = arg;
+	size_t n = size * nmemb;
+
+	/* A new status line (after a 100 Continue or a redirect) starts over. */
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
+		fx_buf_reset(&t->resp->headers);
+	if (fx_buf_append(&t->resp->headers, p, n) < 0) {
+		t->failed = -E2BIG;
+		return 0;
+	}
+	return n;
+}
+
+static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *errf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err)
+{
+	struct transfer t = {.req = req, .resp = resp};
+	struct curl_slist *hdrs = NULL;
+	const char *method = req->method ? req->method : "GET";
+	CURL *c;
+	CURLcode rc;
+	int r = 0;
+
+	*err = NULL;
+	resp->status = 0;
+	fx_buf_init(&resp->headers, 256u << 10);
+	fx_buf_init(&resp->body, req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
+	t.max = resp->body.max;
+
+	c = curl_easy_init();
+	if (c == NULL) {
+		*err = errf("out of memory");
+		return -ENOMEM;
+	}
+	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
+		struct curl_slist *n = curl_slist_append(hdrs, *h);
+		if (n == NULL) {
+			r = -ENOMEM;
+			*err = errf("out of memory");
+			goto out_headers;
+		}
+		hdrs = n;
+	}
+	/* curl would otherwise wait a second for a 100 Continue on large bodies. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	if (req->unix_socket != NULL)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (req->body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	}
+	if (req->user != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERPWD, req->user);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	                 req->connect_timeout_ms ? req->connect_timeout_ms : 5000L);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t.stopped))
+		goto out_headers;
+	if (t.failed == -E2BIG) {
+		r = -E2BIG;
+		*err = errf("%s %s: response larger than %zu bytes", method, req->url, t.max);
+	} else if (t.failed) {
+		r = t.failed;
+		*err = errf("%s %s: out of memory", method, req->url);
+	} else {
+		const char *where = req->unix_socket ? req->unix_socket : req->url;
+		switch (rc) {
+		case CURLE_COULDNT_CONNECT:
+			r = req->unix_socket ? -ENOENT : -ECONNREFUSED;
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			r = -ETIMEDOUT;
+			break;
+		default:
+			r = -EIO;
+			break;
+		}
+		*err = errf("%s %s: cannot reach %s: %s", method, req->url, where,
+		            curl_easy_strerror(rc));
+	}
+out_headers:
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+void fx_http_resp_release(struct fx_http_resp *resp)
+{
+	if (resp == NULL)
+		return;
+	fx_buf_release(&resp->headers);
+	fx_buf_release(&resp->body);
+}
+
+char *fx_http_resp_header(const struct fx_http_resp *resp, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = resp->headers.data;
+
+	while (p != NULL && *p != '\0') {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+			const char *v = p + nlen + 1;
+			const char *end = p + len;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == '\r' || end[-1] == ' '))
+				end--;
+			return strndup(v, (size_t)(end - v));
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}

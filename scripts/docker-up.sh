@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Makes sure a Docker engine answers and this node is a swarm manager.
+# Starts dockerd itself when none answers (no systemd here), logging to
+# /var/log/faas-dockerd.log. Idempotent; quiet when all is well.
+set -euo pipefail
+
+log=${FX_DOCKERD_LOG:-/var/log/faas-dockerd.log}
+
+engine_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+if ! engine_ok; then
+	if ! command -v dockerd >/dev/null 2>&1; then
+		echo "docker-up: no Docker engine answers and dockerd is not installed (scripts/deps.sh all installs docker.io)" >&2
+		exit 1
+	fi
+	if [ -S /var/run/docker.sock ] && ! pgrep -x dockerd >/dev/null; then
+		rm -f /var/run/docker.sock /var/run/docker.pid # left by a killed engine
+	fi
+	if ! pgrep -x dockerd >/dev/null; then
+		echo "docker-up: starting dockerd (log: $log)" >&2
+		setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+	fi
+	for _ in $(seq 1 300); do
+		engine_ok && break
+		sleep 0.1
+	done
+	if ! engine_ok; then
+		echo "docker-up: dockerd did not answer within 30 s; last lines of $log:" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	fi
+fi
+
+state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown)
+case $state in
+active)
+	if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
+		echo "docker-up: this node is in a swarm but is not a manager; run on a manager" >&2
+		exit 1
+	fi
+	;;
+inactive)
+	echo "docker-up: initialising a single-node swarm" >&2
+	docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+	;;
+*)
+	echo "docker-up: swarm state is '$state'; fix it with 'docker swarm leave --force' and run again" >&2
+	exit 1
+	;;
+esac

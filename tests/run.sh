@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs the test levels named on the command line (unit, integration, e2e) and
+# ends with one line: "N passed, N failed[, N skipped]".
+#   unit:        build/asan/tests/unit/**/_test (Check, under ASan + UBSan)
+#   integration: tests/integration/*.sh (real binaries on 127.0.0.1)
+#   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first)
+# FX_TEST_FILTER=regex limits the scripts and executables run.
+set -u
+cd "$(dirname "$0")/.."
+export FX_ROOT=$PWD
+export FX_RESULTS
+FX_RESULTS=$(mktemp /tmp/fx-results.XXXXXX)
+export FX_ARTIFACTS=${FX_ARTIFACTS:-$PWD/build/artifacts}
+mkdir -p "$FX_ARTIFACTS"
+filter=${FX_TEST_FILTER:-.}
+pass=0 fail=0 skip=0
+failed_names=()
+
+run_unit() {
+	local t out line c f e
+	while IFS= read -r t; do
+		[[ $t =~ $filter ]] || continue
+		out=$("$t" 2>&1)
+		printf '%s\n' "$out" | sed 's/^/  /'
+		line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks: ' | tail -n 1)
+		if [ -z "$line" ]; then
+			fail=$((fail + 1))
+			failed_names+=("$t (crashed or printed no summary)")
+			continue
+		fi
+		c=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")
+		e=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$line")
+		pass=$((pass + c - f - e))
+		fail=$((fail + f + e))
+		[ $((f + e)) -eq 0 ] || failed_names+=("$t")
+	done < <(find build/asan/tests/unit -type f -name '*_test' -perm -u+x 2>/dev/null | sort)
+}
+
+# Scripts record one line per check in $FX_RESULTS (see tests/lib.sh).
+run_scripts() {
+	local s before rc
+	for s in "$@"; do
+		[ -f "$s" ] || continue
+		[[ $s =~ $filter ]] || continue
+		echo "== $s"
+		before=$(wc -l <"$FX_RESULTS")
+		bash "$s"
+		rc=$?
+		if [ "$rc" -ne 0 ] && [ "$(grep -c '^fail' <(tail -n +$((before + 1)) "$FX_RESULTS"))" -eq 0 ]; then
+			# A script that died without recording a failure still failed.
+			echo "fail $s exited $rc" >>"$FX_RESULTS"
+		fi
+	done
+}
+
+for level in "$@"; do
+	case $level in
+	unit) echo "== unit tests (ASan + UBSan)"; run_unit ;;
+	integration) run_scripts tests/integration/*.sh ;;
+	e2e)
+		if ! scripts/docker-up.sh; then
+			echo "fail e2e: no Docker swarm (scripts/docker-up.sh failed)" >>"$FX_RESULTS"
+		else
+			run_scripts e2e/*.sh
+		fi
+		;;
+	*) echo "tests/run.sh: unknown level '$level'" >&2; exit 2 ;;
+	esac
+done
+
+pass=$((pass + $(grep -c '^pass' "$FX_RESULTS")))
+skip=$((skip + $(grep -c '^skip' "$FX_RESULTS")))
+fail=$((fail + $(grep -c '^fail' "$FX_RESULTS")))
+while IFS= read -r l; do failed_names+=("${l#fail }"); done < <(grep '^fail' "$FX_RESULTS")
+rm -f "$FX_RESULTS"
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failed_names[@]}"
+fi
+if [ "$skip" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ] && [ $((pass + fail)) -gt 0 ]
