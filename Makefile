@@ -43,6 +43,7 @@ built_programs := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(p)))
 BINS := $(foreach p,$(built_programs),bin/$(bin_$(p)))
 
 .SECONDEXPANSION:
+.SECONDARY:
 .PHONY: all test check unit integration e2e lint bench up down deps clean format
 all: $(BINS)
 
