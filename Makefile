@@ -47,6 +47,7 @@ BINS := $(foreach p,$(built_programs),bin/$(bin_$(p)))
 FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main.c))
 
 .SECONDEXPANSION:
+.SECONDARY:
 .PHONY: all test check unit integration e2e lint bench up down deps clean format
 all: $(BINS) $(FUNC_BINS)
 
