@@ -42,9 +42,14 @@ prog_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 built_programs := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(p)))
 BINS := $(foreach p,$(built_programs),bin/$(bin_$(p)))
 
+# Sample functions written in C: functions/<name>/main.c becomes
+# build/rel/functions/<name>/handler, packaged by scripts/images.sh.
+FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main.c))
+
 .SECONDEXPANSION:
+.SECONDARY:
 .PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format
-all: $(BINS)
+all: $(BINS) $(FUNC_BINS)
 
 build/%/.dir:
 	@mkdir -p $(@D) && touch $@
@@ -93,6 +98,9 @@ bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a
 	$$(CC) $(LDFLAGS_rel) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach p,$(built_programs),$(eval $(call program,$(p))))
+
+build/rel/functions/%/handler: build/rel/functions/%/main.o
+	$(CC) $(LDFLAGS_rel) $(LDFLAGS) -o $@ $^
 
 # Unit tests: tests/unit/<area>/<name>_test.c, one executable each, linked with
 # the area's library (none for common) and libfx, built under ASan + UBSan.
