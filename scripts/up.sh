@@ -19,7 +19,7 @@ root=$PWD
 stack=faas
 port=${FAAS_PORT:-8080}
 timeout=${FAAS_UP_TIMEOUT:-120}
-conf_dir=${XDG_CONFIG_HOME:-$HOME/.config}/faas
+conf_dir=$HOME/.config/faas
 gateway=http://127.0.0.1:$port
 t0=$(date +%s%N)
 
@@ -166,7 +166,7 @@ if [ "${FAAS_SAMPLES:-1}" != 0 ]; then
 	while IFS='=' read -r key ref; do
 		sed -i "s|image: ${ref%%:*}:latest\$|image: $ref|" "$rendered"/*.yaml
 	done <build/images.env
-	bin/faasctl apply -f "$rendered" >&2 || die "faasctl apply -f $rendered failed"
+	bin/faasctl apply -f "$rendered" --applyset samples >&2 || die "faasctl apply -f $rendered failed"
 
 	# Ready: every sample's Ready condition is True.
 	ready() {
