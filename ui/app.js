@@ -175,7 +175,7 @@
     if (v === null || v === undefined) return 'null';
     if (typeof v === 'boolean' || typeof v === 'number') return String(v);
     const s = String(v);
-    if (s !== '' && YAML_PLAIN.test(s) && !YAML_RESERVED.test(s) && !s.endsWith(':')) return s;
+    if (s !== '' && YAML_PLAIN.test(s) && !YAML_RESERVED.test(s) && !/:( |$)/.test(s)) return s;
     return JSON.stringify(s); // a JSON string is a valid double-quoted YAML scalar
   }
 
@@ -186,7 +186,7 @@
   }
 
   function yamlKey(k) {
-    return /^[A-Za-z_][A-Za-z0-9_.\/-]*$/.test(k) && !YAML_RESERVED.test(k) ? k : JSON.stringify(k);
+    return /^[A-Za-z_][A-Za-z0-9_.\/-]*$/.test(k) && !/^(true|false|yes|no|on|off|null)$/i.test(k) ? k : JSON.stringify(k);
   }
 
   // Block-style YAML of a JSON value; empty maps, lists and strings are left out.
@@ -956,8 +956,13 @@
       }
       for (const [line, texts] of byLine) {
         const top = (line - 1) * LINE + 'px';
-        bands.appendChild(h('div', { class: 'band', style: 'top:' + top }));
-        notes.appendChild(h('div', { class: 'note', style: 'top:' + top, title: texts.join('\n'), 'data-note-line': line }, '◀ ' + texts.join('; ')));
+        // Positions through the CSSOM, which a strict style-src CSP allows.
+        const band = h('div', { class: 'band' });
+        band.style.top = top;
+        bands.appendChild(band);
+        const note = h('div', { class: 'note', title: texts.join('\n'), 'data-note-line': line }, '◀ ' + texts.join('; '));
+        note.style.top = top;
+        notes.appendChild(note);
       }
       editor.classList.toggle('has-notes', byLine.size > 0);
       renderGutter();
