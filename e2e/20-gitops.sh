@@ -11,7 +11,9 @@ source "$FX_ROOT/tests/lib.sh"
 
 F=$BIN/faasctl
 IMG=faasctl-gitops
-NET=faasctl-gitops-net # the controller creates it; removed at the end
+# The controller reconciles every function on the swarm, not only ours: it
+# uses the default network (func_net) so that any other function it sees is
+# reconciled to the spec it already has and nothing else is disturbed.
 for b in faas-controller faas-gateway faasctl; do
 	if [ ! -x "$BIN/$b" ]; then
 		t_fail "bin/$b exists" "build it first (make)"
@@ -40,11 +42,9 @@ cleanup_swarm() {
 no_containers() { [ -z "$(docker ps -aq --filter name=^gitops- 2>/dev/null)" ]; }
 final() {
 	cleanup_swarm
-	# Removed services' tasks go away asynchronously; the image and the
-	# network can go once they have.
+	# Removed services' tasks go away asynchronously; the image can go once they have.
 	wait_for 60 no_containers
 	docker image rm "$IMG:1" "$IMG:2" >/dev/null 2>&1
-	wait_for 30 docker network rm "$NET" >/dev/null 2>&1
 	t_cleanup
 }
 trap final EXIT
@@ -64,7 +64,7 @@ echo admin >"$T_DIR/user"
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/password"
 cleanup_swarm
 start_server controller "$BIN/faas-controller" --bind 127.0.0.1 --port 0 \
-	--token-file "$T_DIR/token" --network "$NET" || exit 1
+	--token-file "$T_DIR/token" || exit 1
 CPORT=$PORT
 start_server gateway "$BIN/faas-gateway" --bind 127.0.0.1 --port 0 \
 	--controller-url "http://127.0.0.1:$CPORT" --controller-token-file "$T_DIR/token" \
