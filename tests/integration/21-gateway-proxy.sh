@@ -73,7 +73,7 @@ expect_match "X-Start-Time echoed" $'X-Start-Time: [0-9]{19}\r' "$h"
 h=$(curl -s -D - -o "$T_DIR/body" -H 'X-Call-Id: my-call-42' "$G/function/env")
 expect_match "client's X-Call-Id echoed" $'X-Call-Id: my-call-42\r' "$h"
 check "client's X-Call-Id passed on" grep -q '^Http_X_Call_Id=my-call-42$' "$T_DIR/body"
-h=$(curl -s -D - -o /dev/null "$G/function/cat" -d x)
+h=$(curl -s -D - -o /dev/null "$G/function/env" -d x)
 expect_match "replica's headers come back" $'X-Duration-Seconds: [0-9.]+\r' "$h"
 
 # ---- errors: 404 unknown, 503 no replicas, 502 unreachable, 504 slow
@@ -114,12 +114,13 @@ expect_eq "Alexa intent routes to the function" alexa-ok \
 	"$(curl -s -H 'Content-Type: application/json' -d "$alexa" "$G/")"
 expect_eq "POST / without an intent: 404" 404 "$(code -d '{"x":1}' "$G/")"
 
-# ---- a replica stopped (SIGTERM) and one killed (SIGKILL) under load: no failed request
+# ---- two replicas killed (SIGKILL) under load: no failed request (refused
+# connections are skipped; GETs broken before any answer go to the next replica)
 if command -v wrk >/dev/null; then
 	wrk -t 2 -c 8 -d 4s "$G/function/kill" >"$T_DIR/wrk.out" 2>&1 &
 	wp=$!
 	sleep 1
-	kill -TERM "$K1_PID"
+	kill -KILL "$K1_PID"
 	sleep 1
 	kill -KILL "$K2_PID"
 	wait $wp

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 struct req {
+	bool started;
 	char body[65536];
 	size_t len;
 	char *uri;
@@ -97,6 +98,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)cls;
 	(void)version;
 
+	if (!rq->started) {
+		rq->started = true;
+		return MHD_YES;
+	}
 	if (*upload_size) {
 		size_t n = *upload_size;
 		if (rq->len + n < sizeof(rq->body)) {
@@ -114,7 +119,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/system/functions") == 0) {
 		struct json_object *a = load_functions();
-		enum MHD_Result r = reply(c, 200, json_object_to_json_string(a));
+		enum MHD_Result r = reply(c, 200, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 		json_object_put(a);
 		return r;
 	}
@@ -126,7 +131,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			struct json_object *it = json_object_array_get_idx(a, i), *n;
 			if (json_object_object_get_ex(it, "name", &n) &&
 			    strcmp(json_object_get_string(n), url + 17) == 0) {
-				r = reply(c, 200, json_object_to_json_string(it));
+				r = reply(c, 200, json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
 				found = true;
 			}
 		}
@@ -161,7 +166,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	json_object_object_add(o, "path", json_object_new_string(rq->uri ? rq->uri : url));
 	json_object_object_add(o, "authorization", json_object_new_string(auth ? auth : ""));
 	json_object_object_add(o, "body", json_object_new_string(rq->body));
-	enum MHD_Result r = reply(c, 200, json_object_to_json_string(o));
+	enum MHD_Result r = reply(c, 200, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return r;
 }
