@@ -109,7 +109,8 @@ static struct json_object *jget(struct json_object *o, const char *k)
 static const char *jstr(struct json_object *o, const char *k)
 {
 	struct json_object *v = jget(o, k);
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                             : "";
 }
 
 /* Managed services (with ServiceStatus) and, when want_tasks, all tasks. */
@@ -161,7 +162,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 	for (size_t i = 1; i < n; i++) {
 		for (size_t j = i; j > 0; j--) {
 			struct json_object *x = json_object_array_get_idx(a, j - 1),
-					   *y = json_object_array_get_idx(a, j);
+			                   *y = json_object_array_get_idx(a, j);
 			if (strcmp(jstr(jget(x, "Status"), "Timestamp"),
 			           jstr(jget(y, "Status"), "Timestamp")) >= 0)
 				break;
@@ -193,7 +194,7 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 static struct json_object *openfaas_json(const struct stored *s, struct json_object *svc)
 {
 	struct json_object *o = json_object_new_object(), *labels = json_object_new_object(),
-			   *ann = json_object_new_object();
+	                   *ann = json_object_new_object();
 	int64_t replicas = svc ? svc_replicas(jget(svc, "Spec")) : 0;
 	struct json_object *running = jget(jget(svc, "ServiceStatus"), "RunningTasks");
 	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
@@ -214,7 +215,8 @@ static struct json_object *openfaas_json(const struct stored *s, struct json_obj
 		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.max);
 		json_object_object_add(labels, "com.openfaas.scale.max", json_object_new_string(t));
 		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.factor);
-		json_object_object_add(labels, "com.openfaas.scale.factor", json_object_new_string(t));
+		json_object_object_add(labels, "com.openfaas.scale.factor",
+		                       json_object_new_string(t));
 		json_object_object_add(labels, "com.openfaas.scale.zero",
 		                       json_object_new_string(s->fn.scale.zero ? "true" : "false"));
 	}
@@ -304,7 +306,8 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		struct json_object *one = service_named(svc, name);
 		if (one != NULL && !svc_label(jget(one, "Spec"), FX_LABEL_MANAGED_BY))
 			one = NULL; /* someone else's service of that name */
-		reply_json(r, 200, openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+		reply_json(r, 200,
+		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
 	}
 	stored_release(&s);
 	json_object_put(svc);
@@ -389,17 +392,17 @@ out:
 	free(prev_text);
 }
 
-static void put_function(struct reply *r, const char *name, const char *body, size_t len,
-                         bool dry)
+static void put_function(struct reply *r, const char *name, const char *body, size_t len, bool dry)
 {
 	struct fx_function fn;
 	struct fx_spec_errs errs = {0};
 	int rc;
 	if (!fx_spec_valid_name(name)) {
-		reply_error(r, 400,
-		            "the name in the path is not a DNS-1123 label (lower-case letters, digits "
-		            "and '-', at most 63)",
-		            NULL);
+		reply_error(
+		    r, 400,
+		    "the name in the path is not a DNS-1123 label (lower-case letters, digits "
+		    "and '-', at most 63)",
+		    NULL);
 		return;
 	}
 	rc = fx_spec_load_one(body ? body : "", len, NULL, &fn, &errs);
@@ -414,8 +417,9 @@ static void put_function(struct reply *r, const char *name, const char *body, si
 	}
 	if (strcmp(fn.name, name) != 0) {
 		char msg[256];
-		snprintf(msg, sizeof(msg), "metadata.name \"%s\" differs from the name in the path \"%s\"",
-		         fn.name, name);
+		snprintf(msg, sizeof(msg),
+		         "metadata.name \"%s\" differs from the name in the path \"%s\"", fn.name,
+		         name);
 		fx_function_release(&fn);
 		reply_error(r, 409, msg, NULL);
 		return;
@@ -487,9 +491,14 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	struct fx_function fn;
 	struct fx_spec_errs errs = {0};
 	static const char *const copy_spec[][2] = {
-	    {"image", "image"},         {"envProcess", "fprocess"},   {"envVars", "env"},
-	    {"secrets", "secrets"},     {"constraints", "constraints"}, {"limits", "limits"},
-	    {"requests", "requests"},   {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
+	    {"image", "image"},
+	    {"envProcess", "fprocess"},
+	    {"envVars", "env"},
+	    {"secrets", "secrets"},
+	    {"constraints", "constraints"},
+	    {"limits", "limits"},
+	    {"requests", "requests"},
+	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
 	};
 	if (in == NULL)
 		return;
@@ -503,22 +512,26 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	if (jget(in, "service"))
 		json_object_object_add(meta, "name", json_object_get(jget(in, "service")));
 	if (jget(in, "annotations"))
-		json_object_object_add(meta, "annotations", json_object_get(jget(in, "annotations")));
+		json_object_object_add(meta, "annotations",
+		                       json_object_get(jget(in, "annotations")));
 	if (jget(in, "labels") && json_object_is_type(jget(in, "labels"), json_type_object)) {
 		json_object_object_foreach(jget(in, "labels"), k, v)
 		{
 			static const char *const sk[] = {"min", "max", "factor", "zero"};
 			bool sc = false;
 			for (size_t i = 0; i < 4; i++) {
-				if (strncmp(k, "com.openfaas.scale.", 19) == 0 && strcmp(k + 19, sk[i]) == 0) {
+				if (strncmp(k, "com.openfaas.scale.", 19) == 0 &&
+				    strcmp(k + 19, sk[i]) == 0) {
 					const char *t = json_object_get_string(v);
 					/* label values are strings: give them their type back */
 					if (i == 3)
 						json_object_object_add(scale, sk[i],
-						                       json_object_new_boolean(strcmp(t, "true") == 0));
+						                       json_object_new_boolean(
+						                           strcmp(t, "true") == 0));
 					else
-						json_object_object_add(scale, sk[i],
-						                       json_object_new_int64(strtoll(t, NULL, 10)));
+						json_object_object_add(
+						    scale, sk[i],
+						    json_object_new_int64(strtoll(t, NULL, 10)));
 					sc = true;
 				}
 			}
@@ -602,8 +615,8 @@ static void scale_function(struct reply *r, const char *name, const char *body, 
 		reply_docker(r, rc == -ENOENT ? -EAGAIN : rc, err);
 		return;
 	}
-	log_info("scaled", "function=%s requested=%lld replicas=%lld previous=%lld source=api", name,
-	         (long long)want, (long long)got, (long long)previous);
+	log_info("scaled", "function=%s requested=%lld replicas=%lld previous=%lld source=api",
+	         name, (long long)want, (long long)got, (long long)previous);
 	{
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
@@ -639,8 +652,10 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			err = NULL;
 			continue;
 		}
-		if (a->firing && !alert_memory_should_step(ctl->alerts, a, now, s.fn.scale.cooldown_ms)) {
-			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function, a->key);
+		if (a->firing &&
+		    !alert_memory_should_step(ctl->alerts, a, now, s.fn.scale.cooldown_ms)) {
+			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function,
+			         a->key);
 			stored_release(&s);
 			continue;
 		}
@@ -656,17 +671,20 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		}
 		if (rc < 0) {
 			transient += rc != -ENOENT;
-			log_warn("alert_failed", "function=%s err=\"%s\"", a->function, err ? err : "");
+			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
+			         err ? err : "");
 			free(err);
 			err = NULL;
 			stored_release(&s);
 			continue;
 		}
-		want = scale_compute(a->firing, cur, s.fn.scale.min, s.fn.scale.max, s.fn.scale.factor);
+		want = scale_compute(a->firing, cur, s.fn.scale.min, s.fn.scale.max,
+		                     s.fn.scale.factor);
 		rc = reconcile_set_replicas(ctl, a->function, want, NULL, &err);
 		if (rc < 0) {
 			transient += rc != -ENOENT;
-			log_warn("alert_failed", "function=%s err=\"%s\"", a->function, err ? err : "");
+			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
+			         err ? err : "");
 			free(err);
 			err = NULL;
 		} else {
@@ -675,7 +693,8 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			else
 				alert_memory_resolved(ctl->alerts, a, now);
 			scaled++;
-			log_info("scaled", "function=%s status=%s replicas=%lld previous=%lld source=alert",
+			log_info("scaled",
+			         "function=%s status=%s replicas=%lld previous=%lld source=alert",
 			         a->function, a->firing ? "firing" : "resolved", (long long)want,
 			         (long long)cur);
 		}
@@ -683,7 +702,8 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	}
 	free(v);
 	if (transient > 0) {
-		reply_error(r, 503, "some alerts could not be applied (Docker unavailable); retry", NULL);
+		reply_error(r, 503, "some alerts could not be applied (Docker unavailable); retry",
+		            NULL);
 		return;
 	}
 	{
@@ -714,8 +734,10 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 		}
 		for (size_t i = 0; reply && i < json_object_array_length(reply); i++) {
 			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "name",
-			                       json_object_new_string(jstr(jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
+			json_object_object_add(
+			    o, "name",
+			    json_object_new_string(
+			        jstr(jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
 			json_object_array_add(out, o);
 		}
 		json_object_put(reply);
@@ -733,7 +755,10 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
 		if (!ok) {
 			json_object_put(in);
-			reply_error(r, 400, "name: expected a secret name (letters, digits, '-', '_', '.', at most 64)", NULL);
+			reply_error(r, 400,
+			            "name: expected a secret name (letters, digits, '-', '_', '.', "
+			            "at most 64)",
+			            NULL);
 			return;
 		}
 		if (strcmp(method, "DELETE") == 0 || strcmp(method, "PUT") == 0) {
@@ -755,7 +780,8 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 			}
 		}
 		{
-			struct json_object *b = json_object_new_object(), *labels = json_object_new_object();
+			struct json_object *b = json_object_new_object(),
+			                   *labels = json_object_new_object();
 			/* Docker wants the value base64-encoded */
 			static const char tab[] =
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -763,21 +789,25 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 			struct fx_buf enc;
 			fx_buf_init(&enc, 4u << 20);
 			for (size_t i = 0; i < n; i += 3) {
-				unsigned x = (unsigned)(unsigned char)value[i] << 16 |
-				             (i + 1 < n ? (unsigned)(unsigned char)value[i + 1] << 8 : 0) |
-				             (i + 2 < n ? (unsigned char)value[i + 2] : 0);
+				unsigned x =
+				    (unsigned)(unsigned char)value[i] << 16 |
+				    (i + 1 < n ? (unsigned)(unsigned char)value[i + 1] << 8 : 0) |
+				    (i + 2 < n ? (unsigned char)value[i + 2] : 0);
 				char q4[4] = {tab[x >> 18 & 63], tab[x >> 12 & 63],
-				              i + 1 < n ? tab[x >> 6 & 63] : '=', i + 2 < n ? tab[x & 63] : '='};
+				              i + 1 < n ? tab[x >> 6 & 63] : '=',
+				              i + 2 < n ? tab[x & 63] : '='};
 				fx_buf_append(&enc, q4, 4);
 			}
-			json_object_object_add(labels, "faas.secret", json_object_new_string("true"));
+			json_object_object_add(labels, "faas.secret",
+			                       json_object_new_string("true"));
 			json_object_object_add(b, "Name", json_object_new_string(name));
 			json_object_object_add(b, "Labels", labels);
-			json_object_object_add(b, "Data", json_object_new_string(enc.data ? enc.data : ""));
+			json_object_object_add(b, "Data",
+			                       json_object_new_string(enc.data ? enc.data : ""));
 			fx_buf_release(&enc);
 			rc = docker_call(&ctl->docker, "POST", "/secrets/create",
-			                 json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), &reply,
-			                 &err);
+			                 json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
+			                 &reply, &err);
 			json_object_put(b);
 			json_object_put(reply);
 			json_object_put(in);
@@ -793,7 +823,7 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 static void info(struct reply *r)
 {
 	struct json_object *o = json_object_new_object(), *p = json_object_new_object(),
-			   *v = json_object_new_object();
+	                   *v = json_object_new_object();
 	json_object_object_add(v, "release", json_object_new_string("0.1.0"));
 	json_object_object_add(v, "sha", json_object_new_string(""));
 	json_object_object_add(p, "provider", json_object_new_string("faas-controller"));
@@ -840,7 +870,8 @@ static void logs(struct reply *r, struct MHD_Connection *conn)
 		if (since != NULL && fx_parse_int(since, 0, INT64_MAX, &sn) < 0)
 			sn = 0; /* RFC 3339 values are not supported: all lines */
 		snprintf(path, sizeof(path),
-		         "/services/%s/logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%lld&since=%lld",
+		         "/services/%s/"
+		         "logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%lld&since=%lld",
 		         name, (long long)t, (long long)sn);
 	}
 	fx_buf_init(&s.raw, 16u << 20);
@@ -881,7 +912,8 @@ static void logs(struct reply *r, struct MHD_Connection *conn)
 			json_object_object_add(o, "instance", json_object_new_string(inst));
 			json_object_object_add(o, "timestamp", json_object_new_string(ts));
 			json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
-			fx_buf_appendf(&out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			fx_buf_appendf(&out, "%s\n",
+			               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 			json_object_put(o);
 			free(line);
 		}
@@ -912,8 +944,8 @@ static bool authorized(struct MHD_Connection *conn)
 
 static bool is_true(const char *v)
 {
-	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "All") == 0 ||
-	                     strcmp(v, "all") == 0);
+	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	                     strcmp(v, "All") == 0 || strcmp(v, "all") == 0);
 }
 
 static void route(struct reply *r, struct MHD_Connection *conn, const char *url, const char *method,
@@ -929,12 +961,14 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 	}
 	if (strcmp(url, "/metrics") == 0 && get) {
 		size_t nfn = 0;
-		reply_text(r, 200, "text/plain; version=0.0.4", metrics_render(wq_depth(ctl->queue), nfn));
+		reply_text(r, 200, "text/plain; version=0.0.4",
+		           metrics_render(wq_depth(ctl->queue), nfn));
 		return;
 	}
 	if (mutating && !authorized(conn)) {
 		r->status = 401;
-		reply_error(r, 401, "missing or wrong bearer token (Authorization: Bearer <token>)", NULL);
+		reply_error(r, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
+		            NULL);
 		return;
 	}
 	if (strcmp(url, fnpre) == 0) {
@@ -950,7 +984,8 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 			get_function(r, name, false);
 		else if (strcmp(method, "PUT") == 0)
 			put_function(r, name, body, len,
-			             is_true(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "dryRun")));
+			             is_true(MHD_lookup_connection_value(
+			                 conn, MHD_GET_ARGUMENT_KIND, "dryRun")));
 		else if (strcmp(method, "DELETE") == 0)
 			delete_function(r, name, false);
 		else
@@ -1031,7 +1066,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (q->too_big) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "request body too large (at most %zu bytes)", conf.max_body);
+		snprintf(msg, sizeof(msg), "request body too large (at most %zu bytes)",
+		         conf.max_body);
 		reply_error(&r, 413, msg, NULL);
 	} else {
 		route(&r, conn, url, method, q->body.data, q->body.len);
@@ -1088,12 +1124,11 @@ struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *cf)
 		log_error("bad_bind_address", "bind=%s", cf->bind);
 		return NULL;
 	}
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                         MHD_USE_ERROR_LOG,
-	                     0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-	                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_CONNECTION_TIMEOUT,
-	                     (unsigned)120, MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
 	if (d == NULL) {
 		log_error("listen_failed", "addr=%s:%lld", cf->bind, (long long)cf->port);
 		return NULL;

@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTL_MAX_FUNCTIONS 4096
+#define CTL_MAX_FUNCTIONS     4096
 #define CTL_ANNOTATION_PREFIX "faas.annotation."
-#define CTL_SECRETS_DIR "/var/openfaas/secrets/"
+#define CTL_SECRETS_DIR       "/var/openfaas/secrets/"
 
 /* ---- docker.c ---- */
 
@@ -142,7 +142,8 @@ int wq_add(struct wq *q, const char *key, int64_t delay_ms);
 /* Blocks until a key is due and not being processed, copies it into key
  * (size FX_SPEC_MAX_NAME + 1). Returns 0, or -ECANCELED once wq_stop was called. */
 int wq_get(struct wq *q, char *key);
-/* Non-blocking form for tests: 0 with key, or -EAGAIN; *wait_ms: time to the next due key (-1 none). */
+/* Non-blocking form for tests: 0 with key, or -EAGAIN; *wait_ms: time to the next due key (-1
+ * none). */
 int wq_try_get(struct wq *q, int64_t now_ms, char *key, int64_t *wait_ms);
 /* Ends processing of key: ok resets its backoff; otherwise it is re-queued after
  * the next backoff step (min * 2^failures, capped at max). A key added while it
@@ -181,7 +182,7 @@ char *metrics_render(size_t queue_depth, size_t functions);
 struct stored {
 	struct fx_function fn;
 	int64_t generation;
-	char created[40];     /* RFC 3339 of generation 1 */
+	char created[40]; /* RFC 3339 of generation 1 */
 	char config_id[80];
 };
 
@@ -214,7 +215,7 @@ struct ctl {
 	struct ctl_err {
 		char name[FX_SPEC_MAX_NAME + 1];
 		char msg[512];
-	} *errors;
+	} * errors;
 	size_t nerrors;
 	volatile int stopping;
 	int64_t resync_ms;

@@ -87,11 +87,11 @@ char *diff_unified(const char *a, const char *b, const char *a_name, const char 
 		while (i < la.n || j < lb.n) {
 			if (i < la.n && j < lb.n && same(&la, i, &lb, j)) {
 				ops[nops++] = (struct op){' ', i++, j++};
-			} else if (j < lb.n &&
-			           (i == la.n || t[i * w + j + 1] >= t[(i + 1) * w + j])) {
-				ops[nops++] = (struct op){'+', i, j++};
-			} else {
+			} else if (i < la.n &&
+			           (j == lb.n || t[(i + 1) * w + j] >= t[i * w + j + 1])) {
 				ops[nops++] = (struct op){'-', i++, j};
+			} else {
+				ops[nops++] = (struct op){'+', i, j++};
 			}
 		}
 	} else {

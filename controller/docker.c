@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DOCKER_API         "v1.41"
-#define DOCKER_MAX_REPLY   (64u << 20)
-#define DOCKER_TIMEOUT_MS  30000L
+#define DOCKER_API        "v1.41"
+#define DOCKER_MAX_REPLY  (64u << 20)
+#define DOCKER_TIMEOUT_MS 30000L
 
 static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *errf(const char *fmt, ...)
@@ -65,8 +65,8 @@ static void put_enc(struct fx_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			fx_buf_append(b, p, 1);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -194,7 +194,8 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 			*err = errf("Docker refused %s %s: %s", method, path, msg);
 			rc = -EINVAL;
 		} else {
-			*err = errf("Docker error %ld on %s %s: %s", resp.status, method, path, msg);
+			*err =
+			    errf("Docker error %ld on %s %s: %s", resp.status, method, path, msg);
 			rc = -EIO;
 		}
 	}

@@ -32,14 +32,13 @@ static const struct fx_setting settings[] = {
      &docker_host, 0, 0, 0},
     {"workers", FX_CONF_INT, "4", "reconcile workers (keys reconciled in parallel)", &workers, 1,
      64, 0},
-    {"resync", FX_CONF_DURATION, "30s", "period of the full resync", &resync_ms, 1000,
-     86400000, 0},
+    {"resync", FX_CONF_DURATION, "30s", "period of the full resync", &resync_ms, 1000, 86400000, 0},
     {"backoff_min", FX_CONF_DURATION, "100ms", "first retry delay of a failing function",
      &backoff_min_ms, 1, 3600000, 0},
     {"backoff_max", FX_CONF_DURATION, "60s", "longest retry delay of a failing function",
      &backoff_max_ms, 1, 86400000, 0},
-    {"max_body", FX_CONF_SIZE, "1Mi", "largest request body accepted", &max_body, 1024,
-     64 << 20, 0},
+    {"max_body", FX_CONF_SIZE, "1Mi", "largest request body accepted", &max_body, 1024, 64 << 20,
+     0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &log_level, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -83,8 +82,9 @@ int main(int argc, char **argv)
 	fx_log_init("faas-controller", FX_LOG_INFO);
 	rc = fx_conf_load(settings, NSETTINGS, argc, argv, NULL, &err);
 	if (rc == 1) {
-		printf("faas-controller: reconciles function definitions into Docker Swarm services.\n"
-		       "Settings (environment variable, or --flag):\n");
+		printf(
+		    "faas-controller: reconciles function definitions into Docker Swarm services.\n"
+		    "Settings (environment variable, or --flag):\n");
 		fx_conf_help(settings, NSETTINGS, stdout);
 		return 0;
 	}
@@ -94,7 +94,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (fx_log_parse_level(log_level, &lvl) < 0) {
-		fprintf(stderr, "faas-controller: log_level: expected debug, info, warn or error\n");
+		fprintf(stderr,
+		        "faas-controller: log_level: expected debug, info, warn or error\n");
 		return 2;
 	}
 	fx_log_set_level(lvl);
@@ -102,8 +103,9 @@ int main(int argc, char **argv)
 		docker_host = getenv("DOCKER_HOST");
 	token = read_token(token_file);
 	if (token == NULL) {
-		log_error("no_token", "token_file=%s err=\"cannot read a token from it; mutating "
-		                      "routes need one\"",
+		log_error("no_token",
+		          "token_file=%s err=\"cannot read a token from it; mutating "
+		          "routes need one\"",
 		          token_file);
 		return 2;
 	}

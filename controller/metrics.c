@@ -15,7 +15,8 @@ static const struct {
     [M_RECONCILE_ERRORS] = {"faas_controller_reconcile_errors_total",
                             "Reconciles that failed (retried with backoff)."},
     [M_SERVICE_CREATES] = {"faas_controller_service_creates_total", "Swarm services created."},
-    [M_SERVICE_UPDATES] = {"faas_controller_service_updates_total", "Swarm service updates issued."},
+    [M_SERVICE_UPDATES] = {"faas_controller_service_updates_total",
+                           "Swarm service updates issued."},
     [M_SERVICE_DELETES] = {"faas_controller_service_deletes_total", "Swarm services removed."},
     [M_ALERTS_RECEIVED] = {"faas_controller_alerts_received_total",
                            "Alerts received from Alertmanager (with a function_name)."},
@@ -50,28 +51,35 @@ char *metrics_render(size_t queue_depth, size_t functions)
 	char *s;
 	fx_buf_init(&b, 1 << 20);
 	for (size_t i = 0; i < M_COUNTERS; i++)
-		fx_buf_appendf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_info[i].name,
-		               counter_info[i].help, counter_info[i].name, counter_info[i].name,
-		               (unsigned long long)atomic_load(&counters[i]));
+		fx_buf_appendf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+		               counter_info[i].name, counter_info[i].help, counter_info[i].name,
+		               counter_info[i].name, (unsigned long long)atomic_load(&counters[i]));
 	fx_buf_puts(&b, "# HELP faas_controller_reconcile_duration_seconds Time of one reconcile.\n"
 	                "# TYPE faas_controller_reconcile_duration_seconds histogram\n");
 	for (size_t i = 0; i <= NB; i++) {
 		cum += atomic_load(&buckets[i]);
 		if (i < NB)
-			fx_buf_appendf(&b, "faas_controller_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			               bounds[i], cum);
+			fx_buf_appendf(
+			    &b,
+			    "faas_controller_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			    bounds[i], cum);
 		else
-			fx_buf_appendf(&b, "faas_controller_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-			               cum);
+			fx_buf_appendf(
+			    &b,
+			    "faas_controller_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    cum);
 	}
 	fx_buf_appendf(&b, "faas_controller_reconcile_duration_seconds_sum %.6f\n",
 	               (double)atomic_load(&sum_us) / 1e6);
 	fx_buf_appendf(&b, "faas_controller_reconcile_duration_seconds_count %llu\n", cum);
-	fx_buf_appendf(&b, "# HELP faas_controller_queue_depth Keys waiting or being reconciled.\n"
-	                   "# TYPE faas_controller_queue_depth gauge\nfaas_controller_queue_depth %zu\n",
-	               queue_depth);
-	fx_buf_appendf(&b, "# HELP faas_controller_functions Functions in the desired state.\n"
-	                   "# TYPE faas_controller_functions gauge\nfaas_controller_functions %zu\n",
+	fx_buf_appendf(
+	    &b,
+	    "# HELP faas_controller_queue_depth Keys waiting or being reconciled.\n"
+	    "# TYPE faas_controller_queue_depth gauge\nfaas_controller_queue_depth %zu\n",
+	    queue_depth);
+	fx_buf_appendf(&b,
+	               "# HELP faas_controller_functions Functions in the desired state.\n"
+	               "# TYPE faas_controller_functions gauge\nfaas_controller_functions %zu\n",
 	               functions);
 	s = fx_buf_detach(&b, NULL);
 	fx_buf_release(&b);

@@ -69,7 +69,8 @@ static struct json_object *jget(struct json_object *o, const char *k)
 static const char *jstr(struct json_object *o, const char *k)
 {
 	struct json_object *v = jget(o, k);
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                             : "";
 }
 
 int reconcile_ensure_network(struct ctl *c, char **err)
@@ -80,8 +81,10 @@ int reconcile_ensure_network(struct ctl *c, char **err)
 	snprintf(path, sizeof(path), "/networks/%s", c->network);
 	rc = docker_call(&c->docker, "GET", path, NULL, &net, err);
 	if (rc >= 0 && strcmp(jstr(net, "Name"), c->network) == 0) {
-		if (strcmp(jstr(net, "Driver"), "overlay") != 0 || strcmp(jstr(net, "Scope"), "swarm") != 0) {
-			*err = strdup("the functions' network exists but is not a swarm overlay network");
+		if (strcmp(jstr(net, "Driver"), "overlay") != 0 ||
+		    strcmp(jstr(net, "Scope"), "swarm") != 0) {
+			*err = strdup(
+			    "the functions' network exists but is not a swarm overlay network");
 			json_object_put(net);
 			return -EINVAL;
 		}
@@ -188,7 +191,8 @@ enum action { ACT_NONE, ACT_CREATE, ACT_UPDATE, ACT_SCALE };
 
 /* What a function needs, and the spec to send (caller puts *spec). */
 static enum action decide(const struct stored *want, struct json_object *svc,
-                          const struct svc_ctx *ctx, struct json_object **spec, const char **missing)
+                          const struct svc_ctx *ctx, struct json_object **spec,
+                          const char **missing)
 {
 	struct json_object *obs = jget(svc, "Spec");
 	int64_t cur = svc ? svc_replicas(obs) : -1;
@@ -204,8 +208,8 @@ static enum action decide(const struct stored *want, struct json_object *svc,
 	k1 = svc_drift_key(*spec);
 	k2 = svc_drift_key(obs);
 	a = (k1 == NULL || k2 == NULL || strcmp(k1, k2) != 0) ? ACT_UPDATE
-	    : (r != cur)                                       ? ACT_SCALE
-	                                                       : ACT_NONE;
+	    : (r != cur)                                      ? ACT_SCALE
+	                                                      : ACT_NONE;
 	free(k1);
 	free(k2);
 	return a;
@@ -305,9 +309,11 @@ int reconcile_one(struct ctl *c, const char *name)
 		if (spec == NULL) {
 			if (missing != NULL) {
 				rc = -ENOENT;
-				if (asprintf(&err, "secret \"%s\" not found (create it with docker secret "
-				                   "create or POST /system/secrets)",
-				             missing) < 0)
+				if (asprintf(
+				        &err,
+				        "secret \"%s\" not found (create it with docker secret "
+				        "create or POST /system/secrets)",
+				        missing) < 0)
 					err = NULL;
 			} else {
 				rc = -ENOMEM;
@@ -315,14 +321,16 @@ int reconcile_one(struct ctl *c, const char *name)
 			goto fail_want;
 		}
 		if (a == ACT_CREATE) {
-			rc = docker_call(&c->docker, "POST", "/services/create",
-			                 json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN),
-			                 &reply, &err);
+			rc = docker_call(
+			    &c->docker, "POST", "/services/create",
+			    json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN), &reply,
+			    &err);
 			json_object_put(reply);
 			if (rc == -EEXIST) {
 				char *e2 = NULL;
-				if (asprintf(&e2, "a service named \"%s\" exists and is not managed by "
-				                  "faas-controller: %s",
+				if (asprintf(&e2,
+				             "a service named \"%s\" exists and is not managed by "
+				             "faas-controller: %s",
 				             name, err ? err : "") >= 0) {
 					free(err);
 					err = e2;
@@ -330,15 +338,16 @@ int reconcile_one(struct ctl *c, const char *name)
 			} else if (rc >= 0) {
 				rc = 0;
 				metrics_inc(M_SERVICE_CREATES);
-				log_info("service_created", "function=%s generation=%s replicas=%lld", name,
-				         gen, (long long)want.fn.scale.min);
+				log_info("service_created",
+				         "function=%s generation=%s replicas=%lld", name, gen,
+				         (long long)want.fn.scale.min);
 			}
 		} else if (a == ACT_UPDATE || a == ACT_SCALE) {
 			rc = update_service(c, jstr(svc, "ID"), version_of(svc), spec, &err);
 			if (rc == 0) {
 				metrics_inc(M_SERVICE_UPDATES);
-				log_info("service_updated", "function=%s generation=%s reason=%s", name, gen,
-				         a == ACT_UPDATE ? "spec" : "replicas_clamped");
+				log_info("service_updated", "function=%s generation=%s reason=%s",
+				         name, gen, a == ACT_UPDATE ? "spec" : "replicas_clamped");
 			}
 		}
 		json_object_put(spec);
@@ -479,7 +488,8 @@ int reconcile_resync(struct ctl *c, bool force)
 			if (strcmp(jstr(jget(s, "Spec"), "Name"), want[i].fn.name) == 0)
 				svc = s;
 		}
-		if (force || decide(&want[i], svc, &ctx, &spec, &missing) != ACT_NONE || spec == NULL) {
+		if (force || decide(&want[i], svc, &ctx, &spec, &missing) != ACT_NONE ||
+		    spec == NULL) {
 			wq_add(c->queue, want[i].fn.name, 0);
 			queued++;
 		}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ALERTS   1000
+#define MAX_ALERTS    1000
 #define RESOLVED_KEEP 16
 
 int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, int64_t factor)
@@ -59,6 +59,18 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 		json_tokener_free(tok);
 		return -EINVAL;
 	}
+	{
+		size_t end = json_tokener_get_parse_end(tok);
+		while (end < len && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' ||
+		                     body[end] == '\t'))
+			end++;
+		if (end < len) {
+			*err = errf("invalid JSON: trailing data after the payload");
+			json_object_put(root);
+			json_tokener_free(tok);
+			return -EINVAL;
+		}
+	}
 	json_tokener_free(tok);
 	if (!json_object_is_type(root, json_type_object) ||
 	    !json_object_object_get_ex(root, "alerts", &alerts) ||
@@ -102,14 +114,16 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 		status = jstr(a, "status");
 		if (status == NULL)
 			status = gstatus;
-		if (status == NULL || (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
+		if (status == NULL ||
+		    (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
 			continue;
 		fp = jstr(a, "fingerprint");
 		starts = jstr(a, "startsAt");
 		snprintf(v[n].function, sizeof(v[n].function), "%s", fn);
 		v[n].firing = strcmp(status, "firing") == 0;
 		if (fp != NULL) {
-			snprintf(v[n].key, sizeof(v[n].key), "%.64s|%.64s", fp, starts ? starts : "");
+			snprintf(v[n].key, sizeof(v[n].key), "%.64s|%.64s", fp,
+			         starts ? starts : "");
 		} else {
 			/* No fingerprint (older senders): the labels identify the alert. */
 			const char *an = labels ? jstr(labels, "alertname") : NULL;
@@ -223,8 +237,8 @@ void alert_memory_resolved(struct alert_memory *m, const struct alert *a, int64_
 		for (size_t i = 0; i < RESOLVED_KEEP; i++)
 			known |= strcmp(e->resolved[i], a->key) == 0;
 		if (!known) {
-			snprintf(e->resolved[e->nresolved % RESOLVED_KEEP], sizeof(e->resolved[0]), "%s",
-			         a->key);
+			snprintf(e->resolved[e->nresolved % RESOLVED_KEEP], sizeof(e->resolved[0]),
+			         "%s", a->key);
 			e->nresolved++;
 		}
 		e->resolved_since = true;

@@ -13,7 +13,8 @@ static struct json_object *get(struct json_object *o, const char *a, const char 
 	const char *k[3] = {a, b, c};
 	for (int i = 0; i < 3 && k[i] != NULL && o != NULL; i++) {
 		struct json_object *n = NULL;
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k[i], &n))
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, k[i], &n))
 			n = NULL;
 		o = n;
 	}
@@ -22,7 +23,8 @@ static struct json_object *get(struct json_object *o, const char *a, const char 
 
 static const char *str(struct json_object *o)
 {
-	return o != NULL && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : "";
+	return o != NULL && json_object_is_type(o, json_type_string) ? json_object_get_string(o)
+	                                                             : "";
 }
 
 static void copy(char *dst, size_t n, const char *src)
@@ -44,7 +46,8 @@ void status_compute(struct json_object *service, struct json_object *tasks,
 		if (out->replicas < 0)
 			out->replicas = 0;
 		ust = str(get(service, "UpdateStatus", "State", NULL));
-		out->updating = strcmp(ust, "updating") == 0 || strcmp(ust, "rollback_started") == 0;
+		out->updating =
+		    strcmp(ust, "updating") == 0 || strcmp(ust, "rollback_started") == 0;
 		if (out->updating)
 			copy(out->progress_message, sizeof(out->progress_message),
 			     str(get(service, "UpdateStatus", "Message", NULL)));
@@ -107,7 +110,8 @@ static void transition_time(const char *name, const char *type, bool status, cha
 	size_t i;
 	pthread_mutex_lock(&transitions_mu);
 	for (i = 0; i < ntransitions; i++)
-		if (strcmp(transitions[i].name, name) == 0 && strcmp(transitions[i].type, type) == 0)
+		if (strcmp(transitions[i].name, name) == 0 &&
+		    strcmp(transitions[i].type, type) == 0)
 			break;
 	if (i == ntransitions && ntransitions < MAX_TRANSITIONS) {
 		ntransitions++;
@@ -149,9 +153,11 @@ struct json_object *status_to_json(const char *name, const struct fn_status *st,
 	bool ready = st->available_replicas >= st->replicas && st->observed_generation > 0 &&
 	             st->degraded_reason[0] == '\0' && !st->updating;
 	bool progressing = st->updating || st->available_replicas < st->replicas;
-	json_object_object_add(o, "observedGeneration", json_object_new_int64(st->observed_generation));
+	json_object_object_add(o, "observedGeneration",
+	                       json_object_new_int64(st->observed_generation));
 	json_object_object_add(o, "replicas", json_object_new_int64(st->replicas));
-	json_object_object_add(o, "availableReplicas", json_object_new_int64(st->available_replicas));
+	json_object_object_add(o, "availableReplicas",
+	                       json_object_new_int64(st->available_replicas));
 	json_object_object_add(o, "invocationCount", json_object_new_int64(invocations));
 	snprintf(msg, sizeof(msg), "%lld of %lld replicas available",
 	         (long long)st->available_replicas, (long long)st->replicas);
@@ -172,16 +178,22 @@ struct json_object *status_to_json(const char *name, const struct fn_status *st,
 	for (size_t i = 0; tasks && json_object_is_type(tasks, json_type_array) &&
 	                   i < json_object_array_length(tasks) && i < 50;
 	     i++) {
-		struct json_object *t = json_object_array_get_idx(tasks, i), *x = json_object_new_object();
-		json_object_object_add(x, "id", json_object_new_string(str(get(t, "ID", NULL, NULL))));
-		json_object_object_add(x, "node", json_object_new_string(str(get(t, "NodeID", NULL, NULL))));
-		json_object_object_add(x, "state",
-		                       json_object_new_string(str(get(t, "Status", "State", NULL))));
-		json_object_object_add(x, "desiredState",
-		                       json_object_new_string(str(get(t, "DesiredState", NULL, NULL))));
-		json_object_object_add(x, "error", json_object_new_string(str(get(t, "Status", "Err", NULL))));
-		json_object_object_add(x, "timestamp",
-		                       json_object_new_string(str(get(t, "Status", "Timestamp", NULL))));
+		struct json_object *t = json_object_array_get_idx(tasks, i),
+		                   *x = json_object_new_object();
+		json_object_object_add(x, "id",
+		                       json_object_new_string(str(get(t, "ID", NULL, NULL))));
+		json_object_object_add(x, "node",
+		                       json_object_new_string(str(get(t, "NodeID", NULL, NULL))));
+		json_object_object_add(
+		    x, "state", json_object_new_string(str(get(t, "Status", "State", NULL))));
+		json_object_object_add(
+		    x, "desiredState",
+		    json_object_new_string(str(get(t, "DesiredState", NULL, NULL))));
+		json_object_object_add(x, "error",
+		                       json_object_new_string(str(get(t, "Status", "Err", NULL))));
+		json_object_object_add(
+		    x, "timestamp",
+		    json_object_new_string(str(get(t, "Status", "Timestamp", NULL))));
 		json_object_array_add(ta, x);
 	}
 	json_object_object_add(o, "tasks", ta);

@@ -120,7 +120,7 @@ static int list_configs(struct docker *d, const char *name, struct json_object *
 static int decode(struct json_object *cfg, struct stored *out)
 {
 	const char *data = field(cfg, "Spec", "Data"), *gen = label_of(cfg, FX_LABEL_GENERATION),
-		   *created = label_of(cfg, LABEL_CREATED), *cname = field(cfg, "Spec", "Name");
+	           *created = label_of(cfg, LABEL_CREATED), *cname = field(cfg, "Spec", "Name");
 	struct fx_spec_errs errs = {0};
 	size_t len;
 	char *text = b64_decode(data, &len);
@@ -178,7 +178,8 @@ int store_list(struct docker *d, struct stored **out, size_t *n, char **err)
 	}
 	for (size_t i = 0; i < len; i++) {
 		struct json_object *cfg = json_object_array_get_idx(a, i);
-		const char *fn = label_of(cfg, FX_LABEL_FUNCTION), *gs = label_of(cfg, FX_LABEL_GENERATION);
+		const char *fn = label_of(cfg, FX_LABEL_FUNCTION),
+		           *gs = label_of(cfg, FX_LABEL_GENERATION);
 		int64_t gen = gs ? strtoll(gs, NULL, 10) : 0;
 		size_t j;
 		if (fn == NULL)
@@ -254,7 +255,8 @@ static void delete_gens(struct docker *d, const char *name, int64_t below, size_
 			continue;
 		snprintf(path, sizeof(path), "/configs/%s", field(cfg, "ID", NULL));
 		if (docker_call(d, "DELETE", path, NULL, NULL, &err) < 0) {
-			log_warn("config_delete_failed", "function=%s err=\"%s\"", name, err ? err : "");
+			log_warn("config_delete_failed", "function=%s err=\"%s\"", name,
+			         err ? err : "");
 			free(err);
 			err = NULL;
 		} else if (deleted) {
@@ -307,8 +309,8 @@ int store_put(struct docker *d, const struct fx_function *fn, const struct store
 	free(data);
 	for (int attempt = 0;; attempt++) {
 		rc = docker_call(d, "POST", "/configs/create",
-		                 json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &reply,
-		                 err);
+		                 json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
+		                 &reply, err);
 		json_object_put(reply);
 		reply = NULL;
 		if (rc != -EEXIST || attempt > 0)

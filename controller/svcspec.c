@@ -38,7 +38,8 @@ static struct json_object *resources(const struct fx_resources *r)
 {
 	struct json_object *o = json_object_new_object();
 	if (r->cpu_milli)
-		json_object_object_add(o, "NanoCPUs", json_object_new_int64(r->cpu_milli * 1000000));
+		json_object_object_add(o, "NanoCPUs",
+		                       json_object_new_int64(r->cpu_milli * 1000000));
 	if (r->memory)
 		json_object_object_add(o, "MemoryBytes", json_object_new_int64((int64_t)r->memory));
 	return o;
@@ -48,7 +49,7 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
                               int64_t replicas, const char **missing)
 {
 	struct json_object *s = json_object_new_object(), *labels, *tt, *cs, *env, *cl, *sec, *res,
-			   *rp, *pl, *cons, *nets, *net, *al, *mode, *rep, *uc, *rc, *ep;
+	                   *rp, *pl, *cons, *nets, *net, *al, *mode, *rep, *uc, *rc, *ep;
 	char hash[65];
 
 	if (s == NULL || fx_spec_hash(fn, hash) < 0) {
@@ -178,7 +179,8 @@ static struct json_object *get(struct json_object *o, ...)
 	va_start(ap, o);
 	while (o != NULL && (k = va_arg(ap, const char *)) != NULL) {
 		struct json_object *n = NULL;
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &n))
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, k, &n))
 			n = NULL;
 		o = n;
 	}
@@ -237,8 +239,8 @@ static int64_t geti(struct json_object *o)
 char *svc_drift_key(struct json_object *spec)
 {
 	struct fx_buf b;
-	struct json_object *tt = get(spec, "TaskTemplate", NULL), *cs = get(tt, "ContainerSpec", NULL),
-			   *a;
+	struct json_object *tt = get(spec, "TaskTemplate", NULL),
+	                   *cs = get(tt, "ContainerSpec", NULL), *a;
 	char *s;
 	fx_buf_init(&b, 8 << 20);
 	fx_buf_appendf(&b, "name %s\n", gets_(get(spec, "Name", NULL)));
@@ -250,13 +252,15 @@ char *svc_drift_key(struct json_object *spec)
 	fx_buf_appendf(&b, "readonly %d\n", a != NULL && json_object_get_boolean(a));
 	fx_buf_appendf(&b, "stopgrace %lld\n", (long long)geti(get(cs, "StopGracePeriod", NULL)));
 	a = get(cs, "Secrets", NULL);
-	for (size_t i = 0; a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
+	for (size_t i = 0;
+	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
 		struct json_object *r = json_object_array_get_idx(a, i);
 		fx_buf_appendf(&b, "secret %s %s\n", gets_(get(r, "SecretName", NULL)),
 		               gets_(get(r, "File", "Name", NULL)));
 	}
 	a = get(cs, "Mounts", NULL);
-	for (size_t i = 0; a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
+	for (size_t i = 0;
+	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
 		struct json_object *m = json_object_array_get_idx(a, i);
 		fx_buf_appendf(&b, "mount %s %s %s\n", gets_(get(m, "Type", NULL)),
 		               gets_(get(m, "Source", NULL)), gets_(get(m, "Target", NULL)));
@@ -270,8 +274,10 @@ char *svc_drift_key(struct json_object *spec)
 	fx_buf_appendf(&b, "restart %s\n", gets_(get(tt, "RestartPolicy", "Condition", NULL)));
 	put_strings(&b, "constraint", get(tt, "Placement", "Constraints", NULL), true);
 	a = get(tt, "Networks", NULL);
-	for (size_t i = 0; a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++)
-		fx_buf_appendf(&b, "network %s\n", gets_(get(json_object_array_get_idx(a, i), "Target", NULL)));
+	for (size_t i = 0;
+	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++)
+		fx_buf_appendf(&b, "network %s\n",
+		               gets_(get(json_object_array_get_idx(a, i), "Target", NULL)));
 	fx_buf_appendf(&b, "endpoint %s\n", gets_(get(spec, "EndpointSpec", "Mode", NULL)));
 	fx_buf_appendf(&b, "update %s\n", gets_(get(spec, "UpdateConfig", "Order", NULL)));
 	fx_buf_appendf(&b, "replicated %d\n", get(spec, "Mode", "Replicated", NULL) != NULL);
