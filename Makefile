@@ -48,7 +48,7 @@ FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: all test check unit integration e2e lint bench up down deps clean format
+.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format
 all: $(BINS) $(FUNC_BINS)
 
 build/%/.dir:
@@ -78,6 +78,19 @@ build/$(1)/lib$(p).a: $(call objs,$(1),$(call prog_src,$(p)))
 endef
 $(eval $(call variant,rel))
 $(eval $(call variant,asan))
+
+# The gateway serves the web UI from its binary: gateway/embed-ui.sh turns
+# ui/* into build/gen/ui_assets.c (rewritten only when it changes).
+ui_files = $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.png ui/*.ico))
+build/gen/ui_assets.c: FORCE
+	@mkdir -p $(@D) && gateway/embed-ui.sh $(ui_files) >$@.tmp && \
+	{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+build/%/gen/ui_assets.o: build/gen/ui_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(FLAGS_$*) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+build/rel/libgateway.a: build/rel/gen/ui_assets.o
+build/asan/libgateway.a: build/asan/gen/ui_assets.o
+FORCE:
 
 define program
 bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a

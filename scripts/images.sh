@@ -144,21 +144,27 @@ image_prometheus() {
 	local r
 	for r in alerts/rules/*.yml; do add_file "$r" "/etc/prometheus/rules/$(basename "$r")"; done
 	mkdir -p "$ctx/rootfs/prometheus"
+	# --rules.alert.resend-delay=2s: firing alerts go to Alertmanager again
+	# every 2 s (default 1 min), so one sent before Alertmanager was found or
+	# while it restarted is not held back for a minute.
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch
 		COPY rootfs/ /
 		EXPOSE 9090
-		ENTRYPOINT ["/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=2d", "--web.listen-address=:9090"]
+		ENTRYPOINT ["/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=2d", "--web.listen-address=:9090", "--rules.alert.resend-delay=2s"]
 	DOCKERFILE
 	build prometheus
 }
 
 image_alertmanager() {
+	local t
 	need /usr/bin/prometheus-alertmanager "apt-get install prometheus-alertmanager"
 	ctx_new alertmanager
 	add_exe /usr/bin/prometheus-alertmanager /bin/alertmanager
 	add_busybox sh wget
 	add_file alerts/alertmanager.yml /etc/alertmanager/alertmanager.yml
+	# Debian's build reads its notification templates from here.
+	for t in /usr/share/prometheus/alertmanager/*.tmpl; do add_file "$t" "$t"; done
 	mkdir -p "$ctx/rootfs/alertmanager"
 	# --cluster.listen-address= : one Alertmanager, no gossip mesh.
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
