@@ -7,6 +7,12 @@
 # replicas are real fwatchdog processes.
 source "$FX_ROOT/tests/lib.sh"
 W=$BIN/fwatchdog
+# Until the watchdog is part of the tree these tests are reported as skipped
+# (never passed); once watchdog/main.c exists, a missing binary is a failure.
+if [ ! -f "$FX_ROOT/watchdog/main.c" ] && [ -z "${GW_TEST_WATCHDOG:-}" ]; then
+	t_skip "gateway with real watchdogs" "watchdog/ not in the tree yet"
+	exit 0
+fi
 [ -x "$W" ] || { t_fail "bin/fwatchdog is built"; exit 1; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
@@ -92,3 +98,35 @@ kill "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null
 expect_eq "controller down: /system/functions 502" 502 "$(code "${A[@]}" "$G/system/functions")"
 expect_eq "controller down: functions still answer" hi "$(curl -s "$G/function/echo")"
+
+# ---- the real controller behind the gateway (no Docker: it validates and
+# checks the token, which is what forwarding and auth need)
+if [ -x "$BIN/faas-controller" ]; then
+	DOCKER_HOST=unix://$T_DIR/no-docker.sock start_server rctl "$BIN/faas-controller" \
+		--port 0 --bind 127.0.0.1 --token-file "$T_DIR/token" || exit 1
+	RCTL=$PORT
+	printf 'wrong\n' >"$T_DIR/badtoken"
+	start_server gw2 env bind=127.0.0.1 port=0 controller_url="http://127.0.0.1:$RCTL" \
+		controller_token_file="$T_DIR/token" basic_auth_user_file="$T_DIR/user" \
+		basic_auth_password_file="$T_DIR/pass" discovery=static static_functions="echo=127.0.0.1:$ECHO" \
+		"$BIN/faas-gateway" || exit 1
+	G2=http://127.0.0.1:$PORT
+	start_server gw3 env bind=127.0.0.1 port=0 controller_url="http://127.0.0.1:$RCTL" \
+		controller_token_file="$T_DIR/badtoken" basic_auth_user_file="$T_DIR/user" \
+		basic_auth_password_file="$T_DIR/pass" discovery=static static_functions="echo=127.0.0.1:$ECHO" \
+		"$BIN/faas-gateway" || exit 1
+	G3=http://127.0.0.1:$PORT
+	bad=$'apiVersion: faas/v1\nkind: Function\nmetadata:\n  name: Bad_Name\nspec:\n  image: x\n'
+	expect_eq "real controller: no basic auth at the gateway: 401" 401 \
+		"$(code -X PUT --data-binary "$bad" "$G2/apis/faas/v1/functions/echo")"
+	out=$(curl -s -w ' %{http_code}' -u admin:pw -X PUT -H 'Content-Type: application/yaml' \
+		--data-binary "$bad" "$G2/apis/faas/v1/functions/echo")
+	expect_match "real controller: token accepted, its validation error comes back (400)" \
+		'metadata.name.* 400$' "$out"
+	expect_eq "real controller: a gateway with the wrong token gets the controller's 401" 401 \
+		"$(code -u admin:pw -X PUT -H 'Content-Type: application/yaml' --data-binary "$bad" "$G3/apis/faas/v1/functions/echo")"
+	expect_eq "real controller: /system/info through the gateway" 200 \
+		"$(code -u admin:pw "$G2/system/info")"
+else
+	t_fail "bin/faas-controller is built"
+fi

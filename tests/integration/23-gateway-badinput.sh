@@ -3,6 +3,12 @@
 # bodies over the cap, slow clients, 10,000 unknown names (no memory growth, no series).
 source "$FX_ROOT/tests/lib.sh"
 W=$BIN/fwatchdog
+# Until the watchdog is part of the tree these tests are reported as skipped
+# (never passed); once watchdog/main.c exists, a missing binary is a failure.
+if [ ! -f "$FX_ROOT/watchdog/main.c" ] && [ -z "${GW_TEST_WATCHDOG:-}" ]; then
+	t_skip "gateway with real watchdogs" "watchdog/ not in the tree yet"
+	exit 0
+fi
 [ -x "$W" ] || { t_fail "bin/fwatchdog is built"; exit 1; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
