@@ -419,6 +419,7 @@
     const empty = h('div', { class: 'empty', hidden: true },
       h('p', null, 'No functions yet.'), h('p', null, h('a', { href: '#/deploy', class: 'button' }, 'Deploy a function')));
     const error = h('p', { class: 'banner error', role: 'alert', hidden: true });
+    const wrap = h('div', { class: 'tablewrap' }, table);
     append(main, [
       h('div', { class: 'pagehead' },
         h('h1', null, 'Functions'),
@@ -427,7 +428,7 @@
       h('div', { class: 'toolbar' },
         h('label', { for: filterId }, 'Filter'), filter, count),
       error,
-      h('div', { class: 'tablewrap' }, table),
+      wrap,
       empty
     ]);
     focusHeading();
@@ -484,7 +485,7 @@
       const total = items.length;
       setText(count, q ? shown.length + ' of ' + total + ' functions' : total + (total === 1 ? ' function' : ' functions'));
       empty.hidden = !loaded || total !== 0;
-      table.hidden = loaded && total === 0;
+      wrap.hidden = loaded && total === 0;
     }
 
     filter.addEventListener('input', render);
@@ -594,14 +595,17 @@
         conds.appendChild(h('p', { class: 'muted' }, 'No conditions reported yet.'));
         return;
       }
-      conds.appendChild(h('div', { class: 'tablewrap' }, h('table', { class: 'cards' },
-        h('thead', null, h('tr', null, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', null, list.map((c) => h('tr', { 'data-condition': c.type },
-          h('td', { 'data-label': 'Type' }, c.type),
-          h('td', { 'data-label': 'Status' }, h('span', { class: 'badge ' + condClass(c) }, c.status)),
-          h('td', { 'data-label': 'Reason' }, c.reason || ''),
-          h('td', { 'data-label': 'Message', class: 'wrap' }, c.message || ''),
-          h('td', { 'data-label': 'Since' }, c.lastTransitionTime ? h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime)) : '')))))));
+      // A list, not a table: reasons and messages are long and must wrap at any width.
+      conds.appendChild(h('ul', { class: 'conds' }, list.map((c) => h('li', { 'data-condition': c.type },
+        h('div', { class: 'cond-head' },
+          h('strong', null, c.type), ' ',
+          h('span', { class: 'badge ' + condClass(c), 'data-status': c.status }, c.status),
+          c.lastTransitionTime ? h('span', { class: 'muted small' }, ' since ',
+            h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime))) : null),
+        c.reason || c.message ? h('p', { class: 'cond-msg' },
+          c.reason ? h('span', { class: 'reason' }, c.reason) : null,
+          c.reason && c.message ? ': ' : null,
+          c.message || null) : null))));
     }
 
     // Ready=True and Degraded=False are good news; Progressing is neither.
