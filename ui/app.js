@@ -599,7 +599,7 @@
       conds.appendChild(h('ul', { class: 'conds' }, list.map((c) => h('li', { 'data-condition': c.type },
         h('div', { class: 'cond-head' },
           h('strong', null, c.type), ' ',
-          h('span', { class: 'badge ' + condClass(c), 'data-status': c.status }, c.status),
+          h('span', { class: 'badge ' + condClass(c), 'data-cond-status': c.status }, c.status),
           c.lastTransitionTime ? h('span', { class: 'muted small' }, ' since ',
             h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime))) : null),
         c.reason || c.message ? h('p', { class: 'cond-msg' },
