@@ -390,10 +390,14 @@
     polling = true;
     const v = view;
     try {
-      await v.refresh();
-      if (v === view) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
+      const fetched = await v.refresh();
+      if (v === view && fetched !== false) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
     } catch (e) {
-      if (v === view) setConn(false, e.status === 401 ? 'Not signed in: reload the page' : 'Offline: ' + e.message + ' (retrying)');
+      // Short here; the page's own banner has the whole message.
+      if (v === view) {
+        setConn(false, e.status === 401 ? 'Not signed in: reload the page'
+          : e.status ? 'Error ' + e.status + ', retrying' : 'Gateway unreachable, retrying');
+      }
     } finally {
       polling = false;
     }
@@ -1026,7 +1030,9 @@
       for (const d of docs) {
         const r = extractName(d);
         if (r.error) problems.push({ line: d.start + r.line, text: r.error });
-        else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
+        else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.name) || r.name.length > 63) {
+          problems.push({ line: d.start + r.line, text: 'metadata.name: "' + r.name + '" is not a DNS-1123 label (lower-case letters, digits and "-", at most 63)' });
+        } else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
         else {
           seen.add(r.name);
           plan.push({ doc: d, name: r.name });
@@ -1221,7 +1227,7 @@
     return {
       stop() { stopped = true; },
       async refresh() {
-        if (!watch.length) return;
+        if (!watch.length) return false;
         const r = await api('GET', API);
         if (!stopped) renderWatch((r.data && r.data.items) || []);
       }
