@@ -390,10 +390,14 @@
     polling = true;
     const v = view;
     try {
-      await v.refresh();
-      if (v === view) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
+      const fetched = await v.refresh();
+      if (v === view && fetched !== false) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
     } catch (e) {
-      if (v === view) setConn(false, e.status === 401 ? 'Not signed in: reload the page' : 'Offline: ' + e.message + ' (retrying)');
+      // Short here; the page's own banner has the whole message.
+      if (v === view) {
+        setConn(false, e.status === 401 ? 'Not signed in: reload the page'
+          : e.status ? 'Error ' + e.status + ', retrying' : 'Gateway unreachable, retrying');
+      }
     } finally {
       polling = false;
     }
@@ -419,6 +423,7 @@
     const empty = h('div', { class: 'empty', hidden: true },
       h('p', null, 'No functions yet.'), h('p', null, h('a', { href: '#/deploy', class: 'button' }, 'Deploy a function')));
     const error = h('p', { class: 'banner error', role: 'alert', hidden: true });
+    const wrap = h('div', { class: 'tablewrap' }, table);
     append(main, [
       h('div', { class: 'pagehead' },
         h('h1', null, 'Functions'),
@@ -427,7 +432,7 @@
       h('div', { class: 'toolbar' },
         h('label', { for: filterId }, 'Filter'), filter, count),
       error,
-      h('div', { class: 'tablewrap' }, table),
+      wrap,
       empty
     ]);
     focusHeading();
@@ -484,7 +489,7 @@
       const total = items.length;
       setText(count, q ? shown.length + ' of ' + total + ' functions' : total + (total === 1 ? ' function' : ' functions'));
       empty.hidden = !loaded || total !== 0;
-      table.hidden = loaded && total === 0;
+      wrap.hidden = loaded && total === 0;
     }
 
     filter.addEventListener('input', render);
@@ -594,14 +599,17 @@
         conds.appendChild(h('p', { class: 'muted' }, 'No conditions reported yet.'));
         return;
       }
-      conds.appendChild(h('div', { class: 'tablewrap' }, h('table', { class: 'cards' },
-        h('thead', null, h('tr', null, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', null, list.map((c) => h('tr', { 'data-condition': c.type },
-          h('td', { 'data-label': 'Type' }, c.type),
-          h('td', { 'data-label': 'Status' }, h('span', { class: 'badge ' + condClass(c) }, c.status)),
-          h('td', { 'data-label': 'Reason' }, c.reason || ''),
-          h('td', { 'data-label': 'Message', class: 'wrap' }, c.message || ''),
-          h('td', { 'data-label': 'Since' }, c.lastTransitionTime ? h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime)) : '')))))));
+      // A list, not a table: reasons and messages are long and must wrap at any width.
+      conds.appendChild(h('ul', { class: 'conds' }, list.map((c) => h('li', { 'data-condition': c.type },
+        h('div', { class: 'cond-head' },
+          h('strong', null, c.type), ' ',
+          h('span', { class: 'badge ' + condClass(c), 'data-cond-status': c.status }, c.status),
+          c.lastTransitionTime ? h('span', { class: 'muted small' }, ' since ',
+            h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime))) : null),
+        c.reason || c.message ? h('p', { class: 'cond-msg' },
+          c.reason ? h('span', { class: 'reason' }, c.reason) : null,
+          c.reason && c.message ? ': ' : null,
+          c.message || null) : null))));
     }
 
     // Ready=True and Degraded=False are good news; Progressing is neither.
@@ -1022,7 +1030,9 @@
       for (const d of docs) {
         const r = extractName(d);
         if (r.error) problems.push({ line: d.start + r.line, text: r.error });
-        else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
+        else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.name) || r.name.length > 63) {
+          problems.push({ line: d.start + r.line, text: 'metadata.name: "' + r.name + '" is not a DNS-1123 label (lower-case letters, digits and "-", at most 63)' });
+        } else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
         else {
           seen.add(r.name);
           plan.push({ doc: d, name: r.name });
@@ -1217,7 +1227,7 @@
     return {
       stop() { stopped = true; },
       async refresh() {
-        if (!watch.length) return;
+        if (!watch.length) return false;
         const r = await api('GET', API);
         if (!stopped) renderWatch((r.data && r.data.items) || []);
       }

@@ -139,7 +139,7 @@ try {
     const body = await page.textContent('[data-body]');
     assert(body.trim() === payload, 'echoed body ' + JSON.stringify(body));
     assert(await page.$('[data-body] b') === null, 'response body was interpreted as HTML');
-    const status = await page.getAttribute('[data-status]', 'data-status');
+    const status = await page.getAttribute('[data-response] [data-status]', 'data-status');
     assert(status === '200', 'status ' + status);
     const time = await page.textContent('[data-time]');
     assert(/ms$/.test(time), 'time ' + time);
