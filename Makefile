@@ -42,9 +42,14 @@ prog_src = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 built_programs := $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(p)))
 BINS := $(foreach p,$(built_programs),bin/$(bin_$(p)))
 
+# Sample functions written in C: functions/<name>/main.c becomes
+# build/rel/functions/<name>/handler, packaged by scripts/images.sh.
+FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main.c))
+
 .SECONDEXPANSION:
-.PHONY: all test check unit integration e2e lint bench up down deps clean format
-all: $(BINS)
+.SECONDARY:
+.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format
+all: $(BINS) $(FUNC_BINS)
 
 build/%/.dir:
 	@mkdir -p $(@D) && touch $@
@@ -74,12 +79,28 @@ endef
 $(eval $(call variant,rel))
 $(eval $(call variant,asan))
 
+# The gateway serves the web UI from its binary: gateway/embed-ui.sh turns
+# ui/* into build/gen/ui_assets.c (rewritten only when it changes).
+ui_files = $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg ui/*.png ui/*.ico))
+build/gen/ui_assets.c: FORCE
+	@mkdir -p $(@D) && gateway/embed-ui.sh $(ui_files) >$@.tmp && \
+	{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+build/%/gen/ui_assets.o: build/gen/ui_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(FLAGS_$*) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+build/rel/libgateway.a: build/rel/gen/ui_assets.o
+build/asan/libgateway.a: build/asan/gen/ui_assets.o
+FORCE:
+
 define program
 bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a
 	@mkdir -p bin
 	$$(CC) $(LDFLAGS_rel) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
 endef
 $(foreach p,$(built_programs),$(eval $(call program,$(p))))
+
+build/rel/functions/%/handler: build/rel/functions/%/main.o
+	$(CC) $(LDFLAGS_rel) $(LDFLAGS) -o $@ $^
 
 # Unit tests: tests/unit/<area>/<name>_test.c, one executable each, linked with
 # the area's library (none for common) and libfx, built under ASan + UBSan.

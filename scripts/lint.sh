@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make lint: formatting, static analysis and shell checks. Exit 1 on findings.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 rc=0
 src=$(git ls-files '*.c' '*.h')
 if [ -n "$src" ]; then

@@ -1,4 +1,5 @@
 # tests/lib.sh: sourced by tests/integration/*.sh and e2e/*.sh.
+# shellcheck shell=bash disable=SC2034
 # Each check records "pass|fail|skip <script>: <name>" in $FX_RESULTS, which
 # tests/run.sh counts. Every wait is bounded; every process started is killed
 # on exit.

@@ -6,7 +6,7 @@
 #   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first)
 # FX_TEST_FILTER=regex limits the scripts and executables run.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 export FX_ROOT=$PWD
 export FX_RESULTS
 FX_RESULTS=$(mktemp /tmp/fx-results.XXXXXX)

@@ -1,0 +1,297 @@
+// Browser test of the web UI: Debian's chromium driven by playwright-core.
+// Run by e2e/40-ui.sh against the real platform. Environment:
+//   UI_BASE       gateway URL, e.g. http://127.0.0.1:8080
+//   UI_USER, UI_PASSWORD   the gateway's basic-auth credentials
+//   UI_SHOTS      directory for the screenshots
+//   UI_FUNCTIONS  space-separated sample functions the list must show (default "echo")
+//   UI_READY_S    seconds a new function gets to become Ready (default 120)
+// Prints one line per check: "pass NAME" or "fail NAME: why". Exit 0 when
+// every check ran (the shell counts the lines), 1 when the test itself broke.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+
+const base = (process.env.UI_BASE || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const user = process.env.UI_USER || '';
+const password = process.env.UI_PASSWORD || '';
+const shots = process.env.UI_SHOTS || path.join(os.tmpdir(), 'ui-shots');
+const samples = (process.env.UI_FUNCTIONS || 'echo').split(/\s+/).filter(Boolean);
+const readyMs = Number(process.env.UI_READY_S || 120) * 1000;
+const auth = 'Basic ' + Buffer.from(user + ':' + password).toString('base64');
+const suffix = Date.now().toString(36).slice(-6);
+const newName = 'ui-e2e-' + suffix;
+fs.mkdirSync(shots, { recursive: true });
+
+let failed = 0;
+function pass(name) { console.log('pass ' + name); }
+function fail(name, why) { failed++; console.log('fail ' + name + ': ' + String(why).split('\n')[0].slice(0, 300)); }
+async function step(name, fn) {
+  try {
+    await fn();
+    pass(name);
+    return true;
+  } catch (e) {
+    fail(name, e && e.message ? e.message : e);
+    return false;
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+async function apiGet(p) {
+  const r = await fetch(base + p, { headers: { Authorization: auth } });
+  if (!r.ok) throw new Error('GET ' + p + ': ' + r.status);
+  return r.json();
+}
+async function apiDelete(name) {
+  await fetch(base + '/apis/faas/v1/functions/' + name, { method: 'DELETE', headers: { Authorization: auth } }).catch(() => {});
+}
+
+// Each context gets its own Chromium with a fresh profile directory, removed at the end.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const profiles = [];
+const contexts = [];
+const pageErrors = [];
+async function newPage(viewport, mobile) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-chromium-'));
+  profiles.push(profile);
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', args: ARGS, timeout: 60000,
+    viewport, isMobile: !!mobile, hasTouch: !!mobile, deviceScaleFactor: 1,
+    httpCredentials: { username: user, password }, colorScheme: 'light'
+  });
+  contexts.push(ctx);
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push('console: ' + m.text()); });
+  return page;
+}
+const shot = (page, name) => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+
+try {
+  const api = await apiGet('/apis/faas/v1/functions');
+  const echo = api.items.find((f) => f.metadata.name === 'echo');
+  let page;
+  try {
+    page = await newPage({ width: 1280, height: 860 });
+    pass('chromium starts');
+  } catch (e) {
+    fail('chromium starts', e.message);
+    throw e;
+  }
+
+  // 1. The list shows the sample functions with their columns.
+  await step('list shows the sample functions', async () => {
+    const r = await page.goto(base + '/ui/');
+    assert(r && r.status() === 200, '/ui/ answered ' + (r && r.status()));
+    for (const n of samples) await page.waitForSelector(`tr[data-function="${n}"]`);
+    const names = await page.$$eval('tr[data-function]', (rows) => rows.map((r) => r.dataset.function));
+    const want = api.items.map((f) => f.metadata.name).sort();
+    assert(JSON.stringify(names) === JSON.stringify(want), 'UI shows ' + names + ', API has ' + want);
+  });
+  await step('list row has image, Ready, replicas and invocations', async () => {
+    const cells = await page.$$eval('tr[data-function="echo"] td', (tds) => tds.map((t) => t.textContent.trim()));
+    assert(cells[1] === echo.spec.image, 'image cell ' + cells[1]);
+    assert(/Ready|Not ready|Unknown/.test(cells[2]), 'ready cell ' + cells[2]);
+    assert(/^\d+ \/ \d+$/.test(cells[3]), 'replicas cell ' + cells[3]);
+    assert(/^[\d,]+$/.test(cells[4]), 'invocations cell ' + cells[4]);
+    await page.waitForSelector('tr[data-function="echo"] [data-ready="True"]', { timeout: readyMs });
+  });
+  await shot(page, 'list-desktop');
+
+  await step('YAML helpers: metadata.name, documents, quoting', async () => {
+    const got = await page.evaluate(() => {
+      const u = window.faasUI;
+      const name = (t) => { const d = u.splitDocs(t); return d.map((x) => { const r = u.extractName(x); return r.name ? r.name + '@' + (x.start + r.line) : 'error@' + (x.start + r.line); }).join(' '); };
+      return [
+        name('metadata:\n  name: foo\n'),
+        name('kind: Function\nmetadata: {name: "bar", labels: {a: b}}\n'),
+        name('metadata:\n  labels:\n    name: notme\n  name: \'it\'\'s\'\n'),
+        name('metadata:\n  # name: commented\n\n  name: baz   # the name\n'),
+        name('kind: Function\nspec:\n  name: x\n'),
+        name('# one\nmetadata:\n  name: a\n---\nmetadata:\n  name: b\n'),
+        u.toYaml({ image: 'faas/echo:latest', env: { A: 'yes', B: 'a: b', C: '' }, n: 1 })
+      ];
+    });
+    const want = ['foo@2', 'bar@2', "it's@4", 'baz@4', 'error@1', 'a@3 b@6', 'image: faas/echo:latest\nenv:\n  A: "yes"\n  B: "a: b"\nn: 1'];
+    assert(JSON.stringify(got) === JSON.stringify(want), 'got ' + JSON.stringify(got));
+  });
+
+  const invBefore = await page.$eval('tr[data-function="echo"] td:nth-child(5)', (t) => Number(t.textContent.replace(/,/g, '')));
+
+  // 2. Detail and invoke: the echoed body comes back verbatim, as text.
+  const payload = '<b>hello</b> from the browser & "quotes" ' + suffix;
+  await step('detail shows status, conditions and spec', async () => {
+    await page.click('tr[data-function="echo"] a');
+    await page.waitForSelector('h1:text-is("echo")');
+    await page.waitForSelector('[data-condition="Ready"]');
+    const spec = await page.textContent('pre[aria-label="Spec as YAML"]');
+    assert(spec.includes('image: ' + echo.spec.image) || spec.includes(JSON.stringify(echo.spec.image)), 'spec lacks the image: ' + spec.slice(0, 200));
+  });
+  await step('invoke echo returns the body', async () => {
+    await page.selectOption('select[name="method"]', 'POST');
+    await page.fill('textarea[name="headers"]', 'Content-Type: text/plain\nX-Ui-Test: ' + suffix);
+    await page.fill('textarea[name="body"]', payload);
+    await page.click('form.invoke button[type="submit"]');
+    await page.waitForSelector('[data-body]');
+    const body = await page.textContent('[data-body]');
+    assert(body.trim() === payload, 'echoed body ' + JSON.stringify(body));
+    assert(await page.$('[data-body] b') === null, 'response body was interpreted as HTML');
+    const status = await page.getAttribute('[data-response] [data-status]', 'data-status');
+    assert(status === '200', 'status ' + status);
+    const time = await page.textContent('[data-time]');
+    assert(/ms$/.test(time), 'time ' + time);
+  });
+  await page.click('details:has(summary:text-matches("Response headers")) summary').catch(() => {});
+  await shot(page, 'detail-desktop');
+
+  await step('list refreshes the invocation count without a reload', async () => {
+    await page.click('nav a[data-nav="list"]');
+    await page.waitForFunction((before) => {
+      const td = document.querySelector('tr[data-function="echo"] td:nth-child(5)');
+      return td && Number(td.textContent.replace(/,/g, '')) > before;
+    }, invBefore, { timeout: 20000 });
+    // The same document: no reload happened.
+    assert(await page.evaluate(() => performance.getEntriesByType('navigation').length) === 1, 'page reloaded');
+  });
+
+  // 3. Deploy a new function from YAML and watch it become Ready.
+  const goodYaml = [
+    'apiVersion: faas/v1',
+    'kind: Function',
+    'metadata:',
+    '  name: ' + newName + '   # made by e2e/40-ui.sh',
+    '  labels: {test: ui}',
+    'spec:',
+    '  image: ' + JSON.stringify(echo.spec.image),
+    '  fprocess: ' + JSON.stringify(echo.spec.fprocess || 'cat'),
+    '  scale: {min: 1, max: 2}',
+    ''
+  ].join('\n');
+  await step('deploy shows a template', async () => {
+    await page.click('nav a[data-nav="deploy"]');
+    await page.waitForSelector('textarea[data-editor]');
+    const t = await page.inputValue('textarea[data-editor]');
+    assert(/kind: Function/.test(t) && /metadata:/.test(t), 'no template: ' + t.slice(0, 80));
+  });
+  await step('deploy applies YAML (created)', async () => {
+    await page.fill('textarea[data-editor]', goodYaml);
+    await page.waitForSelector('p.target:text("Function: ' + newName + '")');
+    await page.click('form.deploy button[type="submit"]');
+    await page.waitForSelector('[data-result="applied"]', { timeout: 30000 });
+    const t = await page.textContent('[data-result="applied"]');
+    assert(t.includes(newName + ' created'), 'result ' + t);
+  });
+  await step('deployed function becomes Ready', async () => {
+    await page.waitForSelector(`[data-watch="${newName}"] [data-ready="True"]`, { timeout: readyMs });
+  });
+  await shot(page, 'deploy-applied-desktop');
+  await step('deployed function answers an invoke from its page', async () => {
+    await page.click(`[data-watch="${newName}"] a`);
+    await page.waitForSelector(`h1:text-is("${newName}")`);
+    await page.fill('textarea[name="body"]', 'ping ' + suffix);
+    await page.click('form.invoke button[type="submit"]');
+    await page.waitForSelector('[data-body]', { timeout: 30000 });
+    const body = await page.textContent('[data-body]');
+    assert(body.trim() === 'ping ' + suffix, 'body ' + JSON.stringify(body));
+  });
+
+  // 4. Invalid YAML: the controller's error is shown next to its line.
+  const badLine = 8; // 1-based line of the unknown field below
+  const badYaml = [
+    'apiVersion: faas/v1',
+    'kind: Function',
+    'metadata:',
+    '  name: ' + newName,
+    'spec:',
+    '  image: ' + JSON.stringify(echo.spec.image),
+    '  fprocess: cat',
+    '  replicaz: 3',
+    ''
+  ].join('\n');
+  await step('invalid YAML: error shown next to its line', async () => {
+    await page.click('nav a[data-nav="deploy"]');
+    await page.fill('textarea[data-editor]', badYaml);
+    await page.click('form.deploy button:text-is("Validate")');
+    await page.waitForSelector('[data-errors] li');
+    const lines = await page.$$eval('[data-errors] li', (lis) => lis.map((l) => l.dataset.errorLine + ' ' + l.textContent));
+    assert(lines.some((l) => l.startsWith(badLine + ' ') && /replicaz/.test(l)), 'errors: ' + JSON.stringify(lines));
+    await page.waitForSelector(`.gutter .ln.err[data-line="${badLine}"]`);
+    await page.waitForSelector(`.note[data-note-line="${badLine}"]`);
+  });
+  await shot(page, 'deploy-error-desktop');
+  await step('YAML syntax error is reported, nothing applied', async () => {
+    await page.fill('textarea[data-editor]', goodYaml.replace('  labels: {test: ui}', '  labels: {test: ui'));
+    await page.click('form.deploy button[type="submit"]');
+    await page.waitForSelector('[data-errors] li');
+    assert(await page.$('[data-result="applied"]') === null, 'applied anyway');
+  });
+
+  // 5. Phone width: same pages, one column, tables as cards.
+  const phone = await newPage({ width: 390, height: 844 }, true);
+  await step('phone: list, detail and deploy render without horizontal scrolling', async () => {
+    await phone.goto(base + '/ui/');
+    await phone.waitForSelector('tr[data-function="echo"]');
+    const wide = async () => phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(await wide() <= 0, 'list overflows by ' + (await wide()) + 'px');
+    await shot(phone, 'list-phone');
+    await phone.goto(base + '/ui/#/fn/echo');
+    await phone.waitForSelector('[data-condition="Ready"]');
+    await phone.fill('textarea[name="body"]', 'phone ' + suffix);
+    await phone.click('form.invoke button[type="submit"]');
+    await phone.waitForSelector('[data-body]');
+    assert(await wide() <= 0, 'detail overflows by ' + (await wide()) + 'px');
+    await shot(phone, 'detail-phone');
+    await phone.goto(base + '/ui/#/deploy');
+    await phone.fill('textarea[data-editor]', badYaml);
+    await phone.click('form.deploy button:text-is("Validate")');
+    await phone.waitForSelector(`.gutter .ln.err[data-line="${badLine}"]`);
+    assert(await wide() <= 0, 'deploy overflows by ' + (await wide()) + 'px');
+    await shot(phone, 'deploy-error-phone');
+  });
+
+  // 6. Keyboard: the deploy link and the first function are reachable with Tab.
+  await step('keyboard: Tab reaches the navigation and the list', async () => {
+    await page.goto(base + '/ui/');
+    await page.waitForSelector('tr[data-function="echo"]');
+    const seen = [];
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      seen.push(await page.evaluate(() => {
+        const a = document.activeElement;
+        return a.tagName + ':' + (a.getAttribute('href') || a.id || a.textContent.trim().slice(0, 20));
+      }));
+    }
+    assert(seen.some((s) => s === 'A:#/deploy'), 'Tab order ' + seen.join(' '));
+    assert(seen.some((s) => s.startsWith('A:#/fn/')), 'Tab order ' + seen.join(' '));
+  });
+
+  // 7. Delete with confirmation, from the function's page.
+  await step('delete asks for confirmation, then removes the function', async () => {
+    await page.goto(base + '/ui/#/fn/' + newName);
+    await page.waitForSelector('[data-condition="Ready"]');
+    await page.click('button:text-is("Delete…")');
+    await page.waitForSelector('dialog[open]');
+    await shot(page, 'delete-confirm-desktop');
+    await page.click('dialog button:text-is("Cancel")');
+    assert(await page.$('dialog[open]') === null, 'dialog still open');
+    assert((await apiGet('/apis/faas/v1/functions')).items.some((f) => f.metadata.name === newName), 'cancel deleted it');
+    await page.click('button:text-is("Delete…")');
+    await page.click('dialog button:text-is("Delete")');
+    await page.waitForSelector('h1:text-is("Functions")');
+    await page.waitForFunction((n) => !document.querySelector(`tr[data-function="${n}"]`) && document.querySelector('tr[data-function="echo"]'), newName, { timeout: 20000 });
+  });
+
+  await step('no script errors in the page', async () => {
+    assert(pageErrors.length === 0, pageErrors.join(' | '));
+  });
+} catch (e) {
+  fail('ui test ran to the end', e.stack || e.message);
+} finally {
+  await apiDelete(newName);
+  for (const c of contexts) await c.close().catch(() => {});
+  for (const p of profiles) fs.rmSync(p, { recursive: true, force: true });
+}
+process.exit(0);

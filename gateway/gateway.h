@@ -1,0 +1,281 @@
+/* gateway.h: the map of faas-gateway. One section per file; everything else is static.
+ *
+ * Data path: server.c (libmicrohttpd, one thread per client connection) routes
+ * each request (route.c), finds the function in the registry (registry.c) and its
+ * replicas (discovery in registry.c), then proxy.c streams the request to a replica
+ * over a pooled keep-alive connection (upstream.c) and the answer back, parsing
+ * HTTP/1.1 with http1.c. /system and /apis go to the controller (system.c);
+ * metrics.c counts; ui.c serves the embedded web UI. */
+#ifndef GW_GATEWAY_H
+#define GW_GATEWAY_H
+
+#include "buf.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct MHD_Connection;
+
+#define GW_NAME_MAX 63
+
+/* ---- route.c: pure request classification and small parsers (no I/O) ---- */
+
+enum gw_route_kind {
+	GW_ROUTE_NOT_FOUND,
+	GW_ROUTE_FUNCTION, /* name + upstream target */
+	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
+	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
+	GW_ROUTE_UI_REDIRECT,
+	GW_ROUTE_HEALTHZ,
+	GW_ROUTE_METRICS,
+	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
+	GW_ROUTE_BAD,   /* 400: message in err */
+};
+
+struct gw_route {
+	enum gw_route_kind kind;
+	char name[GW_NAME_MAX + 1];
+	const char *target; /* borrowed from uri: what the upstream gets ("/rest?q"), or NULL */
+	bool target_root;   /* target is "/" + query (target points at the query or "") */
+	const char *ui_path; /* borrowed: file name below /ui/ ("" for the index) */
+	size_t ui_path_len;
+	const char *err; /* static message for GW_ROUTE_BAD */
+};
+
+/* DNS-1123 label of at most 63 characters. */
+bool gw_name_valid(const char *s, size_t n);
+/* Classifies a raw request target (path and query as received) given the
+ * method and the X-Function header (NULL if absent). Never fails: bad input
+ * yields GW_ROUTE_BAD or GW_ROUTE_NOT_FOUND. */
+void gw_route_parse(const char *method, const char *uri, const char *xfunction,
+                    struct gw_route *out);
+/* True for headers that must not be forwarded (hop-by-hop, RFC 9110 7.6.1),
+ * including any listed in the request's Connection header (may be NULL). */
+bool gw_header_is_hop(const char *name, const char *connection);
+/* Alexa SDK request: lower-cased request.intent.name into out (a valid name).
+ * 0, -EINVAL (not an Alexa request or not a valid name). */
+int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1]);
+/* Checks an "Authorization: Basic ..." value against user and password in
+ * constant time (for equal lengths). */
+bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password);
+/* Content type for a file name by extension. */
+const char *gw_mime_type(const char *name);
+/* A header value safe to copy into a request head: printable, no CR/LF, <= max. */
+bool gw_header_value_ok(const char *v, size_t max);
+
+/* Static table "echo=127.0.0.1:3001,127.0.0.1:3002;wc=127.0.0.1:3003" (also
+ * newlines as separators, '#' comments). Calls add() once per function with its
+ * addresses (n may be 0). 0, or -EINVAL with *err (caller frees). */
+struct gw_static_fn {
+	char name[GW_NAME_MAX + 1];
+	size_t naddr;
+	char addr[16][64]; /* "host:port" */
+};
+int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, void *arg),
+                    void *arg, char **err);
+
+/* ---- http1.c: HTTP/1.1 response heads and chunked bodies (pure) ---- */
+
+enum gw_framing { GW_BODY_NONE, GW_BODY_LENGTH, GW_BODY_CHUNKED, GW_BODY_CLOSE };
+
+#define GW_MAX_HEADERS 100
+struct gw_resp_head {
+	int status;
+	size_t head_len; /* bytes of the head including the blank line */
+	enum gw_framing framing;
+	uint64_t content_length;
+	bool keep_alive;
+	size_t nhdr;
+	struct {
+		char *name; /* NUL-terminated in place, inside the parsed buffer */
+		char *value;
+	} hdr[GW_MAX_HEADERS];
+};
+
+/* Parses the head at the start of buf[0..len) in place (writes NULs into it).
+ * head_request: the request was HEAD (no body whatever the headers say).
+ * 0, -EAGAIN (incomplete: read more), -EBADMSG (malformed), -E2BIG (too many headers).
+ * A 1xx head is returned as is; the caller skips it. */
+int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_head *h);
+
+struct gw_chunked {
+	int state;
+	uint64_t left;
+	unsigned line; /* bytes of the current size/extension/trailer line */
+};
+/* Decodes in[0..inlen) into out[0..outcap). Sets *used and *made.
+ * 0 more to come, 1 done (final chunk and trailers read), -EBADMSG. */
+int gw_chunked_decode(struct gw_chunked *c, const char *in, size_t inlen, size_t *used, char *out,
+                      size_t outcap, size_t *made);
+
+/* ---- metrics.c ---- */
+
+struct gw_fn_metrics;
+struct gw_fn_metrics *gw_metrics_new(void);
+void gw_metrics_free(struct gw_fn_metrics *m);
+void gw_metrics_started(struct gw_fn_metrics *m);
+void gw_metrics_done(struct gw_fn_metrics *m, int code, double seconds);
+uint64_t gw_metrics_total(struct gw_fn_metrics *m);
+/* Appends this function's series in Prometheus text format. */
+int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replicas,
+                      struct fx_buf *out, int part);
+/* part: 0 invocation_total, 1 seconds histogram, 2 started, 3 service_count */
+#define GW_METRIC_PARTS 4
+int gw_metrics_header(int part, struct fx_buf *out);
+
+/* ---- registry.c: which functions exist, and their replicas ---- */
+
+struct gw_replica {
+	char addr[64]; /* "ip:port" */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int refs;     /* lists holding it + requests using it; freed at 0 (registry lock) */
+	int inflight; /* requests in progress (registry lock) */
+	int64_t down_until_ms;
+	int nidle;
+	int idle[64]; /* pooled keep-alive connections */
+};
+
+struct gw_fn {
+	char name[GW_NAME_MAX + 1];
+	bool present;    /* in the registry now */
+	int64_t replicas; /* from the controller, or the static count */
+	int64_t available;
+	bool zero; /* may scale to zero; scale from zero on a request */
+	struct gw_fn_metrics *metrics;
+	/* discovery */
+	struct gw_replica **reps;
+	size_t nreps;
+	int64_t resolved_ms;
+	int64_t used_ms;
+	unsigned rr;
+	bool scaling;
+	struct gw_fn *next; /* hash chain */
+};
+
+struct gw_config {
+	const char *bind;
+	int64_t port;
+	const char *discovery; /* dns | static */
+	const char *static_functions;
+	const char *static_functions_file;
+	int64_t function_port;
+	int64_t dns_ttl_ms;
+	const char *controller_url;
+	const char *controller_token_file;
+	int64_t registry_interval_ms;
+	bool basic_auth;
+	const char *basic_auth_user_file;
+	const char *basic_auth_password_file;
+	int64_t upstream_timeout_ms;
+	int64_t connect_timeout_ms;
+	int64_t client_timeout_ms;
+	uint64_t max_body;
+	uint64_t max_header_size;
+	int64_t max_connections;
+	const char *balance;
+	int64_t pool_size;
+	int64_t scale_timeout_ms;
+	int64_t drain_timeout_ms;
+	const char *log_level;
+	/* derived at start-up */
+	bool static_discovery;
+	bool least_inflight;
+	char *static_text; /* owned */
+	char *token;       /* owned; NULL: none */
+	char *auth_user;   /* owned */
+	char *auth_password;
+	char controller_host[256];
+	char controller_hostport[300]; /* Host header */
+	int controller_port;
+};
+
+extern struct gw_config gw_cfg;
+
+int64_t gw_now_ms(void);
+/* Starts discovery and the registry poller. 0 or negative errno (logged). */
+int gw_registry_start(char **err);
+void gw_registry_stop(void);
+/* Looks up a function; NULL if unknown. Entries live until exit. */
+struct gw_fn *gw_registry_get(const char *name);
+/* True once the registry has been loaded at least once. */
+bool gw_registry_loaded(void);
+/* Calls fn for each function that is present (registry lock held: be quick). */
+void gw_registry_each(void (*fn)(struct gw_fn *f, void *arg), void *arg);
+/* Adds invocationCount to a /system/functions or /apis FunctionList/Function JSON
+ * text. Returns a new string (caller frees) or NULL if the text is not one. */
+char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen);
+
+/* Picks replicas in the order to try: fills out[] (refs taken), returns how many.
+ * 0: no replicas. Refreshes discovery when the cache is stale. */
+size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max);
+void gw_replica_release(struct gw_replica *r);
+void gw_replica_mark_down(struct gw_replica *r);
+/* Pool of idle connections: returns an fd or -1. */
+int gw_pool_get(struct gw_replica *r);
+void gw_pool_put(struct gw_replica *r, int fd);
+void gw_inflight(struct gw_replica *r, int delta);
+/* The controller as a replica (resolved on demand), ref taken; NULL if none. */
+struct gw_replica *gw_controller_replica(void);
+/* Asks the controller to scale f to 1 and waits (bounded) for replicas.
+ * true when replicas are there. */
+bool gw_scale_from_zero(struct gw_fn *f);
+
+/* ---- upstream.c: sockets with deadlines ---- */
+
+/* Non-blocking connect with timeout. fd or negative errno (-ECONNREFUSED, -ETIMEDOUT...). */
+int gw_connect(const struct sockaddr *sa, socklen_t len, int64_t timeout_ms);
+/* Writes everything, waiting at most timeout_ms each time the socket is full.
+ * client_fd >= 0: abort with -ECONNABORTED when the client hangs up. */
+int gw_write_all(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd);
+/* Same; more: further data follows at once (MSG_MORE: fewer, fuller packets). */
+int gw_write_more(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd, bool more);
+/* Reads up to n bytes: >0, 0 at EOF, or negative errno (-ETIMEDOUT, -ECONNABORTED). */
+ssize_t gw_read(int fd, void *p, size_t n, int64_t timeout_ms, int client_fd);
+/* A pooled connection still usable (no EOF, no stray bytes)? */
+bool gw_conn_alive(int fd);
+
+/* ---- proxy.c: one proxied request ---- */
+
+struct gw_req;
+/* A request's state, made when its target is known (raw, as received). */
+struct gw_req *gw_req_new(const char *uri);
+/* Every access-handler call of a request lands here. Returns an MHD_Result. */
+int gw_proxy_dispatch(struct MHD_Connection *c, struct gw_req *r, const char *method,
+                      const char *upload, size_t *upload_size);
+/* Records the request's metrics. */
+void gw_req_completed(struct gw_req *r);
+void gw_req_free(struct gw_req *r);
+
+/* ---- server.c ---- */
+
+/* Queues a small response (JSON error when status >= 400). Returns an MHD_Result. */
+int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
+               size_t len);
+int gw_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+extern volatile int gw_draining;
+/* /healthz, /metrics, /ui/ (and the redirect to it). */
+int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
+struct MHD_Daemon;
+/* Starts the daemon on a bound, listening socket; NULL on failure. */
+struct MHD_Daemon *gw_server_start(int listen_fd);
+/* Requests in progress. */
+int gw_server_active(void);
+
+/* ---- ui.c ---- */
+
+struct gw_asset {
+	const char *name; /* "index.html" */
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct gw_asset gw_ui_assets[]; /* generated by gateway/embed-ui.sh */
+extern const size_t gw_ui_nassets;
+const struct gw_asset *gw_ui_find(const char *path, size_t len);
+
+#endif

@@ -1,0 +1,323 @@
+/* faas-gateway: one address for every function. See gateway/gateway.h for the map.
+ * Exit codes: 0 ok (also after a SIGTERM drain), 1 runtime failure, 2 usage or configuration. */
+#include "gateway.h"
+
+#include "conf.h"
+#include "httpc.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static const struct fx_setting settings[] = {
+    {"port", FX_CONF_INT, "8080", "TCP port to listen on (0: any free port)", &gw_cfg.port, 0,
+     65535, 0},
+    {"bind", FX_CONF_STRING, "0.0.0.0", "address to listen on", &gw_cfg.bind, 0, 0, 0},
+    {"discovery", FX_CONF_STRING, "dns",
+     "how replicas are found: dns (tasks.NAME) or static (static_functions)", &gw_cfg.discovery,
+     0, 0, 0},
+    {"static_functions", FX_CONF_STRING, NULL,
+     "static table \"name=host:port,host:port;name2=host:port\"", &gw_cfg.static_functions, 0, 0,
+     0},
+    {"static_functions_file", FX_CONF_STRING, NULL,
+     "file with the static table (one name=host:port,... per line)",
+     &gw_cfg.static_functions_file, 0, 0, 0},
+    {"function_port", FX_CONF_INT, "8080", "port of the watchdog in every replica (dns)",
+     &gw_cfg.function_port, 1, 65535, 0},
+    {"dns_ttl", FX_CONF_DURATION, "1s", "how long a tasks.NAME answer is used",
+     &gw_cfg.dns_ttl_ms, 100, 60000, 0},
+    {"controller_url", FX_CONF_STRING, "http://controller:8081",
+     "the controller (\"\": none; the static table is then the registry)",
+     &gw_cfg.controller_url, 0, 0, 0},
+    {"controller_token_file", FX_CONF_STRING, "/run/secrets/faas-controller-token",
+     "bearer token sent to the controller", &gw_cfg.controller_token_file, 0, 0, 0},
+    {"registry_interval", FX_CONF_DURATION, "2s", "how often the function list is polled",
+     &gw_cfg.registry_interval_ms, 100, 600000, 0},
+    {"basic_auth", FX_CONF_BOOL, "true", "require basic auth on /system/*, /apis/*, /ui/",
+     &gw_cfg.basic_auth, 0, 0, 0},
+    {"basic_auth_user_file", FX_CONF_STRING, "/run/secrets/faas-basic-auth-user",
+     "file holding the basic auth user", &gw_cfg.basic_auth_user_file, 0, 0, 0},
+    {"basic_auth_password_file", FX_CONF_STRING, "/run/secrets/faas-basic-auth-password",
+     "file holding the basic auth password", &gw_cfg.basic_auth_password_file, 0, 0, 0},
+    {"upstream_timeout", FX_CONF_DURATION, "60s",
+     "wait for a replica's answer (and between its body reads); then 504",
+     &gw_cfg.upstream_timeout_ms, 1, 86400000, 0},
+    {"connect_timeout", FX_CONF_DURATION, "2s", "connecting to a replica",
+     &gw_cfg.connect_timeout_ms, 1, 600000, 0},
+    {"client_timeout", FX_CONF_DURATION, "60s", "idle client connections are closed after this",
+     &gw_cfg.client_timeout_ms, 1000, 86400000, 0},
+    {"max_body", FX_CONF_SIZE, "128Mi", "largest request body (413 above; 0: no limit)",
+     &gw_cfg.max_body, 0, INT64_MAX, 0},
+    {"max_header_size", FX_CONF_SIZE, "32Ki", "memory for a request's line and headers",
+     &gw_cfg.max_header_size, 4096, 1 << 20, 0},
+    {"max_connections", FX_CONF_INT, "10000", "concurrent client connections",
+     &gw_cfg.max_connections, 1, 1000000, 0},
+    {"balance", FX_CONF_STRING, "least-inflight", "least-inflight or round-robin",
+     &gw_cfg.balance, 0, 0, 0},
+    {"pool_size", FX_CONF_INT, "64", "idle keep-alive connections kept per replica",
+     &gw_cfg.pool_size, 0, 64, 0},
+    {"scale_from_zero_timeout", FX_CONF_DURATION, "30s",
+     "how long a request waits for a function scaled to zero", &gw_cfg.scale_timeout_ms, 0,
+     3600000, 0},
+    {"drain_timeout", FX_CONF_DURATION, "30s", "on SIGTERM, wait this long for requests",
+     &gw_cfg.drain_timeout_ms, 0, 3600000, 0},
+    {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &gw_cfg.log_level, 0, 0,
+     0},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* Reads a small secret file, without the trailing newline. NULL if unreadable. */
+static char *read_secret(const char *path)
+{
+	char buf[4096];
+	FILE *f;
+	size_t n;
+
+	if (!path || !path[0] || !(f = fopen(path, "re")))
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return strdup(buf);
+}
+
+static char *read_file(const char *path, size_t max)
+{
+	struct fx_buf b;
+	char tmp[4096];
+	size_t n;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return NULL;
+	fx_buf_init(&b, max);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		if (fx_buf_append(&b, tmp, n) < 0)
+			break;
+	fclose(f);
+	return fx_buf_detach(&b, &n);
+}
+
+/* http://host[:port][/] */
+static int parse_controller_url(const char *url)
+{
+	const char *h, *end, *colon;
+	size_t hl;
+
+	if (!url[0])
+		return 0;
+	if (strncmp(url, "http://", 7) != 0)
+		return -EINVAL;
+	h = url + 7;
+	end = h + strcspn(h, "/");
+	if (*end && strcmp(end, "/") != 0)
+		return -EINVAL;
+	colon = memchr(h, ':', (size_t)(end - h));
+	hl = (size_t)((colon ? colon : end) - h);
+	if (hl == 0 || hl >= sizeof(gw_cfg.controller_host))
+		return -EINVAL;
+	memcpy(gw_cfg.controller_host, h, hl);
+	gw_cfg.controller_host[hl] = '\0';
+	gw_cfg.controller_port = 80;
+	if (colon) {
+		char *e;
+		long p = strtol(colon + 1, &e, 10);
+		if (e != end || p <= 0 || p > 65535)
+			return -EINVAL;
+		gw_cfg.controller_port = (int)p;
+	}
+	snprintf(gw_cfg.controller_hostport, sizeof(gw_cfg.controller_hostport), "%.*s",
+	         (int)(end - h), h);
+	return 0;
+}
+
+static int configure(void)
+{
+	enum fx_log_level lvl;
+
+	if (fx_log_parse_level(gw_cfg.log_level, &lvl) < 0) {
+		fprintf(stderr, "faas-gateway: log_level: expected debug, info, warn or error\n");
+		return -EINVAL;
+	}
+	fx_log_set_level(lvl);
+	if (strcmp(gw_cfg.discovery, "static") == 0) {
+		gw_cfg.static_discovery = true;
+	} else if (strcmp(gw_cfg.discovery, "dns") != 0) {
+		fprintf(stderr, "faas-gateway: discovery: expected dns or static\n");
+		return -EINVAL;
+	}
+	if (strcmp(gw_cfg.balance, "least-inflight") == 0) {
+		gw_cfg.least_inflight = true;
+	} else if (strcmp(gw_cfg.balance, "round-robin") != 0) {
+		fprintf(stderr, "faas-gateway: balance: expected least-inflight or round-robin\n");
+		return -EINVAL;
+	}
+	if (gw_cfg.static_functions_file) {
+		gw_cfg.static_text = read_file(gw_cfg.static_functions_file, 1u << 20);
+		if (!gw_cfg.static_text) {
+			fprintf(stderr, "faas-gateway: static_functions_file: cannot read %s: %s\n",
+			        gw_cfg.static_functions_file, strerror(errno));
+			return -EINVAL;
+		}
+	} else if (gw_cfg.static_functions) {
+		gw_cfg.static_text = strdup(gw_cfg.static_functions);
+	}
+	if (gw_cfg.static_discovery && !gw_cfg.static_text) {
+		fprintf(stderr, "faas-gateway: discovery=static needs static_functions or "
+		                "static_functions_file\n");
+		return -EINVAL;
+	}
+	if (parse_controller_url(gw_cfg.controller_url) < 0) {
+		fprintf(stderr, "faas-gateway: controller_url: expected http://host[:port] or \"\"\n");
+		return -EINVAL;
+	}
+	if (!gw_cfg.controller_host[0] && !gw_cfg.static_discovery) {
+		fprintf(stderr, "faas-gateway: without a controller, discovery must be static\n");
+		return -EINVAL;
+	}
+	gw_cfg.token = read_secret(gw_cfg.controller_token_file);
+	if (gw_cfg.controller_host[0] && !gw_cfg.token)
+		log_warn("no_controller_token", "file=%s", gw_cfg.controller_token_file);
+	if (gw_cfg.basic_auth) {
+		gw_cfg.auth_user = read_secret(gw_cfg.basic_auth_user_file);
+		gw_cfg.auth_password = read_secret(gw_cfg.basic_auth_password_file);
+		if (!gw_cfg.auth_user || !gw_cfg.auth_password || !gw_cfg.auth_user[0]) {
+			fprintf(stderr,
+			        "faas-gateway: basic_auth is on but %s or %s cannot be read "
+			        "(set basic_auth=false to turn it off)\n",
+			        gw_cfg.basic_auth_user_file, gw_cfg.basic_auth_password_file);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int listen_on(char *addr_out, size_t n)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *res;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8], host[INET6_ADDRSTRLEN];
+	int fd, one = 1;
+
+	snprintf(port, sizeof(port), "%d", (int)gw_cfg.port);
+	if (getaddrinfo(gw_cfg.bind, port, &hints, &res) != 0) {
+		fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		int e = errno;
+		freeaddrinfo(res);
+		close(fd);
+		return -e;
+	}
+	freeaddrinfo(res);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(addr_out, n, "[%s]:%d", host, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(addr_out, n, "%s:%d", host, ntohs(s4->sin_port));
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	char *err = NULL, addr[80];
+	struct rlimit rl;
+	sigset_t set;
+	int sig, fd, rc;
+	struct MHD_Daemon *d;
+
+	fx_log_init("faas-gateway", FX_LOG_INFO);
+	rc = fx_conf_load(settings, NSETTINGS, argc, argv, NULL, &err);
+	if (rc == 1) {
+		printf("faas-gateway: routes requests to function replicas; settings "
+		       "(environment variable or --flag):\n");
+		fx_conf_help(settings, NSETTINGS, stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "faas-gateway: %s\n", err ? err : "invalid settings");
+		free(err);
+		return 2;
+	}
+	if (configure() < 0)
+		return 2;
+	/* Two sockets per client connection (client and replica). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (fx_http_global_init() < 0) {
+		log_error("startup_failed", "reason=curl");
+		return 1;
+	}
+	/* Signals are taken by the main thread only (sigwait). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	if (gw_registry_start(&err) < 0) {
+		fprintf(stderr, "faas-gateway: %s\n", err ? err : "registry start failed");
+		free(err);
+		return 2;
+	}
+	fd = listen_on(addr, sizeof(addr));
+	if (fd < 0) {
+		if (fd != -EINVAL)
+			fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld", gw_cfg.bind,
+			          (long long)gw_cfg.port);
+		return fd == -EINVAL ? 2 : 1;
+	}
+	d = gw_server_start(fd);
+	if (!d) {
+		log_error("listen_failed", "reason=\"libmicrohttpd did not start\"");
+		return 1;
+	}
+	log_info("listening", "addr=%s discovery=%s controller=%s", addr, gw_cfg.discovery,
+	         gw_cfg.controller_url[0] ? gw_cfg.controller_url : "none");
+
+	sigdelset(&set, SIGPIPE);
+	do
+		rc = sigwait(&set, &sig);
+	while (rc != 0);
+
+	/* Drain: stop accepting, let requests in progress finish (bounded). */
+	gw_draining = 1;
+	log_info("draining", "signal=%d active=%d", sig, gw_server_active());
+	int lfd = MHD_quiesce_daemon(d);
+	if (lfd >= 0)
+		close(lfd);
+	int64_t deadline = gw_now_ms() + gw_cfg.drain_timeout_ms;
+	while (gw_server_active() > 0 && gw_now_ms() < deadline)
+		usleep(20 * 1000);
+	log_info("stopped", "unfinished=%d", gw_server_active());
+	MHD_stop_daemon(d);
+	gw_registry_stop();
+	return 0;
+}

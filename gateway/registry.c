@@ -1,0 +1,774 @@
+/* registry.c: which functions exist (polled from the controller, or the static
+ * table) and where their replicas are (DNS tasks.{name}, or the static table),
+ * with a pool of idle keep-alive connections per replica.
+ *
+ * One mutex guards the table, the replica lists, reference counts and pools:
+ * every critical section is a few pointer moves. Names are resolved off the
+ * request path by the resolver thread, except the very first time a name is
+ * used (then the request resolves it, bounded by the system resolver). */
+#include "gateway.h"
+
+#include "httpc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct gw_config gw_cfg;
+
+#define NBUCKET    1024
+#define MAX_FNS    10000 /* functions the registry keeps (a controller lists fewer) */
+#define MAX_ADDRS  64
+#define ACTIVE_MS  60000 /* names used within this are kept resolved */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER; /* registry polled / resolve done */
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER; /* wakes the threads */
+static struct gw_fn *table[NBUCKET];
+static size_t nfns;
+static bool loaded;
+static bool stopping;
+static int64_t last_poll_ms;
+static uint64_t poll_seq;
+static bool poll_wanted;
+static pthread_t poll_thread, dns_thread;
+static bool poll_started, dns_started;
+static struct gw_replica *ctrl_rep;
+static int64_t ctrl_resolved_ms;
+
+int64_t gw_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_ts(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static unsigned hash(const char *s)
+{
+	unsigned h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % NBUCKET;
+}
+
+/* Lock held. */
+static struct gw_fn *lookup(const char *name)
+{
+	for (struct gw_fn *f = table[hash(name)]; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+/* Lock held. NULL when full or out of memory. */
+static struct gw_fn *get_or_create(const char *name)
+{
+	struct gw_fn *f = lookup(name);
+	unsigned h;
+
+	if (f || nfns >= MAX_FNS)
+		return f;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->metrics = gw_metrics_new();
+	if (!f->metrics) {
+		free(f);
+		return NULL;
+	}
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	h = hash(name);
+	f->next = table[h];
+	table[h] = f;
+	nfns++;
+	return f;
+}
+
+struct gw_fn *gw_registry_get(const char *name)
+{
+	struct gw_fn *f;
+	bool want_poll;
+
+	pthread_mutex_lock(&mu);
+	f = lookup(name);
+	/* A function deployed since the last poll: poll now (at most once a second). */
+	want_poll = (!f || !f->present) && poll_started && gw_now_ms() - last_poll_ms > 1000;
+	if (want_poll) {
+		uint64_t seq = poll_seq;
+		struct timespec ts;
+		poll_wanted = true;
+		pthread_cond_broadcast(&wake);
+		deadline_ts(&ts, 1500);
+		while (poll_seq == seq && !stopping)
+			if (pthread_cond_timedwait(&cond, &mu, &ts) != 0)
+				break;
+		f = lookup(name);
+	}
+	if (f && !f->present)
+		f = NULL;
+	pthread_mutex_unlock(&mu);
+	return f;
+}
+
+bool gw_registry_loaded(void)
+{
+	pthread_mutex_lock(&mu);
+	bool l = loaded;
+	pthread_mutex_unlock(&mu);
+	return l;
+}
+
+void gw_registry_each(void (*fn)(struct gw_fn *f, void *arg), void *arg)
+{
+	pthread_mutex_lock(&mu);
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (struct gw_fn *f = table[b]; f; f = f->next)
+			if (f->present)
+				fn(f, arg);
+	pthread_mutex_unlock(&mu);
+}
+
+/* ---- replicas ---- */
+
+static struct gw_replica *replica_new(const struct sockaddr *sa, socklen_t len)
+{
+	struct gw_replica *r = calloc(1, sizeof(*r));
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (!r)
+		return NULL;
+	memcpy(&r->sa, sa, len);
+	r->salen = len;
+	r->refs = 1;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &in->sin6_addr, host, sizeof(host));
+		port = ntohs(in->sin6_port);
+	}
+	snprintf(r->addr, sizeof(r->addr), "%s:%d", host, port);
+	return r;
+}
+
+/* Lock held. */
+static void replica_unref(struct gw_replica *r)
+{
+	if (!r || --r->refs > 0)
+		return;
+	for (int i = 0; i < r->nidle; i++)
+		close(r->idle[i]);
+	free(r);
+}
+
+void gw_replica_release(struct gw_replica *r)
+{
+	pthread_mutex_lock(&mu);
+	replica_unref(r);
+	pthread_mutex_unlock(&mu);
+}
+
+void gw_replica_mark_down(struct gw_replica *r)
+{
+	pthread_mutex_lock(&mu);
+	r->down_until_ms = gw_now_ms() + 2000;
+	while (r->nidle > 0)
+		close(r->idle[--r->nidle]);
+	pthread_mutex_unlock(&mu);
+}
+
+void gw_inflight(struct gw_replica *r, int delta)
+{
+	pthread_mutex_lock(&mu);
+	r->inflight += delta;
+	pthread_mutex_unlock(&mu);
+}
+
+int gw_pool_get(struct gw_replica *r)
+{
+	int fd = -1;
+	pthread_mutex_lock(&mu);
+	if (r->nidle > 0)
+		fd = r->idle[--r->nidle];
+	pthread_mutex_unlock(&mu);
+	return fd;
+}
+
+void gw_pool_put(struct gw_replica *r, int fd)
+{
+	int max = (int)gw_cfg.pool_size;
+	if (max > (int)(sizeof(r->idle) / sizeof(r->idle[0])))
+		max = (int)(sizeof(r->idle) / sizeof(r->idle[0]));
+	pthread_mutex_lock(&mu);
+	if (r->nidle < max && r->down_until_ms <= gw_now_ms()) {
+		r->idle[r->nidle++] = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&mu);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int cmp_sa(const void *a, const void *b)
+{
+	const struct sockaddr_storage *x = a, *y = b;
+	return memcmp(x, y, sizeof(*x));
+}
+
+/* Resolves host:port into up to max sorted unique addresses. Count, or negative:
+ * -ENOENT (name does not exist: no replicas), -EAGAIN (try later). */
+static int resolve(const char *host, const char *port, struct sockaddr_storage *out, size_t max)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *a;
+	size_t n = 0;
+	int rc = getaddrinfo(host, port, &hints, &res);
+
+	if (rc == EAI_NONAME || rc == EAI_NODATA)
+		return -ENOENT;
+	if (rc != 0)
+		return -EAGAIN;
+	for (a = res; a && n < max; a = a->ai_next) {
+		if (a->ai_addrlen > sizeof(out[0]))
+			continue;
+		memset(&out[n], 0, sizeof(out[0]));
+		memcpy(&out[n], a->ai_addr, a->ai_addrlen);
+		n++;
+	}
+	freeaddrinfo(res);
+	qsort(out, n, sizeof(out[0]), cmp_sa);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || memcmp(&out[u - 1], &out[i], sizeof(out[0])) != 0)
+			out[u++] = out[i];
+	return (int)u;
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *s)
+{
+	return s->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Lock held. Replaces f's replicas by addrs, keeping the objects (and pools) of
+ * addresses that stay. */
+static void install(struct gw_fn *f, const struct sockaddr_storage *addrs, size_t n)
+{
+	struct gw_replica **reps = n ? calloc(n, sizeof(*reps)) : NULL;
+	size_t k = 0;
+
+	if (n && !reps)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct gw_replica *r = NULL;
+		for (size_t j = 0; j < f->nreps; j++) {
+			if (f->reps[j] && f->reps[j]->salen == sa_len(&addrs[i]) &&
+			    memcmp(&f->reps[j]->sa, &addrs[i], f->reps[j]->salen) == 0) {
+				r = f->reps[j];
+				f->reps[j] = NULL; /* moved */
+				break;
+			}
+		}
+		if (!r)
+			r = replica_new((const struct sockaddr *)&addrs[i], sa_len(&addrs[i]));
+		if (r)
+			reps[k++] = r;
+	}
+	for (size_t j = 0; j < f->nreps; j++)
+		replica_unref(f->reps[j]);
+	free(f->reps);
+	f->reps = reps;
+	f->nreps = k;
+	f->resolved_ms = gw_now_ms();
+}
+
+/* Resolves tasks.{name} and installs the answer. Called without the lock. */
+static void resolve_fn(struct gw_fn *f)
+{
+	struct sockaddr_storage addrs[MAX_ADDRS];
+	char host[GW_NAME_MAX + 8], port[8];
+	int n;
+
+	snprintf(host, sizeof(host), "tasks.%s", f->name);
+	snprintf(port, sizeof(port), "%d", (int)gw_cfg.function_port);
+	n = resolve(host, port, addrs, MAX_ADDRS);
+	pthread_mutex_lock(&mu);
+	if (n >= 0 || n == -ENOENT)
+		install(f, addrs, n > 0 ? (size_t)n : 0);
+	else
+		f->resolved_ms = gw_now_ms(); /* keep the old answer; retry after the TTL */
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&mu);
+}
+
+size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
+{
+	int64_t now = gw_now_ms();
+	size_t n, k = 0, start;
+
+	if (!gw_cfg.static_discovery) {
+		pthread_mutex_lock(&mu);
+		bool never = f->resolved_ms == 0;
+		pthread_mutex_unlock(&mu);
+		if (never)
+			resolve_fn(f); /* first use; afterwards the resolver thread refreshes */
+	}
+	pthread_mutex_lock(&mu);
+	f->used_ms = now;
+	if (!gw_cfg.static_discovery && now - f->resolved_ms > gw_cfg.dns_ttl_ms)
+		pthread_cond_broadcast(&wake);
+	n = f->nreps;
+	if (n == 0) {
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	start = f->rr++ % n;
+	if (gw_cfg.least_inflight) {
+		size_t best = start;
+		for (size_t i = 0; i < n; i++) {
+			size_t j = (start + i) % n;
+			struct gw_replica *r = f->reps[j], *b = f->reps[best];
+			bool rdown = r->down_until_ms > now, bdown = b->down_until_ms > now;
+			if ((bdown && !rdown) || (rdown == bdown && r->inflight < b->inflight))
+				best = j;
+		}
+		start = best;
+	}
+	/* Healthy replicas first from start, then the ones marked down. */
+	for (int pass = 0; pass < 2 && k < max; pass++) {
+		for (size_t i = 0; i < n && k < max; i++) {
+			struct gw_replica *r = f->reps[(start + i) % n];
+			if ((r->down_until_ms > now) == (pass == 1)) {
+				r->refs++;
+				out[k++] = r;
+			}
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return k;
+}
+
+/* ---- the controller ---- */
+
+struct gw_replica *gw_controller_replica(void)
+{
+	struct sockaddr_storage a[1];
+	char port[8];
+	struct gw_replica *r = NULL;
+	int64_t now = gw_now_ms();
+
+	if (!gw_cfg.controller_host[0])
+		return NULL;
+	pthread_mutex_lock(&mu);
+	if (ctrl_rep && now - ctrl_resolved_ms < 5000) {
+		ctrl_rep->refs++;
+		r = ctrl_rep;
+	}
+	pthread_mutex_unlock(&mu);
+	if (r)
+		return r;
+	snprintf(port, sizeof(port), "%d", gw_cfg.controller_port);
+	int n = resolve(gw_cfg.controller_host, port, a, 1);
+	pthread_mutex_lock(&mu);
+	if (n > 0 && (!ctrl_rep || ctrl_rep->salen != sa_len(&a[0]) ||
+	              memcmp(&ctrl_rep->sa, &a[0], ctrl_rep->salen) != 0)) {
+		struct gw_replica *nr = replica_new((const struct sockaddr *)&a[0], sa_len(&a[0]));
+		if (nr) {
+			replica_unref(ctrl_rep);
+			ctrl_rep = nr;
+		}
+	}
+	if (n > 0)
+		ctrl_resolved_ms = now;
+	if (ctrl_rep) {
+		ctrl_rep->refs++;
+		r = ctrl_rep;
+	}
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+static int controller_call(const char *method, const char *path, const char *body,
+                           struct fx_http_resp *resp)
+{
+	char url[1024], auth[600];
+	const char *hdrs[3] = {NULL, NULL, NULL};
+	char *err = NULL;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s%s", gw_cfg.controller_url, path);
+	if (gw_cfg.token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", gw_cfg.token);
+		hdrs[0] = auth;
+		hdrs[1] = body ? "Content-Type: application/json" : NULL;
+	} else if (body) {
+		hdrs[0] = "Content-Type: application/json";
+	}
+	struct fx_http_req req = {.method = method,
+	                          .url = url,
+	                          .headers = hdrs,
+	                          .body = body,
+	                          .body_len = body ? strlen(body) : 0,
+	                          .connect_timeout_ms = 2000,
+	                          .timeout_ms = 5000,
+	                          .max_response = 32u << 20};
+	rc = fx_http_do(&req, resp, &err);
+	if (rc < 0)
+		log_debug("controller_call_failed", "path=%s err=\"%s\"", path, err ? err : "?");
+	free(err);
+	return rc;
+}
+
+static bool truthy(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return false;
+	if (json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	if (json_object_is_type(v, json_type_string))
+		return strcmp(json_object_get_string(v), "true") == 0;
+	return false;
+}
+
+static int64_t get_int(struct json_object *o, const char *key, int64_t def)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return def;
+	return json_object_get_int64(v);
+}
+
+/* Lock held. Applies one /system/functions item. */
+static void apply_item(struct json_object *it)
+{
+	struct json_object *name, *labels = NULL, *ann = NULL;
+	const char *s;
+	struct gw_fn *f;
+
+	if (!json_object_is_type(it, json_type_object) ||
+	    !json_object_object_get_ex(it, "name", &name) ||
+	    !json_object_is_type(name, json_type_string))
+		return;
+	s = json_object_get_string(name);
+	if (!gw_name_valid(s, strlen(s)) || !(f = get_or_create(s)))
+		return;
+	json_object_object_get_ex(it, "labels", &labels);
+	json_object_object_get_ex(it, "annotations", &ann);
+	f->present = true;
+	f->replicas = get_int(it, "replicas", 0);
+	f->available = get_int(it, "availableReplicas", f->replicas);
+	f->zero = truthy(it, "zero") || truthy(labels, "com.openfaas.scale.zero") ||
+	          truthy(ann, "com.openfaas.scale.zero");
+}
+
+static void poll_once(void)
+{
+	struct fx_http_resp resp = {0};
+	struct json_object *arr = NULL;
+	static int64_t last_warn;
+
+	if (controller_call("GET", "/system/functions", NULL, &resp) == 0 && resp.status == 200)
+		arr = json_tokener_parse(resp.body.data ? resp.body.data : "");
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		if (gw_now_ms() - last_warn > 30000) {
+			last_warn = gw_now_ms();
+			log_warn("registry_poll_failed", "controller=%s status=%ld",
+			         gw_cfg.controller_url, resp.status);
+		}
+		json_object_put(arr);
+		fx_http_resp_release(&resp);
+		pthread_mutex_lock(&mu);
+		poll_seq++; /* wake waiters: the answer will not come sooner */
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (struct gw_fn *f = table[b]; f; f = f->next)
+			f->present = false;
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++)
+		apply_item(json_object_array_get_idx(arr, i));
+	if (!loaded)
+		log_info("registry_loaded", "functions=%zu", n);
+	loaded = true;
+	last_poll_ms = gw_now_ms();
+	poll_seq++;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&mu);
+	json_object_put(arr);
+	fx_http_resp_release(&resp);
+}
+
+static void *poll_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	while (!stopping) {
+		pthread_mutex_unlock(&mu);
+		poll_once();
+		pthread_mutex_lock(&mu);
+		struct timespec ts;
+		deadline_ts(&ts, gw_cfg.registry_interval_ms);
+		while (!stopping && !poll_wanted)
+			if (pthread_cond_timedwait(&wake, &mu, &ts) != 0)
+				break;
+		poll_wanted = false;
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+/* Keeps the names in use resolved, so requests never wait for DNS. */
+static void *dns_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	while (!stopping) {
+		struct timespec ts;
+		deadline_ts(&ts, gw_cfg.dns_ttl_ms);
+		pthread_cond_timedwait(&wake, &mu, &ts);
+		if (stopping)
+			break;
+		int64_t now = gw_now_ms();
+		struct gw_fn *due[256];
+		size_t n = 0;
+		for (size_t b = 0; b < NBUCKET && n < 256; b++)
+			for (struct gw_fn *f = table[b]; f && n < 256; f = f->next)
+				if (f->present && f->resolved_ms && now - f->used_ms < ACTIVE_MS &&
+				    now - f->resolved_ms >= gw_cfg.dns_ttl_ms)
+					due[n++] = f;
+		pthread_mutex_unlock(&mu);
+		for (size_t i = 0; i < n; i++)
+			resolve_fn(due[i]); /* entries are never freed */
+		pthread_mutex_lock(&mu);
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static int add_static(const struct gw_static_fn *sf, void *arg)
+{
+	struct sockaddr_storage addrs[16];
+	size_t n = 0;
+	(void)arg;
+
+	for (size_t i = 0; i < sf->naddr; i++) {
+		char host[64];
+		const char *colon = strrchr(sf->addr[i], ':');
+		size_t hl = (size_t)(colon - sf->addr[i]);
+		memcpy(host, sf->addr[i], hl);
+		host[hl] = '\0';
+		if (resolve(host, colon + 1, &addrs[n], 1) != 1)
+			return -EHOSTUNREACH;
+		n++;
+	}
+	pthread_mutex_lock(&mu);
+	struct gw_fn *f = get_or_create(sf->name);
+	if (f) {
+		install(f, addrs, n);
+		if (!gw_cfg.controller_host[0]) {
+			f->present = true;
+			f->replicas = f->available = (int64_t)f->nreps;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	return f ? 0 : -ENOMEM;
+}
+
+int gw_registry_start(char **err)
+{
+	if (gw_cfg.static_discovery) {
+		int rc = gw_static_parse(gw_cfg.static_text ? gw_cfg.static_text : "", add_static,
+		                         NULL, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (!gw_cfg.controller_host[0]) {
+		loaded = true; /* the static table is the registry */
+	} else {
+		if (pthread_create(&poll_thread, NULL, poll_main, NULL) != 0)
+			return -EAGAIN;
+		poll_started = true;
+	}
+	if (!gw_cfg.static_discovery) {
+		if (pthread_create(&dns_thread, NULL, dns_main, NULL) != 0)
+			return -EAGAIN;
+		dns_started = true;
+	}
+	return 0;
+}
+
+void gw_registry_stop(void)
+{
+	pthread_mutex_lock(&mu);
+	stopping = true;
+	pthread_cond_broadcast(&wake);
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&mu);
+	if (poll_started)
+		pthread_join(poll_thread, NULL);
+	if (dns_started)
+		pthread_join(dns_thread, NULL);
+	poll_started = dns_started = false;
+}
+
+/* ---- invocationCount in the controller's answers ---- */
+
+static void set_count(struct json_object *obj, const char *name)
+{
+	struct gw_fn *f;
+	uint64_t total = 0;
+
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return;
+	pthread_mutex_lock(&mu);
+	f = lookup(name);
+	if (f)
+		total = gw_metrics_total(f->metrics);
+	pthread_mutex_unlock(&mu);
+	json_object_object_add(obj, "invocationCount", json_object_new_int64((int64_t)total));
+}
+
+static void inject_function(struct json_object *fn)
+{
+	struct json_object *md, *name, *status;
+	if (!json_object_is_type(fn, json_type_object) ||
+	    !json_object_object_get_ex(fn, "metadata", &md) ||
+	    !json_object_object_get_ex(md, "name", &name) ||
+	    !json_object_is_type(name, json_type_string))
+		return;
+	if (!json_object_object_get_ex(fn, "status", &status)) {
+		status = json_object_new_object();
+		json_object_object_add(fn, "status", status);
+	}
+	set_count(status, json_object_get_string(name));
+}
+
+char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen)
+{
+	struct json_tokener *tok = json_tokener_new_ex(64);
+	struct json_object *root, *items, *name;
+	char *out = NULL;
+
+	if (!tok)
+		return NULL;
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success)
+		goto done;
+	if (json_object_is_type(root, json_type_array)) {
+		size_t n = json_object_array_length(root);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *it = json_object_array_get_idx(root, i);
+			if (json_object_is_type(it, json_type_object) &&
+			    json_object_object_get_ex(it, "name", &name) &&
+			    json_object_is_type(name, json_type_string))
+				set_count(it, json_object_get_string(name));
+		}
+	} else if (json_object_is_type(root, json_type_object)) {
+		if (json_object_object_get_ex(root, "items", &items) &&
+		    json_object_is_type(items, json_type_array)) {
+			size_t n = json_object_array_length(items);
+			for (size_t i = 0; i < n; i++)
+				inject_function(json_object_array_get_idx(items, i));
+		} else if (json_object_object_get_ex(root, "metadata", &items)) {
+			inject_function(root);
+		} else if (json_object_object_get_ex(root, "name", &name) &&
+		           json_object_is_type(name, json_type_string)) {
+			set_count(root, json_object_get_string(name));
+		} else {
+			goto done;
+		}
+	} else {
+		goto done;
+	}
+	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	if (s) {
+		*outlen = strlen(s);
+		out = strdup(s);
+	}
+done:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return out;
+}
+
+/* ---- scale from zero ---- */
+
+/* Refreshes f from GET /system/function/{name}. */
+static void refresh_one(struct gw_fn *f)
+{
+	struct fx_http_resp resp = {0};
+	char path[128];
+
+	snprintf(path, sizeof(path), "/system/function/%s", f->name);
+	if (controller_call("GET", path, NULL, &resp) == 0 && resp.status == 200) {
+		struct json_object *o = json_tokener_parse(resp.body.data ? resp.body.data : "");
+		if (o && json_object_is_type(o, json_type_object)) {
+			pthread_mutex_lock(&mu);
+			f->replicas = get_int(o, "replicas", f->replicas);
+			f->available = get_int(o, "availableReplicas", f->replicas);
+			pthread_mutex_unlock(&mu);
+		}
+		json_object_put(o);
+	}
+	fx_http_resp_release(&resp);
+}
+
+bool gw_scale_from_zero(struct gw_fn *f)
+{
+	int64_t deadline = gw_now_ms() + gw_cfg.scale_timeout_ms;
+	bool mine;
+	char body[160], path[128];
+
+	pthread_mutex_lock(&mu);
+	mine = !f->scaling;
+	f->scaling = true;
+	pthread_mutex_unlock(&mu);
+	if (mine) {
+		struct fx_http_resp resp = {0};
+		snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
+		snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
+		int rc = controller_call("POST", path, body, &resp);
+		log_info("scale_from_zero", "function=%s status=%ld", f->name, rc == 0 ? resp.status : 0L);
+		fx_http_resp_release(&resp);
+	}
+	bool ok = false;
+	while (!ok && gw_now_ms() < deadline && !gw_draining) {
+		refresh_one(f);
+		if (!gw_cfg.static_discovery)
+			resolve_fn(f);
+		pthread_mutex_lock(&mu);
+		ok = f->available > 0 && f->nreps > 0;
+		pthread_mutex_unlock(&mu);
+		if (!ok)
+			usleep(200 * 1000);
+	}
+	if (mine) {
+		pthread_mutex_lock(&mu);
+		f->scaling = false;
+		pthread_mutex_unlock(&mu);
+	}
+	return ok;
+}

@@ -1,0 +1,394 @@
+/* route.c: pure request classification and small parsers (no I/O). */
+#include "gateway.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool gw_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > GW_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return false;
+	}
+	return true;
+}
+
+static bool has_prefix(const char *path, size_t plen, const char *pre)
+{
+	size_t n = strlen(pre);
+	return plen >= n && memcmp(path, pre, n) == 0;
+}
+
+static bool path_is(const char *path, size_t plen, const char *s)
+{
+	return plen == strlen(s) && memcmp(path, s, plen) == 0;
+}
+
+void gw_route_parse(const char *method, const char *uri, const char *xfunction,
+                    struct gw_route *out)
+{
+	struct gw_route r = {.kind = GW_ROUTE_NOT_FOUND};
+	size_t plen, n;
+
+	for (const char *p = uri; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x21 || c == 0x7f) {
+			r.kind = GW_ROUTE_BAD;
+			r.err = "invalid character in the request target";
+			*out = r;
+			return;
+		}
+	}
+	if (uri[0] != '/') {
+		r.err = "request target must be a path";
+		r.kind = GW_ROUTE_BAD;
+		*out = r;
+		return;
+	}
+	plen = strcspn(uri, "?");
+
+	if (has_prefix(uri, plen, "/function/")) {
+		const char *name = uri + strlen("/function/");
+		n = strcspn(name, "/?");
+		if (!gw_name_valid(name, n)) {
+			r.kind = GW_ROUTE_BAD;
+			r.err = n == 0 ? "missing function name"
+			               : "invalid function name (DNS-1123 label, at most 63 characters)";
+			*out = r;
+			return;
+		}
+		r.kind = GW_ROUTE_FUNCTION;
+		memcpy(r.name, name, n);
+		r.name[n] = '\0';
+		r.target = name + n;
+		r.target_root = name[n] != '/';
+		*out = r;
+		return;
+	}
+	if (xfunction) {
+		n = strlen(xfunction);
+		if (!gw_name_valid(xfunction, n)) {
+			r.kind = GW_ROUTE_BAD;
+			r.err = "invalid function name in X-Function";
+			*out = r;
+			return;
+		}
+		r.kind = GW_ROUTE_FUNCTION;
+		memcpy(r.name, xfunction, n);
+		r.name[n] = '\0';
+		r.target = uri;
+		*out = r;
+		return;
+	}
+	if (path_is(uri, plen, "/function") || path_is(uri, plen, "/function/")) {
+		r.kind = GW_ROUTE_BAD;
+		r.err = "missing function name";
+	} else if (path_is(uri, plen, "/system") || has_prefix(uri, plen, "/system/") ||
+	           path_is(uri, plen, "/apis") || has_prefix(uri, plen, "/apis/")) {
+		r.kind = GW_ROUTE_SYSTEM;
+		r.target = uri;
+	} else if (path_is(uri, plen, "/ui")) {
+		r.kind = GW_ROUTE_UI_REDIRECT;
+	} else if (has_prefix(uri, plen, "/ui/")) {
+		r.kind = GW_ROUTE_UI;
+		r.ui_path = uri + 4;
+		r.ui_path_len = plen - 4;
+	} else if (path_is(uri, plen, "/healthz")) {
+		r.kind = GW_ROUTE_HEALTHZ;
+	} else if (path_is(uri, plen, "/metrics")) {
+		r.kind = GW_ROUTE_METRICS;
+	} else if (path_is(uri, plen, "/")) {
+		if (strcmp(method, "POST") == 0)
+			r.kind = GW_ROUTE_ALEXA;
+		else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+			r.kind = GW_ROUTE_UI_REDIRECT;
+	}
+	*out = r;
+}
+
+/* Is name (case-insensitive) one of the comma-separated tokens of list? */
+static bool in_token_list(const char *name, const char *list)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		size_t t = strcspn(p, ", \t");
+		if (t == n && strncasecmp(p, name, n) == 0)
+			return true;
+		p += t;
+	}
+	return false;
+}
+
+bool gw_header_is_hop(const char *name, const char *connection)
+{
+	static const char *const hop[] = {
+	    "Connection",          "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	    "Proxy-Connection",    "TE",         "Trailer",            "Transfer-Encoding",
+	    "Upgrade",             "Expect",     "Content-Length",     "Host",
+	};
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return true;
+	return connection && in_token_list(name, connection);
+}
+
+int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1])
+{
+	struct json_tokener *tok;
+	struct json_object *root, *req, *intent, *name;
+	char tmp[GW_NAME_MAX + 1];
+	int rc = -EINVAL;
+
+	if (len == 0 || len > (1u << 20))
+		return -EINVAL;
+	tok = json_tokener_new_ex(32);
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (root && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_object_get_ex(root, "request", &req) &&
+	    json_object_object_get_ex(req, "intent", &intent) &&
+	    json_object_object_get_ex(intent, "name", &name) &&
+	    json_object_is_type(name, json_type_string)) {
+		const char *s = json_object_get_string(name);
+		size_t n = (size_t)json_object_get_string_len(name);
+		if (n >= 1 && n <= GW_NAME_MAX && strlen(s) == n) {
+			for (size_t i = 0; i < n; i++)
+				tmp[i] = (char)tolower((unsigned char)s[i]);
+			tmp[n] = '\0';
+			if (gw_name_valid(tmp, n)) {
+				memcpy(out, tmp, n + 1);
+				rc = 0;
+			}
+		}
+	}
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Decodes base64 (padding optional) into out; -1 if invalid or too long. */
+static ssize_t b64decode(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (; *in && *in != '='; in++) {
+		int v = b64val((unsigned char)*in);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	while (*in == '=')
+		in++;
+	return *in ? -1 : (ssize_t)o;
+}
+
+static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+	unsigned char d = an != bn;
+	size_t n = an < bn ? an : bn;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password)
+{
+	char dec[1024];
+	ssize_t n;
+	const char *colon;
+
+	if (!authorization || !user || !password || strncasecmp(authorization, "Basic ", 6) != 0)
+		return false;
+	authorization += 6;
+	while (*authorization == ' ')
+		authorization++;
+	if (strlen(authorization) > 1300)
+		return false;
+	n = b64decode(authorization, dec, sizeof(dec));
+	if (n < 0)
+		return false;
+	colon = memchr(dec, ':', (size_t)n);
+	if (!colon)
+		return false;
+	bool u = ct_equal(dec, (size_t)(colon - dec), user, strlen(user));
+	bool p = ct_equal(colon + 1, (size_t)(dec + n - colon - 1), password, strlen(password));
+	return u & p;
+}
+
+const char *gw_mime_type(const char *name)
+{
+	static const char *const map[][2] = {
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".txt", "text/plain; charset=utf-8"},
+	    {".woff2", "font/woff2"},
+	};
+	const char *dot = strrchr(name, '.');
+	if (dot)
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (strcasecmp(dot, map[i][0]) == 0)
+				return map[i][1];
+	return "application/octet-stream";
+}
+
+bool gw_header_value_ok(const char *v, size_t max)
+{
+	size_t n = 0;
+	for (; v[n]; n++) {
+		unsigned char c = (unsigned char)v[n];
+		if (n >= max || (c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *errf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void trim(const char **p, size_t *n)
+{
+	while (*n && isspace((unsigned char)**p))
+		(*p)++, (*n)--;
+	while (*n && isspace((unsigned char)(*p)[*n - 1]))
+		(*n)--;
+}
+
+static bool addr_valid(const char *a, size_t n)
+{
+	const char *colon;
+	if (n == 0 || n >= 64)
+		return false;
+	colon = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] == ':')
+			colon = a + i;
+	if (!colon || colon == a || colon == a + n - 1)
+		return false;
+	for (const char *p = colon + 1; p < a + n; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	long port = strtol(colon + 1, NULL, 10);
+	return port > 0 && port <= 65535;
+}
+
+int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, void *arg),
+                    void *arg, char **err)
+{
+	const char *p = text;
+	int entry = 0;
+
+	while (*p) {
+		size_t n = strcspn(p, ";\n");
+		const char *e = p;
+		size_t en = n;
+		p += n;
+		if (*p)
+			p++;
+		entry++;
+		trim(&e, &en);
+		if (en == 0 || e[0] == '#')
+			continue;
+		const char *eq = memchr(e, '=', en);
+		if (!eq) {
+			*err = errf("static_functions: entry %d: expected name=host:port[,host:port]",
+			            entry);
+			return -EINVAL;
+		}
+		struct gw_static_fn fn = {.naddr = 0};
+		const char *nm = e;
+		size_t nn = (size_t)(eq - e);
+		trim(&nm, &nn);
+		if (!gw_name_valid(nm, nn)) {
+			*err = errf("static_functions: entry %d: invalid function name \"%.*s\"", entry,
+			            (int)(nn > 80 ? 80 : nn), nm);
+			return -EINVAL;
+		}
+		memcpy(fn.name, nm, nn);
+		fn.name[nn] = '\0';
+		const char *a = eq + 1, *end = e + en;
+		while (a < end) {
+			size_t an = 0;
+			while (a + an < end && a[an] != ',')
+				an++;
+			const char *av = a;
+			size_t avn = an;
+			a += an + (a + an < end);
+			trim(&av, &avn);
+			if (avn == 0)
+				continue;
+			if (!addr_valid(av, avn)) {
+				*err = errf("static_functions: %s: invalid address \"%.*s\" "
+				            "(expected host:port)",
+				            fn.name, (int)(avn > 80 ? 80 : avn), av);
+				return -EINVAL;
+			}
+			if (fn.naddr >= sizeof(fn.addr) / sizeof(fn.addr[0])) {
+				*err = errf("static_functions: %s: more than 16 addresses", fn.name);
+				return -EINVAL;
+			}
+			memcpy(fn.addr[fn.naddr], av, avn);
+			fn.addr[fn.naddr][avn] = '\0';
+			fn.naddr++;
+		}
+		int rc = add(&fn, arg);
+		if (rc < 0) {
+			*err = errf("static_functions: %s: %s", fn.name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}

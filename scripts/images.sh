@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Builds the platform's images offline, FROM scratch, with the classic builder:
+# each holds our binaries (or Debian's), their shared libraries (ldd) and the
+# loader, nothing pulled from a registry.
+#   faas/watchdog       function base image: /fwatchdog, busybox, HEALTHCHECK
+#   faas/gateway        /faas-gateway          faas/controller  /faas-controller
+#   faas/prometheus     Debian's prometheus + alerts/ (config and rules)
+#   faas/alertmanager   Debian's alertmanager + alerts/alertmanager.yml
+#   faas/echo faas/wordcount faas/env faas/sleep faas/hello-http
+#   faas/webhook-stash  the sample functions (FROM faas/watchdog)
+# Each image is tagged with the hash of its build context (faas/NAME:HASH) and
+# :latest; a context whose hash already has an image is not built again, so a
+# second run takes a second or two. Writes build/images.env, one line per
+# image: FAAS_<NAME>_IMAGE=faas/name:hash (read by scripts/up.sh).
+# Usage: scripts/images.sh [NAME...]   (default: all). Exit 1 on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export DOCKER_BUILDKIT=0
+work=$root/build/images
+envfile=$root/build/images.env
+mkdir -p "$work"
+
+die() {
+	echo "images: $*" >&2
+	exit 1
+}
+
+# need FILE WHAT: a clear message when an input is missing.
+need() {
+	[ -e "$1" ] || die "$1 is missing ($2)"
+}
+
+# ctx_new NAME: an empty build context in $ctx.
+ctx_new() {
+	ctx=$work/$1
+	rm -rf "$ctx"
+	mkdir -p "$ctx/rootfs/tmp"
+	chmod 1777 "$ctx/rootfs/tmp"
+}
+
+# add_exe SRC DEST: copies the executable SRC to DEST in the context, with
+# every shared library ldd names and the loader, under the paths ldd prints.
+add_exe() {
+	local src=$1 dest=$2 lib
+	install -D -m 0755 "$src" "$ctx/rootfs$dest"
+	while IFS= read -r lib; do
+		[ -n "$lib" ] || continue
+		[ -e "$ctx/rootfs$lib" ] && continue
+		install -D -m 0755 "$(readlink -f "$lib")" "$ctx/rootfs$lib"
+	done < <(ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
+}
+
+# add_busybox APPLET...: Debian's static busybox at /bin/busybox, with a
+# symlink /bin/APPLET for each applet named.
+add_busybox() {
+	local a
+	need /bin/busybox "apt-get install busybox-static"
+	install -D -m 0755 /bin/busybox "$ctx/rootfs/bin/busybox"
+	for a in "$@"; do ln -sf busybox "$ctx/rootfs/bin/$a"; done
+}
+
+# add_file SRC DEST [MODE]
+add_file() { install -D -m "${3:-0644}" "$1" "$ctx/rootfs$2"; }
+
+# ctx_hash: the hash of the context's content (names, modes, bytes, links).
+ctx_hash() {
+	tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . |
+		sha256sum | cut -c1-12
+}
+
+declare -A built=()
+# build NAME: builds faas/NAME from $ctx unless an image with the context's
+# hash exists; sets built[NAME]=faas/NAME:HASH.
+build() {
+	local name=$1 hash ref
+	hash=$(ctx_hash)
+	ref=faas/$name:$hash
+	if docker image inspect "$ref" >/dev/null 2>&1; then
+		echo "images: $ref is up to date" >&2
+	else
+		echo "images: building $ref" >&2
+		if ! docker build -q --label "faas.image=$name" -t "$ref" "$ctx" >"$ctx.log" 2>&1; then
+			cat "$ctx.log" >&2
+			die "docker build of $ref failed"
+		fi
+	fi
+	docker tag "$ref" "faas/$name:latest"
+	built[$name]=$ref
+}
+
+image_watchdog() {
+	need bin/fwatchdog "run make: the watchdog is built into bin/fwatchdog"
+	ctx_new watchdog
+	add_exe bin/fwatchdog /fwatchdog
+	add_busybox sh cat wc env sleep grep sort head tail tr sed printf echo ls httpd wget
+	# A HEALTHCHECK gates traffic: Swarm reports a task running, and Docker's
+	# DNS lists it in tasks.NAME, only once the check has passed. Docker
+	# accepts sub-second intervals; 250 ms bounds the wait after start while
+	# keeping the cost of the checks (one exec per interval per replica) low.
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		ENV PATH=/usr/local/bin:/usr/bin:/bin
+		EXPOSE 8080
+		HEALTHCHECK --interval=250ms --timeout=2s --start-period=10s --retries=3 CMD ["/fwatchdog", "--healthcheck"]
+		ENTRYPOINT ["/fwatchdog"]
+	DOCKERFILE
+	build watchdog
+}
+
+image_gateway() {
+	need bin/faas-gateway "run make: the gateway is built into bin/faas-gateway"
+	ctx_new gateway
+	add_exe bin/faas-gateway /faas-gateway
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 8080
+		ENTRYPOINT ["/faas-gateway"]
+	DOCKERFILE
+	build gateway
+}
+
+image_controller() {
+	need bin/faas-controller "run make: the controller is built into bin/faas-controller"
+	ctx_new controller
+	add_exe bin/faas-controller /faas-controller
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 8081
+		ENTRYPOINT ["/faas-controller"]
+	DOCKERFILE
+	build controller
+}
+
+image_prometheus() {
+	need /usr/bin/prometheus "apt-get install prometheus"
+	ctx_new prometheus
+	add_exe /usr/bin/prometheus /bin/prometheus
+	add_busybox sh wget
+	add_file alerts/prometheus.yml /etc/prometheus/prometheus.yml
+	local r
+	for r in alerts/rules/*.yml; do add_file "$r" "/etc/prometheus/rules/$(basename "$r")"; done
+	mkdir -p "$ctx/rootfs/prometheus"
+	# --rules.alert.resend-delay=2s: firing alerts go to Alertmanager again
+	# every 2 s (default 1 min), so one sent before Alertmanager was found or
+	# while it restarted is not held back for a minute.
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 9090
+		ENTRYPOINT ["/bin/prometheus", "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", "--storage.tsdb.retention.time=2d", "--web.listen-address=:9090", "--rules.alert.resend-delay=2s"]
+	DOCKERFILE
+	build prometheus
+}
+
+image_alertmanager() {
+	local t
+	need /usr/bin/prometheus-alertmanager "apt-get install prometheus-alertmanager"
+	ctx_new alertmanager
+	add_exe /usr/bin/prometheus-alertmanager /bin/alertmanager
+	add_busybox sh wget
+	add_file alerts/alertmanager.yml /etc/alertmanager/alertmanager.yml
+	# Debian's build reads its notification templates from here.
+	for t in /usr/share/prometheus/alertmanager/*.tmpl; do add_file "$t" "$t"; done
+	mkdir -p "$ctx/rootfs/alertmanager"
+	# --cluster.listen-address= : one Alertmanager, no gossip mesh.
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 9093
+		ENTRYPOINT ["/bin/alertmanager", "--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093", "--cluster.listen-address="]
+	DOCKERFILE
+	build alertmanager
+}
+
+# fn_ctx NAME: the context of a sample function on the base image, with the
+# files under functions/NAME/rootfs/.
+fn_ctx() {
+	[ -n "${built[watchdog]:-}" ] || image_watchdog
+	ctx_new "$1"
+	rm -rf "$ctx/rootfs/tmp"
+	if [ -d "functions/$1/rootfs" ]; then
+		cp -a "functions/$1/rootfs/." "$ctx/rootfs/"
+	fi
+}
+
+# fn_build NAME FPROCESS [DOCKERFILE LINE...]
+fn_build() {
+	local name=$1 fprocess=$2
+	shift 2
+	{
+		echo "FROM ${built[watchdog]}"
+		echo "COPY rootfs/ /"
+		echo "ENV fprocess=\"$fprocess\""
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$ctx/Dockerfile"
+	build "$name"
+}
+
+image_echo() { fn_ctx echo && fn_build echo cat; }
+image_wordcount() { fn_ctx wordcount && fn_build wordcount wc; }
+image_env() { fn_ctx env && fn_build env http-env; }
+image_sleep() { fn_ctx sleep && fn_build sleep sleepy; }
+image_hello-http() {
+	fn_ctx hello-http
+	fn_build hello-http "httpd -f -p 127.0.0.1:8000 -h /www" \
+		'ENV mode=http upstream_url=http://127.0.0.1:8000'
+}
+image_webhook-stash() {
+	need build/rel/functions/webhook-stash/handler "run make: it builds functions/webhook-stash/main.c"
+	fn_ctx webhook-stash
+	add_exe build/rel/functions/webhook-stash/handler /usr/local/bin/webhook-stash
+	mkdir -p "$ctx/rootfs/stash"
+	# Each request's body lands in a file in the working directory.
+	fn_build webhook-stash webhook-stash 'WORKDIR /stash'
+}
+
+all=(watchdog gateway controller prometheus alertmanager echo wordcount env sleep hello-http webhook-stash)
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=("${all[@]}")
+command -v docker >/dev/null || die "docker is not installed (scripts/deps.sh all installs docker.io)"
+for n in "${want[@]}"; do
+	declare -F "image_$n" >/dev/null || die "unknown image '$n' (known: ${all[*]})"
+	[ -n "${built[$n]:-}" ] || "image_$n"
+done
+
+# Merge into build/images.env (a partial run keeps the other lines).
+tmp=$(mktemp "$envfile.XXXXXX")
+[ -f "$envfile" ] && cp "$envfile" "$tmp"
+for n in "${!built[@]}"; do
+	key=FAAS_$(tr 'a-z-' 'A-Z_' <<<"$n")_IMAGE
+	sed -i "/^$key=/d" "$tmp"
+	echo "$key=${built[$n]}" >>"$tmp"
+done
+sort -o "$tmp" "$tmp"
+mv "$tmp" "$envfile"

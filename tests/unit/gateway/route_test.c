@@ -1,0 +1,217 @@
+#include "../fx_test.h"
+#include "gateway/gateway.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(names)
+{
+	ck_assert(gw_name_valid("echo", 4));
+	ck_assert(gw_name_valid("a-b-1", 5));
+	ck_assert(!gw_name_valid("", 0));
+	ck_assert(!gw_name_valid("-a", 2));
+	ck_assert(!gw_name_valid("a-", 2));
+	ck_assert(!gw_name_valid("Echo", 4));
+	ck_assert(!gw_name_valid("..", 2));
+	ck_assert(!gw_name_valid("a.b", 3));
+	ck_assert(!gw_name_valid("a\0b", 3));
+	char n64[65];
+	memset(n64, 'a', 64);
+	n64[64] = '\0';
+	ck_assert(gw_name_valid(n64, 63));
+	ck_assert(!gw_name_valid(n64, 64));
+}
+END_TEST
+
+START_TEST(routes)
+{
+	struct gw_route r;
+
+	gw_route_parse("GET", "/function/echo/a/b?x=1", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_FUNCTION);
+	ck_assert_str_eq(r.name, "echo");
+	ck_assert_str_eq(r.target, "/a/b?x=1");
+	ck_assert(!r.target_root);
+
+	gw_route_parse("POST", "/function/echo?q=2", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_FUNCTION);
+	ck_assert_str_eq(r.target, "?q=2");
+	ck_assert(r.target_root);
+
+	gw_route_parse("GET", "/function/echo", NULL, &r);
+	ck_assert_str_eq(r.target, "");
+	ck_assert(r.target_root);
+
+	gw_route_parse("GET", "/function/../system/functions", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/function/ECHO", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/function/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/function/a%2fb", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	char longname[128] = "/function/";
+	memset(longname + 10, 'a', 64);
+	gw_route_parse("GET", longname, NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/function/e\x01", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "http://x/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+
+	gw_route_parse("GET", "/any/path?z", "wc", &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_FUNCTION);
+	ck_assert_str_eq(r.name, "wc");
+	ck_assert_str_eq(r.target, "/any/path?z");
+	gw_route_parse("GET", "/", "bad/name", &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+
+	gw_route_parse("GET", "/system/functions", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_SYSTEM);
+	gw_route_parse("PUT", "/apis/faas/v1/functions/x?dryRun=true", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_SYSTEM);
+	gw_route_parse("GET", "/systemd", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_NOT_FOUND);
+	gw_route_parse("GET", "/ui", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_UI_REDIRECT);
+	gw_route_parse("GET", "/ui/app.js?v=1", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_UI);
+	ck_assert_uint_eq(r.ui_path_len, 6);
+	ck_assert(strncmp(r.ui_path, "app.js", 6) == 0);
+	gw_route_parse("GET", "/healthz", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_HEALTHZ);
+	gw_route_parse("GET", "/metrics", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_METRICS);
+	gw_route_parse("POST", "/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_ALEXA);
+	gw_route_parse("GET", "/nothing", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(hop_headers)
+{
+	ck_assert(gw_header_is_hop("connection", NULL));
+	ck_assert(gw_header_is_hop("Keep-Alive", NULL));
+	ck_assert(gw_header_is_hop("Transfer-Encoding", NULL));
+	ck_assert(gw_header_is_hop("TE", NULL));
+	ck_assert(gw_header_is_hop("Upgrade", NULL));
+	ck_assert(gw_header_is_hop("Proxy-Authorization", NULL));
+	ck_assert(!gw_header_is_hop("Content-Type", NULL));
+	ck_assert(!gw_header_is_hop("X-Foo", "keep-alive"));
+	ck_assert(gw_header_is_hop("X-Foo", "keep-alive, x-foo"));
+	ck_assert(!gw_header_is_hop("X-Foobar", "x-foo"));
+	ck_assert(gw_header_value_ok("abc\tdef", 100));
+	ck_assert(!gw_header_value_ok("abc\r\ndef", 100));
+	ck_assert(!gw_header_value_ok("abcdef", 3));
+}
+END_TEST
+
+START_TEST(alexa)
+{
+	char name[GW_NAME_MAX + 1];
+	const char *ok = "{\"version\":\"1.0\",\"request\":{\"type\":\"IntentRequest\","
+	                 "\"intent\":{\"name\":\"WordCount\",\"slots\":{}}}}";
+	ck_assert_int_eq(gw_alexa_intent(ok, strlen(ok), name), 0);
+	ck_assert_str_eq(name, "wordcount");
+	const char *bad[] = {"", "{", "[]", "{\"request\":{}}",
+	                     "{\"request\":{\"intent\":{\"name\":5}}}",
+	                     "{\"request\":{\"intent\":{\"name\":\"a/b\"}}}",
+	                     "{\"request\":{\"intent\":{\"name\":\"..\"}}}"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(gw_alexa_intent(bad[i], strlen(bad[i]), name), -EINVAL);
+	const char nul[] = "{\"request\":{\"intent\":{\"name\":\"a\\u0000b\"}}}";
+	ck_assert_int_eq(gw_alexa_intent(nul, strlen(nul), name), -EINVAL);
+}
+END_TEST
+
+START_TEST(basic_auth)
+{
+	/* admin:secret */
+	ck_assert(gw_basic_auth_ok("Basic YWRtaW46c2VjcmV0", "admin", "secret"));
+	ck_assert(gw_basic_auth_ok("basic YWRtaW46c2VjcmV0", "admin", "secret"));
+	ck_assert(!gw_basic_auth_ok("Basic YWRtaW46c2VjcmV1", "admin", "secret"));
+	ck_assert(!gw_basic_auth_ok("Basic YWRtaW46c2VjcmV0", "admin", "secre"));
+	ck_assert(!gw_basic_auth_ok("Bearer YWRtaW46c2VjcmV0", "admin", "secret"));
+	ck_assert(!gw_basic_auth_ok("Basic !!!!", "admin", "secret"));
+	ck_assert(!gw_basic_auth_ok("Basic YWRtaW4=", "admin", "")); /* no colon */
+	ck_assert(!gw_basic_auth_ok(NULL, "admin", "secret"));
+	char huge[4000];
+	memset(huge, 'Q', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	memcpy(huge, "Basic ", 6);
+	ck_assert(!gw_basic_auth_ok(huge, "admin", "secret"));
+}
+END_TEST
+
+START_TEST(mime)
+{
+	ck_assert_str_eq(gw_mime_type("index.html"), "text/html; charset=utf-8");
+	ck_assert_str_eq(gw_mime_type("app.js"), "text/javascript; charset=utf-8");
+	ck_assert_str_eq(gw_mime_type("app.css"), "text/css; charset=utf-8");
+	ck_assert_str_eq(gw_mime_type("x.svg"), "image/svg+xml");
+	ck_assert_str_eq(gw_mime_type("noext"), "application/octet-stream");
+}
+END_TEST
+
+struct seen {
+	int n;
+	char names[4][64];
+	size_t naddr[4];
+};
+
+static int add(const struct gw_static_fn *fn, void *arg)
+{
+	struct seen *s = arg;
+	if (s->n < 4) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", fn->name);
+		s->naddr[s->n] = fn->naddr;
+	}
+	s->n++;
+	return 0;
+}
+
+START_TEST(static_table)
+{
+	struct seen s = {0};
+	char *err = NULL;
+	ck_assert_int_eq(gw_static_parse("echo=127.0.0.1:3001, 127.0.0.1:3002;wc=127.0.0.1:3003\n"
+	                                 "# comment\nempty=",
+	                                 add, &s, &err),
+	                 0);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.names[0], "echo");
+	ck_assert_uint_eq(s.naddr[0], 2);
+	ck_assert_str_eq(s.names[1], "wc");
+	ck_assert_uint_eq(s.naddr[2], 0);
+	ck_assert_int_eq(gw_static_parse("Bad=1.2.3.4:5", add, &s, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "invalid function name"));
+	free(err);
+	ck_assert_int_eq(gw_static_parse("a=1.2.3.4", add, &s, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "invalid address"));
+	free(err);
+	ck_assert_int_eq(gw_static_parse("a=1.2.3.4:70000", add, &s, &err), -EINVAL);
+	free(err);
+	ck_assert_int_eq(gw_static_parse("noequals", add, &s, &err), -EINVAL);
+	free(err);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("gateway_route");
+	TCase *t = tcase_create("route");
+	tcase_add_test(t, names);
+	tcase_add_test(t, routes);
+	tcase_add_test(t, hop_headers);
+	tcase_add_test(t, alexa);
+	tcase_add_test(t, basic_auth);
+	tcase_add_test(t, mime);
+	tcase_add_test(t, static_table);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+FX_TEST_MAIN()
