@@ -187,7 +187,9 @@ expect_match "get missing explained" 'function "nosuch" not found' "$ERR"
 run "$F" describe wc
 expect_match "describe shows spec and conditions" "Image: +faas/wc:1.*Ready +True" "$(echo "$OUT" | tr '\n' ' ')"
 run "$F" scale wc --replicas 3
-expect_eq "scale" "function/wc scaled" "$OUT"
+expect_eq "scale" "function/wc scaled to 3" "$OUT"
+run "$F" scale wc --replicas 9
+expect_eq "scale says when the count was clamped" "function/wc scaled to 5 (asked 9, clamped into the function's scale range)" "$OUT"
 run "$F" scale wc
 expect_eq "scale without --replicas exits 2" 2 "$RC"
 run "$F" logs wc --tail 2
