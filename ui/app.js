@@ -175,7 +175,7 @@
     if (v === null || v === undefined) return 'null';
     if (typeof v === 'boolean' || typeof v === 'number') return String(v);
     const s = String(v);
-    if (s !== '' && YAML_PLAIN.test(s) && !YAML_RESERVED.test(s) && !s.endsWith(':')) return s;
+    if (s !== '' && YAML_PLAIN.test(s) && !YAML_RESERVED.test(s) && !/:( |$)/.test(s)) return s;
     return JSON.stringify(s); // a JSON string is a valid double-quoted YAML scalar
   }
 
@@ -186,7 +186,7 @@
   }
 
   function yamlKey(k) {
-    return /^[A-Za-z_][A-Za-z0-9_.\/-]*$/.test(k) && !YAML_RESERVED.test(k) ? k : JSON.stringify(k);
+    return /^[A-Za-z_][A-Za-z0-9_.\/-]*$/.test(k) && !/^(true|false|yes|no|on|off|null)$/i.test(k) ? k : JSON.stringify(k);
   }
 
   // Block-style YAML of a JSON value; empty maps, lists and strings are left out.
@@ -390,10 +390,14 @@
     polling = true;
     const v = view;
     try {
-      await v.refresh();
-      if (v === view) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
+      const fetched = await v.refresh();
+      if (v === view && fetched !== false) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
     } catch (e) {
-      if (v === view) setConn(false, e.status === 401 ? 'Not signed in: reload the page' : 'Offline: ' + e.message + ' (retrying)');
+      // Short here; the page's own banner has the whole message.
+      if (v === view) {
+        setConn(false, e.status === 401 ? 'Not signed in: reload the page'
+          : e.status ? 'Error ' + e.status + ', retrying' : 'Gateway unreachable, retrying');
+      }
     } finally {
       polling = false;
     }
@@ -419,6 +423,7 @@
     const empty = h('div', { class: 'empty', hidden: true },
       h('p', null, 'No functions yet.'), h('p', null, h('a', { href: '#/deploy', class: 'button' }, 'Deploy a function')));
     const error = h('p', { class: 'banner error', role: 'alert', hidden: true });
+    const wrap = h('div', { class: 'tablewrap' }, table);
     append(main, [
       h('div', { class: 'pagehead' },
         h('h1', null, 'Functions'),
@@ -427,7 +432,7 @@
       h('div', { class: 'toolbar' },
         h('label', { for: filterId }, 'Filter'), filter, count),
       error,
-      h('div', { class: 'tablewrap' }, table),
+      wrap,
       empty
     ]);
     focusHeading();
@@ -484,7 +489,7 @@
       const total = items.length;
       setText(count, q ? shown.length + ' of ' + total + ' functions' : total + (total === 1 ? ' function' : ' functions'));
       empty.hidden = !loaded || total !== 0;
-      table.hidden = loaded && total === 0;
+      wrap.hidden = loaded && total === 0;
     }
 
     filter.addEventListener('input', render);
@@ -594,14 +599,17 @@
         conds.appendChild(h('p', { class: 'muted' }, 'No conditions reported yet.'));
         return;
       }
-      conds.appendChild(h('div', { class: 'tablewrap' }, h('table', { class: 'cards' },
-        h('thead', null, h('tr', null, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((t) => h('th', { scope: 'col' }, t)))),
-        h('tbody', null, list.map((c) => h('tr', { 'data-condition': c.type },
-          h('td', { 'data-label': 'Type' }, c.type),
-          h('td', { 'data-label': 'Status' }, h('span', { class: 'badge ' + condClass(c) }, c.status)),
-          h('td', { 'data-label': 'Reason' }, c.reason || ''),
-          h('td', { 'data-label': 'Message', class: 'wrap' }, c.message || ''),
-          h('td', { 'data-label': 'Since' }, c.lastTransitionTime ? h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime)) : '')))))));
+      // A list, not a table: reasons and messages are long and must wrap at any width.
+      conds.appendChild(h('ul', { class: 'conds' }, list.map((c) => h('li', { 'data-condition': c.type },
+        h('div', { class: 'cond-head' },
+          h('strong', null, c.type), ' ',
+          h('span', { class: 'badge ' + condClass(c), 'data-cond-status': c.status }, c.status),
+          c.lastTransitionTime ? h('span', { class: 'muted small' }, ' since ',
+            h('time', { datetime: c.lastTransitionTime, title: fmtTime(c.lastTransitionTime) }, ago(c.lastTransitionTime))) : null),
+        c.reason || c.message ? h('p', { class: 'cond-msg' },
+          c.reason ? h('span', { class: 'reason' }, c.reason) : null,
+          c.reason && c.message ? ': ' : null,
+          c.message || null) : null))));
     }
 
     // Ready=True and Degraded=False are good news; Progressing is neither.
@@ -956,8 +964,13 @@
       }
       for (const [line, texts] of byLine) {
         const top = (line - 1) * LINE + 'px';
-        bands.appendChild(h('div', { class: 'band', style: 'top:' + top }));
-        notes.appendChild(h('div', { class: 'note', style: 'top:' + top, title: texts.join('\n'), 'data-note-line': line }, '◀ ' + texts.join('; ')));
+        // Positions through the CSSOM, which a strict style-src CSP allows.
+        const band = h('div', { class: 'band' });
+        band.style.top = top;
+        bands.appendChild(band);
+        const note = h('div', { class: 'note', title: texts.join('\n'), 'data-note-line': line }, '◀ ' + texts.join('; '));
+        note.style.top = top;
+        notes.appendChild(note);
       }
       editor.classList.toggle('has-notes', byLine.size > 0);
       renderGutter();
@@ -1017,7 +1030,9 @@
       for (const d of docs) {
         const r = extractName(d);
         if (r.error) problems.push({ line: d.start + r.line, text: r.error });
-        else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
+        else if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(r.name) || r.name.length > 63) {
+          problems.push({ line: d.start + r.line, text: 'metadata.name: "' + r.name + '" is not a DNS-1123 label (lower-case letters, digits and "-", at most 63)' });
+        } else if (seen.has(r.name)) problems.push({ line: d.start + r.line, text: 'function ' + r.name + ' appears twice' });
         else {
           seen.add(r.name);
           plan.push({ doc: d, name: r.name });
@@ -1212,7 +1227,7 @@
     return {
       stop() { stopped = true; },
       async refresh() {
-        if (!watch.length) return;
+        if (!watch.length) return false;
         const r = await api('GET', API);
         if (!stopped) renderWatch((r.data && r.data.items) || []);
       }

@@ -31,8 +31,9 @@ fns.set('wordcount', mk('wordcount', 'faas/wordcount:latest'));
 fns.set('xss-<img src=x onerror=alert(1)>', mk('xss-<img src=x onerror=alert(1)>', '<b>bold</b>'));
 
 function send(res, code, obj, hdrs) {
-  res.writeHead(code, { 'Content-Type': 'application/json', ...hdrs });
-  res.end(JSON.stringify(obj));
+  const body = JSON.stringify(obj);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...hdrs });
+  res.end(body);
 }
 
 function parse(yaml) {
@@ -67,7 +68,8 @@ const server = http.createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': req.headers['content-type'] || 'text/plain', 'X-Duration-Seconds': '0.001' });
       return res.end(body);
     }
-    if (req.headers.authorization !== AUTH) {
+    // Basic auth as the gateway asks it, or the bearer token a gateway in front sends.
+    if (req.headers.authorization !== AUTH && req.headers.authorization !== 'Bearer devtoken') {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="faas"' });
       return res.end('unauthorized');
     }
@@ -78,6 +80,10 @@ const server = http.createServer((req, res) => {
       const type = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }[path.extname(p)] || 'application/octet-stream';
       res.writeHead(200, { 'Content-Type': type + '; charset=utf-8' });
       return res.end(fs.readFileSync(p));
+    }
+    if (u.pathname === '/system/functions' && req.method === 'GET') {
+      return send(res, 200, [...fns.values()].map((f) => ({ name: f.metadata.name, image: f.spec.image, replicas: f.status.replicas,
+        availableReplicas: f.status.availableReplicas, invocationCount: 0, envProcess: f.spec.fprocess, labels: {}, annotations: {} })));
     }
     if (u.pathname === '/apis/faas/v1/functions' && req.method === 'GET') {
       return send(res, 200, { apiVersion: 'faas/v1', kind: 'FunctionList', items: [...fns.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) });

@@ -101,6 +101,24 @@ try {
   });
   await shot(page, 'list-desktop');
 
+  await step('YAML helpers: metadata.name, documents, quoting', async () => {
+    const got = await page.evaluate(() => {
+      const u = window.faasUI;
+      const name = (t) => { const d = u.splitDocs(t); return d.map((x) => { const r = u.extractName(x); return r.name ? r.name + '@' + (x.start + r.line) : 'error@' + (x.start + r.line); }).join(' '); };
+      return [
+        name('metadata:\n  name: foo\n'),
+        name('kind: Function\nmetadata: {name: "bar", labels: {a: b}}\n'),
+        name('metadata:\n  labels:\n    name: notme\n  name: \'it\'\'s\'\n'),
+        name('metadata:\n  # name: commented\n\n  name: baz   # the name\n'),
+        name('kind: Function\nspec:\n  name: x\n'),
+        name('# one\nmetadata:\n  name: a\n---\nmetadata:\n  name: b\n'),
+        u.toYaml({ image: 'faas/echo:latest', env: { A: 'yes', B: 'a: b', C: '' }, n: 1 })
+      ];
+    });
+    const want = ['foo@2', 'bar@2', "it's@4", 'baz@4', 'error@1', 'a@3 b@6', 'image: faas/echo:latest\nenv:\n  A: "yes"\n  B: "a: b"\nn: 1'];
+    assert(JSON.stringify(got) === JSON.stringify(want), 'got ' + JSON.stringify(got));
+  });
+
   const invBefore = await page.$eval('tr[data-function="echo"] td:nth-child(5)', (t) => Number(t.textContent.replace(/,/g, '')));
 
   // 2. Detail and invoke: the echoed body comes back verbatim, as text.
@@ -121,7 +139,7 @@ try {
     const body = await page.textContent('[data-body]');
     assert(body.trim() === payload, 'echoed body ' + JSON.stringify(body));
     assert(await page.$('[data-body] b') === null, 'response body was interpreted as HTML');
-    const status = await page.getAttribute('[data-status]', 'data-status');
+    const status = await page.getAttribute('[data-response] [data-status]', 'data-status');
     assert(status === '200', 'status ' + status);
     const time = await page.textContent('[data-time]');
     assert(/ms$/.test(time), 'time ' + time);

@@ -1,0 +1,1141 @@
+/* api.c: the controller's HTTP API (docs/api.md) on libmicrohttpd, one
+ * thread per connection (handlers make blocking Docker calls).
+ *   /apis/faas/v1/functions[/{name}]   kubectl-style CRUD, ?dryRun=true
+ *   /system/...                        the OpenFaaS provider API
+ *   /alerts, /system/alert             Alertmanager webhook
+ *   /healthz, /metrics */
+#include "controller.h"
+
+#include "buf.h"
+#include "log.h"
+#include "units.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static struct ctl *ctl;
+static struct api_conf conf;
+/* Writes of the desired state are serialised (generation n+1 needs n). */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct req {
+	struct fx_buf body;
+	bool too_big;
+};
+
+struct reply {
+	unsigned status;
+	char *body; /* owned */
+	const char *type;
+	const char *result; /* X-Faas-Result */
+};
+
+/* ---- replies ---- */
+
+static void reply_json(struct reply *r, unsigned status, struct json_object *o)
+{
+	r->status = status;
+	r->type = "application/json";
+	r->body = strdup(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : "{}");
+	json_object_put(o);
+}
+
+static void reply_error(struct reply *r, unsigned status, const char *msg,
+                        struct json_object *details)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "error", json_object_new_string(msg ? msg : "error"));
+	if (details != NULL)
+		json_object_object_add(o, "details", details);
+	reply_json(r, status, o);
+}
+
+static void reply_text(struct reply *r, unsigned status, const char *type, char *text)
+{
+	r->status = status;
+	r->type = type;
+	r->body = text;
+}
+
+/* Docker failures: transient ones are 503, the rest 502 (the engine said no). */
+static unsigned status_of(int rc)
+{
+	switch (rc) {
+	case -EHOSTDOWN:
+	case -EPERM:
+	case -EAGAIN:
+	case -ETIMEDOUT:
+	case -ENOMEM:
+		return 503;
+	case -ENOENT:
+		return 404;
+	case -EEXIST:
+		return 409;
+	default:
+		return 502;
+	}
+}
+
+static void reply_docker(struct reply *r, int rc, char *err)
+{
+	reply_error(r, status_of(rc), err ? err : strerror(-rc), NULL);
+	free(err);
+}
+
+static void reply_spec_errors(struct reply *r, struct fx_spec_errs *errs)
+{
+	char *first = errs->n ? fx_spec_err_format(&errs->v[0]) : strdup("invalid definition");
+	reply_error(r, 400, first, fx_spec_errs_to_json(errs));
+	free(first);
+	fx_spec_errs_release(errs);
+}
+
+/* ---- reading state ---- */
+
+static struct json_object *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return v;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v = jget(o, k);
+	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                             : "";
+}
+
+/* Managed services (with ServiceStatus) and, when want_tasks, all tasks. */
+static int observe(struct json_object **svcs, struct json_object **tasks, char **err)
+{
+	char *q = docker_filters("label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, "label",
+	                         store_network_label(), NULL),
+	     path[512];
+	int rc;
+	if (q == NULL)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/services%s&status=true", q);
+	free(q);
+	rc = docker_call(&ctl->docker, "GET", path, NULL, svcs, err);
+	if (rc < 0)
+		return rc;
+	if (tasks != NULL) {
+		rc = docker_call(&ctl->docker, "GET", "/tasks", NULL, tasks, err);
+		if (rc < 0) {
+			json_object_put(*svcs);
+			*svcs = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static struct json_object *service_named(struct json_object *svcs, const char *name)
+{
+	for (size_t i = 0; svcs && i < json_object_array_length(svcs); i++) {
+		struct json_object *s = json_object_array_get_idx(svcs, i);
+		if (strcmp(jstr(jget(s, "Spec"), "Name"), name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* The tasks of one service, newest first (a new array holding references). */
+static struct json_object *tasks_of(struct json_object *tasks, struct json_object *svc)
+{
+	struct json_object *a = json_object_new_array();
+	const char *id = jstr(svc, "ID");
+	size_t n;
+	for (size_t i = 0; svc && tasks && i < json_object_array_length(tasks); i++) {
+		struct json_object *t = json_object_array_get_idx(tasks, i);
+		if (strcmp(jstr(t, "ServiceID"), id) == 0)
+			json_object_array_add(a, json_object_get(t));
+	}
+	/* insertion sort by Status.Timestamp, descending (small lists) */
+	n = json_object_array_length(a);
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = i; j > 0; j--) {
+			struct json_object *x = json_object_array_get_idx(a, j - 1),
+			                   *y = json_object_array_get_idx(a, j);
+			if (strcmp(jstr(jget(x, "Status"), "Timestamp"),
+			           jstr(jget(y, "Status"), "Timestamp")) >= 0)
+				break;
+			json_object_get(x);
+			json_object_get(y);
+			json_object_array_put_idx(a, j - 1, y);
+			json_object_array_put_idx(a, j, x);
+		}
+	}
+	return a;
+}
+
+static struct json_object *function_json(const struct stored *s, struct json_object *svc,
+                                         struct json_object *tasks)
+{
+	struct json_object *o = fx_spec_to_json(&s->fn), *meta = jget(o, "metadata"), *mine;
+	struct fn_status st;
+	char errbuf[512];
+	bool has_err = ctl_get_error(ctl, s->fn.name, errbuf, sizeof(errbuf));
+	mine = tasks_of(tasks, svc);
+	json_object_object_add(meta, "generation", json_object_new_int64(s->generation));
+	json_object_object_add(meta, "creationTimestamp", json_object_new_string(s->created));
+	status_compute(svc, mine, has_err ? errbuf : NULL, &st);
+	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, 0));
+	json_object_put(mine);
+	return o;
+}
+
+static struct json_object *openfaas_json(const struct stored *s, struct json_object *svc)
+{
+	struct json_object *o = json_object_new_object(), *labels = json_object_new_object(),
+	                   *ann = json_object_new_object();
+	int64_t replicas = svc ? svc_replicas(jget(svc, "Spec")) : 0;
+	struct json_object *running = jget(jget(svc, "ServiceStatus"), "RunningTasks");
+	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
+	json_object_object_add(o, "image", json_object_new_string(s->fn.image));
+	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
+	json_object_object_add(o, "availableReplicas",
+	                       json_object_new_int64(running ? json_object_get_int64(running) : 0));
+	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
+	json_object_object_add(o, "envProcess", json_object_new_string(s->fn.fprocess));
+	for (size_t i = 0; i < s->fn.labels.n; i++)
+		json_object_object_add(labels, s->fn.labels.v[i].key,
+		                       json_object_new_string(s->fn.labels.v[i].value));
+	/* The scale settings, as OpenFaaS tooling reads them. */
+	{
+		char t[24];
+		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.min);
+		json_object_object_add(labels, "com.openfaas.scale.min", json_object_new_string(t));
+		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.max);
+		json_object_object_add(labels, "com.openfaas.scale.max", json_object_new_string(t));
+		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.factor);
+		json_object_object_add(labels, "com.openfaas.scale.factor",
+		                       json_object_new_string(t));
+		json_object_object_add(labels, "com.openfaas.scale.zero",
+		                       json_object_new_string(s->fn.scale.zero ? "true" : "false"));
+	}
+	for (size_t i = 0; i < s->fn.annotations.n; i++)
+		json_object_object_add(ann, s->fn.annotations.v[i].key,
+		                       json_object_new_string(s->fn.annotations.v[i].value));
+	json_object_object_add(o, "labels", labels);
+	json_object_object_add(o, "annotations", ann);
+	return o;
+}
+
+static void get_functions(struct reply *r, bool openfaas)
+{
+	struct stored *v = NULL;
+	size_t n = 0;
+	struct json_object *svcs = NULL, *tasks = NULL, *items;
+	char *err = NULL;
+	int rc = store_list(&ctl->docker, &v, &n, &err);
+	if (rc < 0 || (rc = observe(&svcs, openfaas ? NULL : &tasks, &err)) < 0) {
+		stored_list_release(v, n);
+		reply_docker(r, rc, err);
+		return;
+	}
+	items = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *svc = service_named(svcs, v[i].fn.name);
+		json_object_array_add(items, openfaas ? openfaas_json(&v[i], svc)
+		                                      : function_json(&v[i], svc, tasks));
+	}
+	stored_list_release(v, n);
+	json_object_put(svcs);
+	json_object_put(tasks);
+	if (openfaas) {
+		reply_json(r, 200, items);
+	} else {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "apiVersion", json_object_new_string("faas/v1"));
+		json_object_object_add(o, "kind", json_object_new_string("FunctionList"));
+		json_object_object_add(o, "items", items);
+		reply_json(r, 200, o);
+	}
+}
+
+static void get_function(struct reply *r, const char *name, bool openfaas)
+{
+	struct stored s;
+	struct json_object *svc = NULL, *tasks = NULL;
+	char *err = NULL, path[256];
+	int rc;
+	if (!fx_spec_valid_name(name)) {
+		reply_error(r, 404, "no such function (not a valid name)", NULL);
+		return;
+	}
+	rc = store_get(&ctl->docker, name, &s, &err);
+	if (rc == -ENOENT) {
+		free(err);
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	free(err);
+	err = NULL;
+	/* 1.41 has no ?status on inspect: take it from the list. */
+	{
+		char *q = docker_filters("name", name, NULL);
+		snprintf(path, sizeof(path), "/services%s&status=true", q ? q : "");
+		free(q);
+	}
+	rc = docker_call(&ctl->docker, "GET", path, NULL, &svc, &err);
+	if (rc >= 0 && !openfaas && service_named(svc, name) != NULL) {
+		char *q = docker_filters("service", name, NULL);
+		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
+		free(q);
+		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+	}
+	if (rc < 0) {
+		stored_release(&s);
+		json_object_put(svc);
+		reply_docker(r, rc, err);
+		return;
+	}
+	{
+		struct json_object *one = service_named(svc, name);
+		const char *net = one ? svc_label(jget(one, "Spec"), CTL_LABEL_NETWORK) : NULL;
+		if (net == NULL || strcmp(net, ctl->network) != 0)
+			one = NULL; /* someone else's service of that name */
+		reply_json(r, 200,
+		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+	}
+	stored_release(&s);
+	json_object_put(svc);
+	json_object_put(tasks);
+}
+
+/* ---- writes ---- */
+
+/* Applies fn (validated). dry: only diff. Fills r. */
+static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool openfaas)
+{
+	struct stored prev;
+	char *err = NULL, *now_text, *prev_text = NULL;
+	int rc, have;
+	int64_t gen = 0;
+	bool unchanged;
+
+	pthread_mutex_lock(&write_mu);
+	have = store_get(&ctl->docker, fn->name, &prev, &err);
+	if (have < 0 && have != -ENOENT) {
+		pthread_mutex_unlock(&write_mu);
+		reply_docker(r, have, err);
+		return;
+	}
+	free(err);
+	err = NULL;
+	now_text = fx_spec_canonical(fn);
+	if (have == 0)
+		prev_text = fx_spec_canonical(&prev.fn);
+	unchanged = have == 0 && prev_text && now_text && strcmp(prev_text, now_text) == 0;
+	r->result = have != 0 ? "created" : (unchanged ? "configured" : "configured");
+	if (unchanged)
+		r->result = "unchanged";
+	if (dry) {
+		struct json_object *o = json_object_new_object();
+		char *d = diff_unified(prev_text ? prev_text : "", now_text ? now_text : "", "live",
+		                       "applied");
+		json_object_object_add(o, "result", json_object_new_string(r->result));
+		json_object_object_add(o, "diff", json_object_new_string(d ? d : ""));
+		free(d);
+		reply_json(r, have != 0 ? 201 : 200, o);
+		goto out;
+	}
+	if (unchanged) {
+		gen = prev.generation;
+	} else {
+		rc = store_put(&ctl->docker, fn, have == 0 ? &prev : NULL, &gen, &err);
+		if (rc < 0) {
+			reply_docker(r, rc, err);
+			goto out;
+		}
+		log_info("function_applied", "function=%s generation=%lld result=%s", fn->name,
+		         (long long)gen, r->result);
+	}
+	wq_add(ctl->queue, fn->name, 0);
+	{
+		struct stored now = {.generation = gen};
+		now.fn = *fn;
+		snprintf(now.created, sizeof(now.created), "%s", have == 0 ? prev.created : "");
+		if (now.created[0] == '\0') {
+			struct stored again;
+			char *e2 = NULL;
+			if (store_get(&ctl->docker, fn->name, &again, &e2) == 0) {
+				snprintf(now.created, sizeof(now.created), "%s", again.created);
+				stored_release(&again);
+			}
+			free(e2);
+		}
+		if (openfaas) {
+			r->status = 202;
+			r->type = "application/json";
+			r->body = strdup("{}");
+		} else {
+			reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
+		}
+	}
+out:
+	pthread_mutex_unlock(&write_mu);
+	if (have == 0)
+		stored_release(&prev);
+	free(now_text);
+	free(prev_text);
+}
+
+static void put_function(struct reply *r, const char *name, const char *body, size_t len, bool dry)
+{
+	struct fx_function fn;
+	struct fx_spec_errs errs = {0};
+	int rc;
+	if (!fx_spec_valid_name(name)) {
+		reply_error(
+		    r, 400,
+		    "the name in the path is not a DNS-1123 label (lower-case letters, digits "
+		    "and '-', at most 63)",
+		    NULL);
+		return;
+	}
+	rc = fx_spec_load_one(body ? body : "", len, NULL, &fn, &errs);
+	if (rc == -ENOMEM) {
+		fx_spec_errs_release(&errs);
+		reply_error(r, 503, "out of memory", NULL);
+		return;
+	}
+	if (rc < 0) {
+		reply_spec_errors(r, &errs);
+		return;
+	}
+	if (strcmp(fn.name, name) != 0) {
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+		         "metadata.name \"%s\" differs from the name in the path \"%s\"", fn.name,
+		         name);
+		fx_function_release(&fn);
+		reply_error(r, 409, msg, NULL);
+		return;
+	}
+	apply(r, &fn, dry, false);
+	fx_function_release(&fn);
+}
+
+static void delete_function(struct reply *r, const char *name, bool openfaas)
+{
+	char *err = NULL;
+	int rc;
+	if (!fx_spec_valid_name(name)) {
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
+	pthread_mutex_lock(&write_mu);
+	rc = store_delete(&ctl->docker, name, &err);
+	pthread_mutex_unlock(&write_mu);
+	if (rc == -ENOENT) {
+		free(err);
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	log_info("function_deleted", "function=%s", name);
+	wq_add(ctl->queue, name, 0);
+	if (openfaas) {
+		reply_text(r, 202, "application/json", strdup("{}"));
+	} else {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "result", json_object_new_string("deleted"));
+		reply_json(r, 200, o);
+	}
+}
+
+static struct json_object *parse_json_body(struct reply *r, const char *body, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	if (body == NULL || len == 0) {
+		reply_error(r, 400, "empty body: expected JSON", NULL);
+		return NULL;
+	}
+	tok = json_tokener_new_ex(32);
+	if (tok == NULL) {
+		reply_error(r, 503, "out of memory", NULL);
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		json_tokener_free(tok);
+		reply_error(r, 400, "invalid JSON: expected an object", NULL);
+		return NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* OpenFaaS deployment JSON -> our Function JSON, validated by the same schema. */
+static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+{
+	struct json_object *in = parse_json_body(r, body, len), *f, *meta, *spec, *labels, *scale;
+	struct fx_function fn;
+	struct fx_spec_errs errs = {0};
+	static const char *const copy_spec[][2] = {
+	    {"image", "image"},
+	    {"envProcess", "fprocess"},
+	    {"envVars", "env"},
+	    {"secrets", "secrets"},
+	    {"constraints", "constraints"},
+	    {"limits", "limits"},
+	    {"requests", "requests"},
+	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
+	};
+	if (in == NULL)
+		return;
+	f = json_object_new_object();
+	meta = json_object_new_object();
+	spec = json_object_new_object();
+	scale = json_object_new_object();
+	labels = json_object_new_object();
+	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
+	json_object_object_add(f, "kind", json_object_new_string("Function"));
+	if (jget(in, "service"))
+		json_object_object_add(meta, "name", json_object_get(jget(in, "service")));
+	if (jget(in, "annotations"))
+		json_object_object_add(meta, "annotations",
+		                       json_object_get(jget(in, "annotations")));
+	if (jget(in, "labels") && json_object_is_type(jget(in, "labels"), json_type_object)) {
+		json_object_object_foreach(jget(in, "labels"), k, v)
+		{
+			static const char *const sk[] = {"min", "max", "factor", "zero"};
+			bool sc = false;
+			for (size_t i = 0; i < 4; i++) {
+				if (strncmp(k, "com.openfaas.scale.", 19) == 0 &&
+				    strcmp(k + 19, sk[i]) == 0) {
+					const char *t = json_object_get_string(v);
+					/* label values are strings: give them their type back */
+					if (i == 3)
+						json_object_object_add(scale, sk[i],
+						                       json_object_new_boolean(
+						                           strcmp(t, "true") == 0));
+					else
+						json_object_object_add(
+						    scale, sk[i],
+						    json_object_new_int64(strtoll(t, NULL, 10)));
+					sc = true;
+				}
+			}
+			if (!sc)
+				json_object_object_add(labels, k, json_object_get(v));
+		}
+	}
+	json_object_object_add(meta, "labels", labels);
+	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
+		if (jget(in, copy_spec[i][0]))
+			json_object_object_add(spec, copy_spec[i][1],
+			                       json_object_get(jget(in, copy_spec[i][0])));
+	if (json_object_object_length(scale) > 0)
+		json_object_object_add(spec, "scale", scale);
+	else
+		json_object_put(scale);
+	json_object_object_add(f, "metadata", meta);
+	json_object_object_add(f, "spec", spec);
+	json_object_put(in);
+	if (fx_spec_from_json(f, NULL, &fn, &errs) < 0) {
+		json_object_put(f);
+		reply_spec_errors(r, &errs);
+		return;
+	}
+	json_object_put(f);
+	apply(r, &fn, false, true);
+	fx_function_release(&fn);
+}
+
+static void delete_openfaas(struct reply *r, const char *body, size_t len)
+{
+	struct json_object *in = parse_json_body(r, body, len);
+	if (in == NULL)
+		return;
+	delete_function(r, jstr(in, "functionName"), true);
+	json_object_put(in);
+}
+
+static void scale_function(struct reply *r, const char *name, const char *body, size_t len)
+{
+	struct json_object *in = parse_json_body(r, body, len), *rep;
+	struct stored s;
+	char *err = NULL;
+	int64_t want, got, previous = -1;
+	int rc;
+	if (in == NULL)
+		return;
+	rep = jget(in, "replicas");
+	if (rep == NULL || !json_object_is_type(rep, json_type_int) ||
+	    json_object_get_int64(rep) < 0 || json_object_get_int64(rep) > FX_SPEC_MAX_REPLICAS) {
+		json_object_put(in);
+		reply_error(r, 400, "replicas: expected an integer between 0 and 1000", NULL);
+		return;
+	}
+	if (jget(in, "serviceName") && strcmp(jstr(in, "serviceName"), name) != 0) {
+		json_object_put(in);
+		reply_error(r, 400, "serviceName differs from the name in the path", NULL);
+		return;
+	}
+	want = json_object_get_int64(rep);
+	json_object_put(in);
+	if (!fx_spec_valid_name(name)) {
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
+	rc = store_get(&ctl->docker, name, &s, &err);
+	if (rc < 0) {
+		if (rc == -ENOENT) {
+			free(err);
+			reply_error(r, 404, "no such function", NULL);
+		} else {
+			reply_docker(r, rc, err);
+		}
+		return;
+	}
+	got = svc_clamp(&s.fn.scale, want);
+	stored_release(&s);
+	rc = reconcile_set_replicas(ctl, name, got, &previous, &err);
+	if (rc < 0) {
+		/* The service is not made yet: a 503 tells the caller to retry. */
+		reply_docker(r, rc == -ENOENT ? -EAGAIN : rc, err);
+		return;
+	}
+	log_info("scaled", "function=%s requested=%lld replicas=%lld previous=%lld source=api",
+	         name, (long long)want, (long long)got, (long long)previous);
+	{
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "replicas", json_object_new_int64(got));
+		json_object_object_add(o, "previous", json_object_new_int64(previous));
+		reply_json(r, 200, o);
+	}
+}
+
+static void alerts(struct reply *r, const char *body, size_t len)
+{
+	struct alert *v = NULL;
+	char *err = NULL;
+	int n = alerts_parse(body, len, &v, &err), transient = 0, scaled = 0;
+	if (n < 0) {
+		reply_error(r, n == -ENOMEM ? 503 : 400, err ? err : "invalid payload", NULL);
+		free(err);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct alert *a = &v[i];
+		struct stored s;
+		int64_t now = wq_now_ms(), cur = -1, want;
+		int rc;
+		metrics_inc(M_ALERTS_RECEIVED);
+		rc = store_get(&ctl->docker, a->function, &s, &err);
+		if (rc < 0) {
+			if (rc != -ENOENT)
+				transient++;
+			log_warn("alert_ignored", "function=%s err=\"%s\"", a->function,
+			         rc == -ENOENT ? "no such function" : (err ? err : ""));
+			free(err);
+			err = NULL;
+			continue;
+		}
+		if (a->firing &&
+		    !alert_memory_should_step(ctl->alerts, a, now, s.fn.scale.cooldown_ms)) {
+			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function,
+			         a->key);
+			stored_release(&s);
+			continue;
+		}
+		{
+			/* current replicas: read the service */
+			char path[256];
+			struct json_object *svc = NULL;
+			snprintf(path, sizeof(path), "/services/%s", a->function);
+			rc = docker_call(&ctl->docker, "GET", path, NULL, &svc, &err);
+			if (rc >= 0)
+				cur = svc_replicas(jget(svc, "Spec"));
+			json_object_put(svc);
+		}
+		if (rc < 0) {
+			transient += rc != -ENOENT;
+			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
+			         err ? err : "");
+			free(err);
+			err = NULL;
+			stored_release(&s);
+			continue;
+		}
+		want = scale_compute(a->firing, cur, s.fn.scale.min, s.fn.scale.max,
+		                     s.fn.scale.factor);
+		rc = reconcile_set_replicas(ctl, a->function, want, NULL, &err);
+		if (rc < 0) {
+			transient += rc != -ENOENT;
+			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
+			         err ? err : "");
+			free(err);
+			err = NULL;
+		} else {
+			if (a->firing)
+				alert_memory_stepped(ctl->alerts, a, now);
+			else
+				alert_memory_resolved(ctl->alerts, a, now);
+			scaled++;
+			log_info("scaled",
+			         "function=%s status=%s replicas=%lld previous=%lld source=alert",
+			         a->function, a->firing ? "firing" : "resolved", (long long)want,
+			         (long long)cur);
+		}
+		stored_release(&s);
+	}
+	free(v);
+	if (transient > 0) {
+		reply_error(r, 503, "some alerts could not be applied (Docker unavailable); retry",
+		            NULL);
+		return;
+	}
+	{
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "alerts", json_object_new_int(n));
+		json_object_object_add(o, "scaled", json_object_new_int(scaled));
+		reply_json(r, 200, o);
+	}
+}
+
+/* ---- secrets (OpenFaaS API): Docker secrets labelled faas.secret ---- */
+
+static void secrets(struct reply *r, const char *method, const char *body, size_t len)
+{
+	struct json_object *in = NULL, *reply = NULL;
+	char *err = NULL, path[256];
+	int rc;
+	if (strcmp(method, "GET") == 0) {
+		char *q = docker_filters("label", "faas.secret", NULL);
+		struct json_object *out = json_object_new_array();
+		snprintf(path, sizeof(path), "/secrets%s", q ? q : "");
+		free(q);
+		rc = docker_call(&ctl->docker, "GET", path, NULL, &reply, &err);
+		if (rc < 0) {
+			json_object_put(out);
+			reply_docker(r, rc, err);
+			return;
+		}
+		for (size_t i = 0; reply && i < json_object_array_length(reply); i++) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(
+			    o, "name",
+			    json_object_new_string(
+			        jstr(jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
+			json_object_array_add(out, o);
+		}
+		json_object_put(reply);
+		reply_json(r, 200, out);
+		return;
+	}
+	in = parse_json_body(r, body, len);
+	if (in == NULL)
+		return;
+	{
+		const char *name = jstr(in, "name"), *value = jstr(in, "value");
+		bool ok = name[0] != '\0' && strlen(name) <= 64;
+		for (const char *p = name; *p; p++)
+			ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
+		if (!ok) {
+			json_object_put(in);
+			reply_error(r, 400,
+			            "name: expected a secret name (letters, digits, '-', '_', '.', "
+			            "at most 64)",
+			            NULL);
+			return;
+		}
+		if (strcmp(method, "DELETE") == 0 || strcmp(method, "PUT") == 0) {
+			snprintf(path, sizeof(path), "/secrets/%s", name);
+			rc = docker_call(&ctl->docker, "DELETE", path, NULL, NULL, &err);
+			if (rc < 0 && !(rc == -ENOENT && strcmp(method, "PUT") == 0)) {
+				json_object_put(in);
+				if (rc == -EINVAL || rc == -EIO) /* in use */
+					rc = -EEXIST;
+				reply_docker(r, rc, err);
+				return;
+			}
+			free(err);
+			err = NULL;
+			if (strcmp(method, "DELETE") == 0) {
+				json_object_put(in);
+				reply_text(r, 200, "application/json", strdup("{}"));
+				return;
+			}
+		}
+		{
+			struct json_object *b = json_object_new_object(),
+			                   *labels = json_object_new_object();
+			/* Docker wants the value base64-encoded */
+			static const char tab[] =
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+			size_t n = strlen(value);
+			struct fx_buf enc;
+			fx_buf_init(&enc, 4u << 20);
+			for (size_t i = 0; i < n; i += 3) {
+				unsigned x =
+				    (unsigned)(unsigned char)value[i] << 16 |
+				    (i + 1 < n ? (unsigned)(unsigned char)value[i + 1] << 8 : 0) |
+				    (i + 2 < n ? (unsigned char)value[i + 2] : 0);
+				char q4[4] = {tab[x >> 18 & 63], tab[x >> 12 & 63],
+				              i + 1 < n ? tab[x >> 6 & 63] : '=',
+				              i + 2 < n ? tab[x & 63] : '='};
+				fx_buf_append(&enc, q4, 4);
+			}
+			json_object_object_add(labels, "faas.secret",
+			                       json_object_new_string("true"));
+			json_object_object_add(b, "Name", json_object_new_string(name));
+			json_object_object_add(b, "Labels", labels);
+			json_object_object_add(b, "Data",
+			                       json_object_new_string(enc.data ? enc.data : ""));
+			fx_buf_release(&enc);
+			rc = docker_call(&ctl->docker, "POST", "/secrets/create",
+			                 json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
+			                 &reply, &err);
+			json_object_put(b);
+			json_object_put(reply);
+			json_object_put(in);
+			if (rc < 0) {
+				reply_docker(r, rc, err);
+				return;
+			}
+			reply_text(r, 201, "application/json", strdup("{}"));
+		}
+	}
+}
+
+static void info(struct reply *r)
+{
+	struct json_object *o = json_object_new_object(), *p = json_object_new_object(),
+	                   *v = json_object_new_object();
+	json_object_object_add(v, "release", json_object_new_string("0.1.0"));
+	json_object_object_add(v, "sha", json_object_new_string(""));
+	json_object_object_add(p, "provider", json_object_new_string("faas-controller"));
+	json_object_object_add(p, "orchestration", json_object_new_string("swarm"));
+	json_object_object_add(p, "version", json_object_get(v));
+	json_object_object_add(o, "provider", p);
+	json_object_object_add(o, "version", v);
+	json_object_object_add(o, "arch", json_object_new_string("x86_64"));
+	reply_json(r, 200, o);
+}
+
+/* ---- logs: GET /system/logs?name=&tail=&since= (not following) ---- */
+
+struct logs_state {
+	struct fx_buf raw;
+};
+
+static int on_logs(const char *p, size_t n, void *arg)
+{
+	struct logs_state *s = arg;
+	return fx_buf_append(&s->raw, p, n) < 0 ? 1 : 0;
+}
+
+static void logs(struct reply *r, struct MHD_Connection *conn)
+{
+	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
+	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	struct logs_state s;
+	struct fx_buf out;
+	char path[512], *err = NULL;
+	int64_t t = 100;
+	int rc;
+	if (name == NULL || !fx_spec_valid_name(name)) {
+		reply_error(r, 400, "name: expected a function name", NULL);
+		return;
+	}
+	if (tail != NULL && fx_parse_int(tail, 0, 100000, &t) < 0) {
+		reply_error(r, 400, "tail: expected an integer between 0 and 100000", NULL);
+		return;
+	}
+	{
+		int64_t sn = 0;
+		if (since != NULL && fx_parse_int(since, 0, INT64_MAX, &sn) < 0)
+			sn = 0; /* RFC 3339 values are not supported: all lines */
+		snprintf(path, sizeof(path),
+		         "/services/%s/"
+		         "logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%lld&since=%lld",
+		         name, (long long)t, (long long)sn);
+	}
+	fx_buf_init(&s.raw, 16u << 20);
+	rc = docker_stream(&ctl->docker, path, on_logs, &s, &err);
+	if (rc < 0) {
+		fx_buf_release(&s.raw);
+		reply_docker(r, rc == -EIO ? -ENOENT : rc, err);
+		return;
+	}
+	fx_buf_init(&out, 32u << 20);
+	/* Multiplexed frames: [stream, 0, 0, 0, size (4 bytes BE)] payload. */
+	for (size_t off = 0; off + 8 <= s.raw.len;) {
+		const unsigned char *h = (const unsigned char *)s.raw.data + off;
+		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+		if (off + 8 + size > s.raw.len)
+			break;
+		{
+			char *line = strndup(s.raw.data + off + 8, size), *ts, *attrs, *text, *task;
+			struct json_object *o = json_object_new_object();
+			char inst[80] = "";
+			/* "<timestamp> <attrs> <text>" */
+			ts = line;
+			attrs = strchr(ts, ' ');
+			if (attrs)
+				*attrs++ = '\0';
+			text = attrs ? strchr(attrs, ' ') : NULL;
+			if (text)
+				*text++ = '\0';
+			task = attrs ? strstr(attrs, "com.docker.swarm.task.id=") : NULL;
+			if (task != NULL)
+				snprintf(inst, sizeof(inst), "%.25s", task + 25);
+			if (text) {
+				size_t tl = strlen(text);
+				while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+					text[--tl] = '\0';
+			}
+			json_object_object_add(o, "name", json_object_new_string(name));
+			json_object_object_add(o, "instance", json_object_new_string(inst));
+			json_object_object_add(o, "timestamp", json_object_new_string(ts));
+			json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
+			fx_buf_appendf(&out, "%s\n",
+			               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			free(line);
+		}
+		off += 8 + size;
+	}
+	fx_buf_release(&s.raw);
+	reply_text(r, 200, "application/x-ndjson", fx_buf_detach(&out, NULL));
+	fx_buf_release(&out);
+}
+
+/* ---- dispatch ---- */
+
+static bool authorized(struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	size_t n, m;
+	unsigned char diff = 0;
+	if (conf.token == NULL || h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return false;
+	h += 7;
+	n = strlen(h);
+	m = strlen(conf.token);
+	/* constant time in the token's length */
+	for (size_t i = 0; i < m; i++)
+		diff |= (unsigned char)(conf.token[i] ^ (i < n ? h[i] : 0));
+	return diff == 0 && n == m;
+}
+
+static bool is_true(const char *v)
+{
+	return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	                     strcmp(v, "All") == 0 || strcmp(v, "all") == 0);
+}
+
+static void route(struct reply *r, struct MHD_Connection *conn, const char *url, const char *method,
+                  const char *body, size_t len)
+{
+	static const char fnpre[] = "/apis/faas/v1/functions";
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool mutating = !get;
+
+	if (strcmp(url, "/healthz") == 0 && get) {
+		reply_text(r, 200, "text/plain", strdup("ok\n"));
+		return;
+	}
+	if (strcmp(url, "/metrics") == 0 && get) {
+		size_t nfn = 0;
+		reply_text(r, 200, "text/plain; version=0.0.4",
+		           metrics_render(wq_depth(ctl->queue), nfn));
+		return;
+	}
+	if (mutating && !authorized(conn)) {
+		r->status = 401;
+		reply_error(r, 401, "missing or wrong bearer token (Authorization: Bearer <token>)",
+		            NULL);
+		return;
+	}
+	if (strcmp(url, fnpre) == 0) {
+		if (get)
+			get_functions(r, false);
+		else
+			reply_error(r, 405, "method not allowed (GET)", NULL);
+		return;
+	}
+	if (strncmp(url, fnpre, sizeof(fnpre) - 1) == 0 && url[sizeof(fnpre) - 1] == '/') {
+		const char *name = url + sizeof(fnpre);
+		if (get)
+			get_function(r, name, false);
+		else if (strcmp(method, "PUT") == 0)
+			put_function(r, name, body, len,
+			             is_true(MHD_lookup_connection_value(
+			                 conn, MHD_GET_ARGUMENT_KIND, "dryRun")));
+		else if (strcmp(method, "DELETE") == 0)
+			delete_function(r, name, false);
+		else
+			reply_error(r, 405, "method not allowed (GET, PUT, DELETE)", NULL);
+		return;
+	}
+	if (strcmp(url, "/system/functions") == 0) {
+		if (get)
+			get_functions(r, true);
+		else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+			deploy_openfaas(r, body, len);
+		else if (strcmp(method, "DELETE") == 0)
+			delete_openfaas(r, body, len);
+		else
+			reply_error(r, 405, "method not allowed", NULL);
+		return;
+	}
+	if (strncmp(url, "/system/function/", 17) == 0 && get) {
+		get_function(r, url + 17, true);
+		return;
+	}
+	if (strncmp(url, "/system/scale-function/", 23) == 0) {
+		if (strcmp(method, "POST") == 0)
+			scale_function(r, url + 23, body, len);
+		else
+			reply_error(r, 405, "method not allowed (POST)", NULL);
+		return;
+	}
+	if (strcmp(url, "/alerts") == 0 || strcmp(url, "/system/alert") == 0) {
+		if (strcmp(method, "POST") == 0)
+			alerts(r, body, len);
+		else
+			reply_error(r, 405, "method not allowed (POST)", NULL);
+		return;
+	}
+	if (strcmp(url, "/system/secrets") == 0) {
+		if (get || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+		    strcmp(method, "DELETE") == 0)
+			secrets(r, get ? "GET" : method, body, len);
+		else
+			reply_error(r, 405, "method not allowed", NULL);
+		return;
+	}
+	if (strcmp(url, "/system/logs") == 0 && get) {
+		logs(r, conn);
+		return;
+	}
+	if (strcmp(url, "/system/info") == 0 && get) {
+		info(r);
+		return;
+	}
+	reply_error(r, 404, "no such route", NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct req *q = *con_cls;
+	struct reply r = {0};
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	(void)cls;
+	(void)version;
+	if (q == NULL) {
+		q = calloc(1, sizeof(*q));
+		if (q == NULL)
+			return MHD_NO;
+		fx_buf_init(&q->body, conf.max_body);
+		*con_cls = q;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!q->too_big && fx_buf_append(&q->body, upload, *upload_size) < 0)
+			q->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "request body too large (at most %zu bytes)",
+		         conf.max_body);
+		reply_error(&r, 413, msg, NULL);
+	} else {
+		route(&r, conn, url, method, q->body.data, q->body.len);
+	}
+	if (r.body == NULL) {
+		r.status = 503;
+		r.type = "application/json";
+		r.body = strdup("{\"error\":\"out of memory\"}");
+		if (r.body == NULL)
+			return MHD_NO;
+	}
+	resp = MHD_create_response_from_buffer(strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(r.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", r.type);
+	if (r.result)
+		MHD_add_response_header(resp, "X-Faas-Result", r.result);
+	if (r.status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+	ret = MHD_queue_response(conn, r.status, resp);
+	MHD_destroy_response(resp);
+	if (r.status >= 500 || strcmp(url, "/healthz") != 0)
+		log_debug("request", "method=%s path=%s status=%u", method, url, r.status);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (q != NULL) {
+		fx_buf_release(&q->body);
+		free(q);
+		*con_cls = NULL;
+	}
+}
+
+struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *cf)
+{
+	struct sockaddr_in sa;
+	struct MHD_Daemon *d;
+	const union MHD_DaemonInfo *info;
+	ctl = c;
+	conf = *cf;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)cf->port);
+	if (inet_pton(AF_INET, cf->bind, &sa.sin_addr) != 1) {
+		log_error("bad_bind_address", "bind=%s", cf->bind);
+		return NULL;
+	}
+	d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+	if (d == NULL) {
+		log_error("listen_failed", "addr=%s:%lld", cf->bind, (long long)cf->port);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	log_info("listening", "addr=%s:%u", cf->bind, info ? (unsigned)info->port : 0u);
+	return d;
+}

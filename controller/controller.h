@@ -1,0 +1,264 @@
+/* controller.h: the map of faas-controller, file by file.
+ *
+ *   main.c       settings, start-up, threads
+ *   docker.c     Docker Engine API v1.41 client (unix socket or tcp, DOCKER_HOST)
+ *   store.c      desired state: one Docker config per function generation
+ *   svcspec.c    pure: Function -> Swarm ServiceSpec JSON; drift key; replicas clamp
+ *   status.c     pure: status and conditions from a service and its tasks
+ *   scale.c      pure: alert scaling formula, Alertmanager payload, deduplication
+ *   queue.c      work queue keyed by function: dedup, per-key exponential backoff
+ *   reconcile.c  one key's reconcile, the resync, the events watcher
+ *   diff.c       pure: unified diff of two texts
+ *   metrics.c    counters and the reconcile duration histogram
+ *   api.c        HTTP API (libmicrohttpd): /apis/faas/v1, /system/..., /alerts, /metrics
+ */
+#ifndef FX_CONTROLLER_H
+#define FX_CONTROLLER_H
+
+#include "spec.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_MAX_FUNCTIONS     4096
+#define CTL_ANNOTATION_PREFIX "faas.annotation."
+#define CTL_SECRETS_DIR       "/var/openfaas/secrets/"
+/* The functions' network is the controller's namespace: configs and services
+ * carry faas.network=<network>, and a controller touches only its own, so
+ * several installs (or test runs) can share one swarm without fighting. */
+#define CTL_LABEL_NETWORK "faas.network"
+
+/* ---- docker.c ---- */
+
+struct docker {
+	char *socket; /* unix socket path; NULL for tcp */
+	char *base;   /* "http://localhost/v1.41" */
+	char *where;  /* DOCKER_HOST as given, for messages */
+};
+
+/* host: DOCKER_HOST value (unix:///path or tcp://host:port); NULL or "" means
+ * unix:///var/run/docker.sock. 0 or -EINVAL with *err (caller frees). */
+int docker_init(struct docker *d, const char *host, char **err);
+void docker_release(struct docker *d);
+/* One call. path starts with "/" (e.g. "/services?filters=..."); body may be NULL.
+ * Returns the HTTP status (2xx) with *out the parsed JSON reply (caller puts; NULL
+ * for an empty body), or a negative errno with *err (caller frees), a clear message:
+ *   -EHOSTDOWN daemon not reachable, -EPERM not a swarm manager, -ENOENT 404,
+ *   -EAGAIN update out of sequence, -EEXIST 409 conflict, -EINVAL 400, -EIO others. */
+int docker_call(struct docker *d, const char *method, const char *path, const char *body,
+                struct json_object **out, char **err);
+/* Streams GET path (the /events endpoint), calling on_data for each chunk until
+ * it returns non-zero or the connection ends. 0 or negative errno with *err. */
+int docker_stream(struct docker *d, const char *path, int (*on_data)(const char *, size_t, void *),
+                  void *arg, char **err);
+/* "?filters=" + URL-encoded {"key":["v1",...]} built from key/value pairs
+ * (NULL-terminated: key, value, key, value, NULL). Caller frees. */
+char *docker_filters(const char *first_key, ...);
+
+/* ---- svcspec.c (pure) ---- */
+
+struct svc_ctx {
+	const char *network_id;   /* func_net's id */
+	const char *network_name; /* func_net: the faas.network label */
+	const char *generation;   /* decimal */
+	/* Secret ids by name, borrowed; n entries. */
+	const char *const *secret_names;
+	const char *const *secret_ids;
+	size_t nsecrets;
+};
+
+/* The ServiceSpec for fn with the given replicas. New reference; NULL on ENOMEM
+ * or when a secret of fn is missing from ctx (then *missing names it, borrowed). */
+struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx *ctx,
+                              int64_t replicas, const char **missing);
+/* A text that changes iff a field the controller manages changes (image, env,
+ * labels, resources, secrets, mounts, constraints, networks, modes); replicas
+ * excluded. Works on a ServiceSpec we built and on one read back from Docker.
+ * Caller frees; NULL on ENOMEM. */
+char *svc_drift_key(struct json_object *spec);
+/* Replicas of a ServiceSpec (Mode.Replicated.Replicas), -1 when absent. */
+int64_t svc_replicas(struct json_object *spec);
+/* Clamp a replica count into [min, max]; 0 stays 0 when zero is allowed. */
+int64_t svc_clamp(const struct fx_scale *s, int64_t replicas);
+/* Docker's ServiceSpec.Labels value, borrowed from spec, or NULL. */
+const char *svc_label(struct json_object *spec, const char *key);
+
+/* ---- status.c (pure) ---- */
+
+struct fn_status {
+	int64_t observed_generation;
+	int64_t replicas;           /* desired by the service */
+	int64_t available_replicas; /* running tasks */
+	bool updating;
+	char degraded_reason[64];
+	char degraded_message[512];
+	char progress_message[256];
+};
+
+/* service: a Docker Service object (with Spec, UpdateStatus) or NULL when
+ * missing; tasks: an array of Task objects of that service (may be NULL).
+ * reconcile_error: the last reconcile error for this function, or NULL. */
+void status_compute(struct json_object *service, struct json_object *tasks,
+                    const char *reconcile_error, struct fn_status *out);
+/* The "status" object of the API (conditions with lastTransitionTime from the
+ * in-memory transition table, keyed by function). New reference. */
+struct json_object *status_to_json(const char *name, const struct fn_status *st,
+                                   struct json_object *tasks, int64_t invocations);
+
+/* ---- scale.c (pure) ---- */
+
+/* firing: min(max, current + ceil(max * factor / 100)); resolved: min.
+ * factor 0 (alert scaling disabled) gives min either way, like OpenFaaS. */
+int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, int64_t factor);
+
+struct alert {
+	char function[64];
+	bool firing;
+	char key[256]; /* fingerprint (or labels) + startsAt: one incident */
+};
+
+/* Parses an Alertmanager webhook body (version 4; unknown fields ignored).
+ * Alerts without a function_name label are skipped. Returns the count (>= 0) with
+ * *out (caller frees), or -EINVAL with *err (caller frees). At most 1000 alerts. */
+int alerts_parse(const char *body, size_t len, struct alert **out, char **err);
+
+/* Deduplication: remembers per function the last step and the incidents resolved. */
+struct alert_memory;
+struct alert_memory *alert_memory_new(void);
+void alert_memory_free(struct alert_memory *m);
+/* Should this firing alert step the function now? If it returns true the caller
+ * steps and must call alert_memory_stepped. cooldown_ms from the spec. */
+bool alert_memory_should_step(struct alert_memory *m, const struct alert *a, int64_t now_ms,
+                              int64_t cooldown_ms);
+void alert_memory_stepped(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+void alert_memory_resolved(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+
+/* ---- queue.c ---- */
+
+struct wq;
+/* max: keys held at most (a full queue refuses new keys: -ENOSPC). */
+struct wq *wq_new(size_t max, int64_t backoff_min_ms, int64_t backoff_max_ms);
+void wq_free(struct wq *q);
+/* Queues key to run after delay_ms (sooner wins if it is already queued). */
+int wq_add(struct wq *q, const char *key, int64_t delay_ms);
+/* Blocks until a key is due and not being processed, copies it into key
+ * (size FX_SPEC_MAX_NAME + 1). Returns 0, or -ECANCELED once wq_stop was called. */
+int wq_get(struct wq *q, char *key);
+/* Non-blocking form for tests: 0 with key, or -EAGAIN; *wait_ms: time to the next due key (-1
+ * none). */
+int wq_try_get(struct wq *q, int64_t now_ms, char *key, int64_t *wait_ms);
+/* Ends processing of key: ok resets its backoff; otherwise it is re-queued after
+ * the next backoff step (min * 2^failures, capped at max). A key added while it
+ * was processed runs again. Returns the delay used (0 when not re-queued). */
+int64_t wq_done(struct wq *q, const char *key, bool ok, int64_t now_ms);
+size_t wq_depth(struct wq *q);
+void wq_stop(struct wq *q);
+int64_t wq_now_ms(void); /* CLOCK_MONOTONIC */
+
+/* ---- diff.c (pure) ---- */
+
+/* Unified diff (3 lines of context) of a -> b with headers "--- a_name" "+++ b_name".
+ * "" when equal. Caller frees; NULL on ENOMEM. */
+char *diff_unified(const char *a, const char *b, const char *a_name, const char *b_name);
+
+/* ---- metrics.c ---- */
+
+enum metric_counter {
+	M_RECONCILES,
+	M_RECONCILE_ERRORS,
+	M_SERVICE_CREATES,
+	M_SERVICE_UPDATES,
+	M_SERVICE_DELETES,
+	M_ALERTS_RECEIVED,
+	M_SCALE_EVENTS,
+	M_EVENTS_RECEIVED,
+	M_COUNTERS
+};
+void metrics_inc(enum metric_counter c);
+void metrics_observe_reconcile(double seconds);
+/* Prometheus text (caller frees). */
+char *metrics_render(size_t queue_depth, size_t functions);
+
+/* ---- store.c (desired state) ---- */
+
+struct stored {
+	struct fx_function fn;
+	int64_t generation;
+	char created[40]; /* RFC 3339 of generation 1 */
+	char config_id[80];
+};
+
+/* The namespace (network name) every call below is scoped to; borrowed. */
+void store_set_network(const char *network);
+/* "faas.network=<network>", for label filters. */
+const char *store_network_label(void);
+/* All functions (sorted by name). Older generations left by a crash are
+ * ignored (the reconcile deletes them). 0 or negative errno with *err. */
+int store_list(struct docker *d, struct stored **out, size_t *n, char **err);
+/* One function: 0, -ENOENT when absent, or another negative errno with *err. */
+int store_get(struct docker *d, const char *name, struct stored *out, char **err);
+/* Writes fn as generation prev+1 (prev may be NULL: generation 1), then removes
+ * older generations. 0 or negative errno with *err. out_generation may be NULL. */
+int store_put(struct docker *d, const struct fx_function *fn, const struct stored *prev,
+              int64_t *out_generation, char **err);
+/* Removes every generation: 0, -ENOENT when there was none. */
+int store_delete(struct docker *d, const char *name, char **err);
+/* Removes generations of name older than keep (crash leftovers). */
+void store_prune_old(struct docker *d, const char *name, int64_t keep);
+void stored_release(struct stored *s);
+void stored_list_release(struct stored *v, size_t n);
+
+/* ---- reconcile.c ---- */
+
+struct ctl {
+	struct docker docker;
+	struct wq *queue;
+	const char *network; /* "func_net" */
+	pthread_mutex_t mu;  /* guards the fields below */
+	char network_id[80];
+	struct alert_memory *alerts;
+	/* last reconcile error per function (for Degraded) */
+	struct ctl_err {
+		char name[FX_SPEC_MAX_NAME + 1];
+		char msg[512];
+	} * errors;
+	size_t nerrors;
+	volatile int stopping;
+	int64_t resync_ms;
+};
+
+/* Reconciles one function key. 0 or negative errno (the caller backs off). */
+int reconcile_one(struct ctl *c, const char *name);
+/* Lists desired and observed state in two calls and queues every key that
+ * differs (or all keys when force). 0 or negative errno. */
+int reconcile_resync(struct ctl *c, bool force);
+/* Thread bodies. */
+void *reconcile_worker(void *arg);
+void *reconcile_events(void *arg);
+void *reconcile_resync_loop(void *arg);
+/* Makes sure the overlay network exists; fills c->network_id. */
+int reconcile_ensure_network(struct ctl *c, char **err);
+/* Reconcile error memory for status (msg NULL clears). */
+void ctl_set_error(struct ctl *c, const char *name, const char *msg);
+/* Copies the error for name into buf (size n); false when none. */
+bool ctl_get_error(struct ctl *c, const char *name, char *buf, size_t n);
+/* Sets the replicas of a managed service to the given value (already clamped),
+ * retrying on "update out of sequence". 0, -ENOENT, or negative errno with *err. */
+int reconcile_set_replicas(struct ctl *c, const char *name, int64_t replicas, int64_t *previous,
+                           char **err);
+
+/* ---- api.c ---- */
+
+struct api_conf {
+	const char *bind;
+	int64_t port;
+	const char *token; /* NULL: mutating routes refused (503) */
+	size_t max_body;
+};
+/* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
+struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);
+
+#endif

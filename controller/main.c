@@ -1,0 +1,165 @@
+/* faas-controller: reconciles YAML function definitions into Docker Swarm
+ * services and scales them from Alertmanager alerts.
+ * Exit codes: 0 stopped by a signal, 1 runtime failure, 2 usage or config error. */
+#include "controller.h"
+
+#include "conf.h"
+#include "httpc.h"
+#include "log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *bind_addr, *token_file, *network, *docker_host, *log_level;
+static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms;
+static uint64_t max_body;
+
+static const struct fx_setting settings[] = {
+    {"port", FX_CONF_INT, "8081", "HTTP port of the API (0: any free port)", &port, 0, 65535, 0},
+    {"bind", FX_CONF_STRING, "0.0.0.0", "IPv4 address the API listens on", &bind_addr, 0, 0, 0},
+    {"token_file", FX_CONF_STRING, "/run/secrets/faas-controller-token",
+     "file holding the bearer token that mutating routes require", &token_file, 0, 0, 0},
+    {"network", FX_CONF_STRING, "func_net",
+     "overlay network of the functions (created when missing)", &network, 0, 0, 0},
+    {"docker_host", FX_CONF_STRING, NULL,
+     "Docker engine (unix:///path or tcp://host:port); default $DOCKER_HOST, then "
+     "unix:///var/run/docker.sock",
+     &docker_host, 0, 0, 0},
+    {"workers", FX_CONF_INT, "4", "reconcile workers (keys reconciled in parallel)", &workers, 1,
+     64, 0},
+    {"resync", FX_CONF_DURATION, "30s", "period of the full resync", &resync_ms, 1000, 86400000, 0},
+    {"backoff_min", FX_CONF_DURATION, "100ms", "first retry delay of a failing function",
+     &backoff_min_ms, 1, 3600000, 0},
+    {"backoff_max", FX_CONF_DURATION, "60s", "longest retry delay of a failing function",
+     &backoff_max_ms, 1, 86400000, 0},
+    {"max_body", FX_CONF_SIZE, "1Mi", "largest request body accepted", &max_body, 1024, 64 << 20,
+     0},
+    {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &log_level, 0, 0, 0},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* The token: the file's first line, without trailing blanks. */
+static char *read_token(const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = '\0';
+	return n > 0 ? strdup(buf) : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl c;
+	struct api_conf ac;
+	struct MHD_Daemon *d;
+	enum fx_log_level lvl;
+	char *err = NULL, *token;
+	pthread_t th;
+	int rc;
+
+	fx_log_init("faas-controller", FX_LOG_INFO);
+	rc = fx_conf_load(settings, NSETTINGS, argc, argv, NULL, &err);
+	if (rc == 1) {
+		printf(
+		    "faas-controller: reconciles function definitions into Docker Swarm services.\n"
+		    "Settings (environment variable, or --flag):\n");
+		fx_conf_help(settings, NSETTINGS, stdout);
+		return 0;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "faas-controller: %s\n", err ? err : "bad settings");
+		free(err);
+		return 2;
+	}
+	if (fx_log_parse_level(log_level, &lvl) < 0) {
+		fprintf(stderr,
+		        "faas-controller: log_level: expected debug, info, warn or error\n");
+		return 2;
+	}
+	fx_log_set_level(lvl);
+	if (docker_host == NULL || docker_host[0] == '\0')
+		docker_host = getenv("DOCKER_HOST");
+	token = read_token(token_file);
+	if (token == NULL) {
+		log_error("no_token",
+		          "token_file=%s err=\"cannot read a token from it; mutating "
+		          "routes need one\"",
+		          token_file);
+		return 2;
+	}
+	memset(&c, 0, sizeof(c));
+	if (docker_init(&c.docker, docker_host, &err) < 0) {
+		log_error("bad_docker_host", "err=\"%s\"", err ? err : "");
+		free(err);
+		return 2;
+	}
+	if (fx_http_global_init() < 0)
+		return 1;
+	pthread_mutex_init(&c.mu, NULL);
+	c.network = network;
+	store_set_network(network);
+	c.resync_ms = resync_ms;
+	c.queue = wq_new(CTL_MAX_FUNCTIONS, backoff_min_ms, backoff_max_ms);
+	c.alerts = alert_memory_new();
+	if (c.queue == NULL || c.alerts == NULL)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	/* The API starts even when Docker is down: it answers with clear 503s. */
+	ac.bind = bind_addr;
+	ac.port = port;
+	ac.token = token;
+	ac.max_body = max_body;
+	d = api_start(&c, &ac);
+	if (d == NULL)
+		return 1;
+	if (reconcile_ensure_network(&c, &err) < 0) {
+		log_warn("network_unavailable", "network=%s err=\"%s\"", network, err ? err : "");
+		free(err);
+		err = NULL;
+	}
+	for (int64_t i = 0; i < workers; i++) {
+		if (pthread_create(&th, NULL, reconcile_worker, &c) != 0)
+			return 1;
+		pthread_detach(th);
+	}
+	if (pthread_create(&th, NULL, reconcile_events, &c) != 0)
+		return 1;
+	pthread_detach(th);
+	if (pthread_create(&th, NULL, reconcile_resync_loop, &c) != 0)
+		return 1;
+	pthread_detach(th);
+	log_info("started", "docker=%s network=%s workers=%lld resync_ms=%lld", c.docker.where,
+	         network, (long long)workers, (long long)resync_ms);
+	while (!stop)
+		pause();
+	log_info("stopping", NULL);
+	c.stopping = 1;
+	wq_stop(c.queue);
+	MHD_stop_daemon(d);
+	return 0;
+}

@@ -1,0 +1,247 @@
+/* scale.c: scaling from Alertmanager alerts. Pure: the formula, the webhook
+ * payload parser and the deduplication memory (no I/O, no clock of its own). */
+#include "controller.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ALERTS    1000
+#define RESOLVED_KEEP 16
+
+int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, int64_t factor)
+{
+	int64_t step = (max * factor + 99) / 100; /* ceil(max * factor / 100) */
+	if (firing && step > 0) {
+		if (current < min)
+			current = min;
+		return current + step > max ? max : current + step;
+	}
+	return min;
+}
+
+static char *errf(const char *s)
+{
+	return strdup(s);
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	if (o == NULL || !json_object_object_get_ex(o, k, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
+{
+	struct json_tokener *tok;
+	struct json_object *root, *alerts, *common;
+	struct alert *v = NULL;
+	const char *gstatus;
+	size_t n = 0, count;
+
+	*err = NULL;
+	if (body == NULL || len == 0) {
+		*err = errf("empty body: expected an Alertmanager webhook payload");
+		return -EINVAL;
+	}
+	tok = json_tokener_new_ex(32);
+	if (tok == NULL)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success) {
+		*err = errf("invalid JSON: expected an Alertmanager webhook payload");
+		json_object_put(root);
+		json_tokener_free(tok);
+		return -EINVAL;
+	}
+	{
+		size_t end = json_tokener_get_parse_end(tok);
+		while (end < len && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' ||
+		                     body[end] == '\t'))
+			end++;
+		if (end < len) {
+			*err = errf("invalid JSON: trailing data after the payload");
+			json_object_put(root);
+			json_tokener_free(tok);
+			return -EINVAL;
+		}
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "alerts", &alerts) ||
+	    !json_object_is_type(alerts, json_type_array)) {
+		*err = errf("expected an object with an \"alerts\" list (Alertmanager webhook "
+		            "payload version 4)");
+		json_object_put(root);
+		return -EINVAL;
+	}
+	count = json_object_array_length(alerts);
+	if (count > MAX_ALERTS) {
+		*err = errf("too many alerts in one notification (at most 1000)");
+		json_object_put(root);
+		return -EINVAL;
+	}
+	gstatus = jstr(root, "status");
+	if (!json_object_object_get_ex(root, "commonLabels", &common))
+		common = NULL;
+	v = calloc(count ? count : 1, sizeof(*v));
+	if (v == NULL) {
+		json_object_put(root);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct json_object *a = json_object_array_get_idx(alerts, i), *labels = NULL;
+		const char *fn, *status, *fp, *starts;
+		if (!json_object_is_type(a, json_type_object)) {
+			*err = errf("alerts[] must be objects");
+			free(v);
+			json_object_put(root);
+			return -EINVAL;
+		}
+		if (!json_object_object_get_ex(a, "labels", &labels) ||
+		    !json_object_is_type(labels, json_type_object))
+			labels = NULL;
+		fn = jstr(labels, "function_name");
+		if (fn == NULL)
+			fn = jstr(common, "function_name");
+		if (fn == NULL || !fx_spec_valid_name(fn))
+			continue;
+		status = jstr(a, "status");
+		if (status == NULL)
+			status = gstatus;
+		if (status == NULL ||
+		    (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
+			continue;
+		fp = jstr(a, "fingerprint");
+		starts = jstr(a, "startsAt");
+		snprintf(v[n].function, sizeof(v[n].function), "%s", fn);
+		v[n].firing = strcmp(status, "firing") == 0;
+		if (fp != NULL) {
+			snprintf(v[n].key, sizeof(v[n].key), "%.64s|%.64s", fp,
+			         starts ? starts : "");
+		} else {
+			/* No fingerprint (older senders): the labels identify the alert. */
+			const char *an = labels ? jstr(labels, "alertname") : NULL;
+			snprintf(v[n].key, sizeof(v[n].key), "%.64s/%.63s|%.64s", an ? an : "", fn,
+			         starts ? starts : "");
+		}
+		n++;
+	}
+	json_object_put(root);
+	*out = v;
+	return (int)n;
+}
+
+/* ---- deduplication ---- */
+
+struct memo {
+	char function[64];
+	bool stepped;
+	int64_t last_step_ms;
+	char last_key[256];
+	bool resolved_since;
+	char resolved[RESOLVED_KEEP][256];
+	size_t nresolved; /* ring position */
+};
+
+struct alert_memory {
+	pthread_mutex_t mu;
+	struct memo *v;
+	size_t n;
+};
+
+struct alert_memory *alert_memory_new(void)
+{
+	struct alert_memory *m = calloc(1, sizeof(*m));
+	if (m != NULL)
+		pthread_mutex_init(&m->mu, NULL);
+	return m;
+}
+
+void alert_memory_free(struct alert_memory *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_destroy(&m->mu);
+	free(m->v);
+	free(m);
+}
+
+/* Finds (or adds) the memo of fn; NULL on ENOMEM or over the cap. Locked. */
+static struct memo *memo_of(struct alert_memory *m, const char *fn, bool add)
+{
+	struct memo *v;
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].function, fn) == 0)
+			return &m->v[i];
+	if (!add || m->n >= CTL_MAX_FUNCTIONS)
+		return NULL;
+	v = realloc(m->v, (m->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	m->v = v;
+	memset(&m->v[m->n], 0, sizeof(m->v[m->n]));
+	snprintf(m->v[m->n].function, sizeof(m->v[m->n].function), "%s", fn);
+	return &m->v[m->n++];
+}
+
+bool alert_memory_should_step(struct alert_memory *m, const struct alert *a, int64_t now_ms,
+                              int64_t cooldown_ms)
+{
+	bool step = true;
+	struct memo *e;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, false);
+	if (e != NULL) {
+		/* A late "firing" of an incident already resolved. */
+		for (size_t i = 0; i < RESOLVED_KEEP; i++)
+			if (strcmp(e->resolved[i], a->key) == 0)
+				step = false;
+		if (step && e->stepped && now_ms - e->last_step_ms < cooldown_ms) {
+			/* Within the cooldown only a new incident after a resolve steps. */
+			if (strcmp(e->last_key, a->key) == 0 || !e->resolved_since)
+				step = false;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+	return step;
+}
+
+void alert_memory_stepped(struct alert_memory *m, const struct alert *a, int64_t now_ms)
+{
+	struct memo *e;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, true);
+	if (e != NULL) {
+		e->stepped = true;
+		e->last_step_ms = now_ms;
+		snprintf(e->last_key, sizeof(e->last_key), "%s", a->key);
+		e->resolved_since = false;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+void alert_memory_resolved(struct alert_memory *m, const struct alert *a, int64_t now_ms)
+{
+	struct memo *e;
+	(void)now_ms;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, true);
+	if (e != NULL) {
+		bool known = false;
+		for (size_t i = 0; i < RESOLVED_KEEP; i++)
+			known |= strcmp(e->resolved[i], a->key) == 0;
+		if (!known) {
+			snprintf(e->resolved[e->nresolved % RESOLVED_KEEP], sizeof(e->resolved[0]),
+			         "%s", a->key);
+			e->nresolved++;
+		}
+		e->resolved_since = true;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
