@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <signal.h>
@@ -251,6 +252,9 @@ int main(int argc, char **argv)
 	int sig, fd, rc;
 	struct MHD_Daemon *d;
 
+	/* A thread per connection: without a cap glibc makes an arena per thread
+	 * (up to 8 per core), each keeping freed memory resident. */
+	mallopt(M_ARENA_MAX, 2);
 	fx_log_init("faas-gateway", FX_LOG_INFO);
 	rc = fx_conf_load(settings, NSETTINGS, argc, argv, NULL, &err);
 	if (rc == 1) {

@@ -551,8 +551,8 @@ static bool draining_answer(const struct gw_resp_head *h)
 
 static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req *r)
 {
-	char *buf = malloc(HEAD_MAX);
-	size_t len = 0;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
 	struct gw_resp_head h;
 	struct MHD_Response *resp = NULL;
 	enum MHD_Result ret;
@@ -563,7 +563,17 @@ static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req 
 	if (!buf)
 		return fail(c, r, 503, "out of memory");
 	for (;;) {
-		ssize_t n = gw_read(r->fd, buf + len, HEAD_MAX - len, gw_cfg.upstream_timeout_ms,
+		if (len == cap && cap < HEAD_MAX) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				drop_upstream(r);
+				return fail(c, r, 503, "out of memory");
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = gw_read(r->fd, buf + len, cap - len, gw_cfg.upstream_timeout_ms,
 		                    r->client_fd);
 		if (n == -ECONNABORTED) {
 			free(buf);
