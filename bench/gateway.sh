@@ -19,8 +19,10 @@ for t in wrk nginx; do
 	command -v $t >/dev/null || { echo "bench/gateway.sh: $t is missing (scripts/deps.sh all)" >&2; exit 1; }
 done
 WD=${FWATCHDOG:-$BIN/fwatchdog}
-[ -x "$WD" ] && [ -x "$BIN/faas-gateway" ] && [ -x "$B/gateway_upstream" ] ||
-	{ echo "bench/gateway.sh: run make all and the bench tools first (make bench)" >&2; exit 1; }
+if [ ! -x "$WD" ] || [ ! -x "$BIN/faas-gateway" ] || [ ! -x "$B/gateway_upstream" ]; then
+	echo "bench/gateway.sh: run make all and the bench tools first (make bench)" >&2
+	exit 1
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 	echo $((20000 + RANDOM % 20000)); }
