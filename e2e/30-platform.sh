@@ -23,7 +23,10 @@ collect_logs() {
 	done
 	timeout 20 docker service ls >"$T_DIR/services.log" 2>&1
 	docker service ls -q | xargs -r timeout 20 docker service ps --no-trunc >"$T_DIR/tasks.log" 2>&1
+	timeout 20 docker events --since "$T_START" --until "$(date +%s)" --filter type=container \
+		--filter type=service >"$T_DIR/events.log" 2>&1
 }
+T_START=$(date +%s)
 trap 'collect_logs; t_cleanup' EXIT
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -64,7 +67,9 @@ no_service() { [ -z "$(docker service ls -q --filter "$1")" ]; }
 # got NAME VALUE DETAIL: passes when VALUE is set.
 got() { if [ -n "$2" ]; then t_pass "$1"; else t_fail "$1" "$3"; fi; }
 
-# --- a stale stack: a service an older version had must not get in the way.
+# --- a clean slate (functions left by an earlier run may be broken), then a
+# stale stack: a service an older version had must not get in the way.
+scripts/down.sh >"$T_DIR/down-before.log" 2>&1
 docker service create -q --name faas_stale --label com.docker.stack.namespace=faas \
 	--endpoint-mode dnsrr faas/prometheus:latest >/dev/null 2>&1 ||
 	docker service create -q --name faas_stale --label com.docker.stack.namespace=faas \

@@ -132,14 +132,16 @@ image_watchdog() {
 	add_busybox sh cat wc env sleep grep sort head tail tr sed printf echo ls httpd wget
 	# A HEALTHCHECK gates traffic: Swarm reports a task running, and Docker's
 	# DNS lists it in tasks.NAME, only once the check has passed. Docker
-	# accepts sub-second intervals; 250 ms bounds the wait after start while
-	# keeping the cost of the checks (one exec per interval per replica) low.
+	# accepts sub-second intervals; 250 ms bounds the wait after start (each
+	# check is one exec, a cost paid per replica). Timeout and retries are
+	# generous: on a loaded machine an exec alone can take seconds, and three
+	# slow checks in a row must not get a healthy replica killed.
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch
 		COPY rootfs/ /
 		ENV PATH=/usr/local/bin:/usr/bin:/bin
 		EXPOSE 8080
-		HEALTHCHECK --interval=250ms --timeout=2s --start-period=10s --retries=3 CMD ["/fwatchdog", "--healthcheck"]
+		HEALTHCHECK --interval=250ms --timeout=5s --start-period=10s --retries=12 CMD ["/fwatchdog", "--healthcheck"]
 		ENTRYPOINT ["/fwatchdog"]
 	DOCKERFILE
 	build watchdog
