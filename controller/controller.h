@@ -189,6 +189,7 @@ struct stored {
 	int64_t generation;
 	char created[40]; /* RFC 3339 of generation 1 */
 	char config_id[80];
+	size_t nconfigs; /* generations found (store_get): > 1 after a crashed write */
 };
 
 /* The namespace (network name) every call below is scoped to; borrowed. */

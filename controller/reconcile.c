@@ -331,7 +331,7 @@ int reconcile_one(struct ctl *c, const char *name)
 		ctl_set_error(c, name, NULL);
 		goto done;
 	}
-	if (have == 0 && want.generation > 0)
+	if (have == 0 && want.generation > 0 && want.nconfigs > 1)
 		store_prune_old(&c->docker, name, want.generation);
 	rc = network_id(c, netid, sizeof(netid), &err);
 	if (rc < 0)

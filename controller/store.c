@@ -244,6 +244,8 @@ int store_get(struct docker *d, const char *name, struct stored *out, char **err
 		return -ENOENT;
 	}
 	rc = decode(best, out);
+	if (rc == 0)
+		out->nconfigs = json_object_array_length(a);
 	json_object_put(a);
 	if (rc < 0) {
 		*err = strdup("the stored definition is not valid (see the log)");
