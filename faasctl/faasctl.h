@@ -129,6 +129,9 @@ int fctl_json_emit(const struct json_object *o, struct fx_buf *out);
 /* "45s", "12m", "3h", "5d": the age of an RFC 3339 timestamp at now, kubectl style;
  * "<unknown>" when the timestamp does not parse. */
 void fctl_age(const char *rfc3339, int64_t now, char *buf, size_t n);
+/* Nanoseconds since the epoch of an RFC 3339 time (fraction of any length);
+ * -1 when it does not parse. */
+int64_t fctl_time_ns(const char *rfc3339);
 /* The `get` table of a FunctionList's items (or a single Function). */
 int fctl_print_table(const struct json_object *items, bool wide, int64_t now, struct fx_buf *out);
 /* `describe`: the human view of one Function. */
@@ -188,6 +191,9 @@ void fctl_resp_release(struct fctl_resp *r);
 /* Prints "error: ..." for a non-2xx answer: the server's message, details, and
  * for a 401 what to check. Returns FCTL_FAIL. */
 int fctl_report_http(struct fctl_ctx *ctx, const char *what, const struct fctl_resp *r);
+/* Same, with "what" formatted (e.g. "delete %s"). */
+int fctl_report_http_f(struct fctl_ctx *ctx, const struct fctl_resp *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Streams a GET to on_data (logs --follow). Same error handling as fctl_call. */
 int fctl_stream(struct fctl_ctx *ctx, const char *path,
                 int (*on_data)(const char *, size_t, void *), void *arg, long *status);

@@ -259,20 +259,23 @@ int fctl_json_emit(const struct json_object *o, struct fx_buf *out)
 
 /* ---- time ---- */
 
-static int64_t parse_rfc3339(const char *s, bool *ok)
+static int64_t parse_rfc3339_ns(const char *s, bool *ok, int64_t *ns)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec, n = 0;
 	int64_t t;
 
 	*ok = false;
+	*ns = 0;
 	if (s == NULL ||
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
 		return 0;
 	s += n;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++)
-			;
+	if (*s == '.') {
+		int64_t scale = 100000000;
+		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+			*ns += (*s - '0') * scale;
+	}
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -291,6 +294,19 @@ static int64_t parse_rfc3339(const char *s, bool *ok)
 		*ok = true;
 	}
 	return t;
+}
+
+static int64_t parse_rfc3339(const char *s, bool *ok)
+{
+	int64_t ns;
+	return parse_rfc3339_ns(s, ok, &ns);
+}
+
+int64_t fctl_time_ns(const char *rfc3339)
+{
+	bool ok;
+	int64_t ns, t = parse_rfc3339_ns(rfc3339, &ok, &ns);
+	return ok ? t * 1000000000 + ns : -1;
 }
 
 void fctl_age(const char *rfc3339, int64_t now, char *buf, size_t n)

@@ -195,6 +195,16 @@ expect_eq "scale without --replicas exits 2" 2 "$RC"
 run "$F" logs wc --tail 2
 expect_eq "logs --tail" "log line 1
 log line 2" "$OUT"
+# --follow against a server that answers and closes: polls, prints each line once.
+"$F" logs wc --follow >"$T_DIR/follow" 2>&1 &
+fpid=$!
+wait_for 5 grep -q "log line 2" "$T_DIR/follow"
+sleep 2.5 # two more polls
+kill "$fpid"
+wait "$fpid" 2>/dev/null
+expect_eq "logs --follow prints each line once across polls" "log line 0
+log line 1
+log line 2" "$(cat "$T_DIR/follow")"
 run "$F" rollout status manual --timeout 5s
 expect_eq "rollout status of a Ready function" 0 "$RC"
 run "$F" version
