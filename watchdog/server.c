@@ -32,11 +32,10 @@
 
 extern char **environ;
 
-#define MAX_HEADERS    200        /* more request headers: 431 */
-#define MAX_URI        8192       /* longer request target: 414 */
-#define ERR_CAP        (64 << 10) /* STDERR kept per request for the log */
-#define STREAM_PRE_CAP (1 << 20)  /* streaming: output held while the body is written */
-#define DISCARD_CAP    (16 << 20) /* body read and dropped after an early answer */
+#define MAX_HEADERS 200        /* more request headers: 431 */
+#define MAX_URI     8192       /* longer request target: 414 */
+#define ERR_CAP     (64 << 10) /* STDERR kept per request for the log */
+#define DISCARD_CAP (16 << 20) /* body read and dropped after an early answer */
 
 static struct {
 	struct wd_config *cfg;
@@ -64,6 +63,7 @@ struct req {
 	uint64_t body;
 	struct wd_child ch;
 	struct fx_buf out, err;
+	size_t out_pos; /* streaming: bytes of out already sent */
 	bool over;
 	struct wd_pxreq px;
 	int pend_code; /* answer decided at the first call, sent once the body is read */
@@ -410,11 +410,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	/* Output held back while the body was being written goes first. */
-	if (r->out.len > 0) {
-		size_t k = r->out.len < max ? r->out.len : max;
-		memcpy(buf, r->out.data, k);
-		memmove(r->out.data, r->out.data + k, r->out.len - k);
-		r->out.len -= k;
+	if (r->out_pos < r->out.len) {
+		size_t k = r->out.len - r->out_pos < max ? r->out.len - r->out_pos : max;
+		memcpy(buf, r->out.data + r->out_pos, k);
+		r->out_pos += k;
+		if (r->out_pos == r->out.len) {
+			fx_buf_release(&r->out);
+			r->out_pos = 0;
+		}
 		return (ssize_t)k;
 	}
 	n = wd_child_read(&r->ch, buf, max, &r->err, r->deadline, r->client_fd);
@@ -653,8 +656,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			}
 			return MHD_YES;
 		}
-		/* Streaming holds at most STREAM_PRE_CAP of early output; past it the
-		 * child waits (its pipe is full) until the body is in. */
+		/* libmicrohttpd answers only once the body is in: output written
+		 * before that (an echo-like function) is held, up to max_output. */
 		rc = wd_child_pump(&r->ch, data, n, false, &r->out, &r->err, &r->over, r->deadline,
 		                   r->client_fd);
 		if (rc == WD_PUMP_CLIENT_GONE) {
