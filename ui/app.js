@@ -832,13 +832,14 @@
       }
       submit.disabled = true;
       try {
-        await api('POST', '/system/scale-function/' + encodeURIComponent(name), JSON.stringify({ serviceName: name, replicas: n }));
+        const r = await api('POST', '/system/scale-function/' + encodeURIComponent(name), JSON.stringify({ serviceName: name, replicas: n }));
+        // The controller answers {"name","replicas","previous"}: replicas after clamping into [min, max].
+        const got = r.data && typeof r.data.replicas === 'number' ? r.data.replicas : n;
         const fn = getFn();
         const sc = (fn && fn.spec && fn.spec.scale) || {};
-        let note = 'Asked for ' + n + ' replica' + (n === 1 ? '' : 's') + '.';
-        if (typeof sc.min === 'number' && typeof sc.max === 'number' && (n < sc.min || n > sc.max) && !(n === 0 && sc.zero)) {
-          note += ' The controller keeps it within ' + sc.min + '–' + sc.max + '.';
-        }
+        let note = 'Scaled to ' + got + ' replica' + (got === 1 ? '' : 's') +
+          (r.data && typeof r.data.previous === 'number' ? ' (was ' + r.data.previous + ').' : '.');
+        if (got !== n) note += ' Asked for ' + n + '; the function allows ' + (sc.zero ? 0 : num(sc.min)) + '–' + num(sc.max) + '.';
         setText(msg, note);
         msg.className = 'small ok-text';
         touched = false;

@@ -198,6 +198,14 @@ try {
     assert(body.trim() === 'ping ' + suffix, 'body ' + JSON.stringify(body));
   });
 
+  await step('scale: asking for more than max is clamped, replicas follow', async () => {
+    await page.fill('form.scale input[type="number"]', '3');
+    await page.click('form.scale button[type="submit"]');
+    await page.waitForSelector('form.scale p[role="status"]:text-matches("Scaled to 2")');
+    await page.waitForSelector('[data-replicas]:text-is("2 available / 2 desired")', { timeout: readyMs });
+  });
+  await shot(page, 'detail-scaled-desktop');
+
   // 4. Invalid YAML: the controller's error is shown next to its line.
   const badLine = 8; // 1-based line of the unknown field below
   const badYaml = [
