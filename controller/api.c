@@ -116,7 +116,9 @@ static const char *jstr(struct json_object *o, const char *k)
 /* Managed services (with ServiceStatus) and, when want_tasks, all tasks. */
 static int observe(struct json_object **svcs, struct json_object **tasks, char **err)
 {
-	char *q = docker_filters("label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, NULL), path[512];
+	char *q = docker_filters("label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, "label",
+	                         store_network_label(), NULL),
+	     path[512];
 	int rc;
 	if (q == NULL)
 		return -ENOMEM;
@@ -280,7 +282,6 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		reply_docker(r, rc, err);
 		return;
 	}
-	snprintf(path, sizeof(path), "/services/%s?status=true", name);
 	free(err);
 	err = NULL;
 	/* 1.41 has no ?status on inspect: take it from the list. */
@@ -290,7 +291,7 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		free(q);
 	}
 	rc = docker_call(&ctl->docker, "GET", path, NULL, &svc, &err);
-	if (rc >= 0 && !openfaas) {
+	if (rc >= 0 && !openfaas && service_named(svc, name) != NULL) {
 		char *q = docker_filters("service", name, NULL);
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
@@ -304,7 +305,8 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 	}
 	{
 		struct json_object *one = service_named(svc, name);
-		if (one != NULL && !svc_label(jget(one, "Spec"), FX_LABEL_MANAGED_BY))
+		const char *net = one ? svc_label(jget(one, "Spec"), CTL_LABEL_NETWORK) : NULL;
+		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
 		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));

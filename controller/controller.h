@@ -26,6 +26,10 @@
 #define CTL_MAX_FUNCTIONS     4096
 #define CTL_ANNOTATION_PREFIX "faas.annotation."
 #define CTL_SECRETS_DIR       "/var/openfaas/secrets/"
+/* The functions' network is the controller's namespace: configs and services
+ * carry faas.network=<network>, and a controller touches only its own, so
+ * several installs (or test runs) can share one swarm without fighting. */
+#define CTL_LABEL_NETWORK "faas.network"
 
 /* ---- docker.c ---- */
 
@@ -57,8 +61,9 @@ char *docker_filters(const char *first_key, ...);
 /* ---- svcspec.c (pure) ---- */
 
 struct svc_ctx {
-	const char *network_id; /* func_net's id */
-	const char *generation; /* decimal */
+	const char *network_id;   /* func_net's id */
+	const char *network_name; /* func_net: the faas.network label */
+	const char *generation;   /* decimal */
 	/* Secret ids by name, borrowed; n entries. */
 	const char *const *secret_names;
 	const char *const *secret_ids;
@@ -186,6 +191,10 @@ struct stored {
 	char config_id[80];
 };
 
+/* The namespace (network name) every call below is scoped to; borrowed. */
+void store_set_network(const char *network);
+/* "faas.network=<network>", for label filters. */
+const char *store_network_label(void);
 /* All functions (sorted by name). Older generations left by a crash are
  * ignored (the reconcile deletes them). 0 or negative errno with *err. */
 int store_list(struct docker *d, struct stored **out, size_t *n, char **err);

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 		return 1;
 	pthread_mutex_init(&c.mu, NULL);
 	c.network = network;
+	store_set_network(network);
 	c.resync_ms = resync_ms;
 	c.queue = wq_new(CTL_MAX_FUNCTIONS, backoff_min_ms, backoff_max_ms);
 	c.alerts = alert_memory_new();

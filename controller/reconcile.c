@@ -12,7 +12,43 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UPDATE_RETRIES 5
+#define UPDATE_RETRIES   5
+#define REPAIR_WINDOW_MS 10000
+
+/* ---- repair storms ----
+ * Two controllers with different settings on one swarm would undo each
+ * other's repairs forever. A second repair of the same generation within
+ * REPAIR_WINDOW_MS is refused as an error, so the key backs off (100 ms
+ * doubling to 60 s) and Degraded says why. */
+static pthread_mutex_t repairs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct repair {
+	char name[FX_SPEC_MAX_NAME + 1];
+	int64_t at_ms;
+} repairs[256];
+
+static bool repair_allowed(const char *name, int64_t now)
+{
+	bool ok = true;
+	size_t i, oldest = 0;
+	pthread_mutex_lock(&repairs_mu);
+	for (i = 0; i < 256; i++) {
+		if (strcmp(repairs[i].name, name) == 0)
+			break;
+		if (repairs[i].at_ms < repairs[oldest].at_ms)
+			oldest = i;
+	}
+	if (i == 256) {
+		i = oldest;
+		snprintf(repairs[i].name, sizeof(repairs[i].name), "%s", name);
+		repairs[i].at_ms = 0;
+	}
+	if (repairs[i].at_ms != 0 && now - repairs[i].at_ms < REPAIR_WINDOW_MS)
+		ok = false;
+	else
+		repairs[i].at_ms = now;
+	pthread_mutex_unlock(&repairs_mu);
+	return ok;
+}
 
 /* ---- error memory (for the Degraded condition) ---- */
 
@@ -165,7 +201,7 @@ static int load_secrets(struct ctl *c, struct secrets *s, char **err)
 
 static int list_services(struct ctl *c, const char *label, struct json_object **out, char **err)
 {
-	char *q = docker_filters("label", label, NULL), path[512];
+	char *q = docker_filters("label", label, "label", store_network_label(), NULL), path[512];
 	int rc;
 	if (q == NULL)
 		return -ENOMEM;
@@ -185,6 +221,12 @@ static bool is_managed(struct json_object *svc)
 {
 	const char *m = svc_label(jget(svc, "Spec"), FX_LABEL_MANAGED_BY);
 	return m != NULL && strcmp(m, FX_MANAGED_BY) == 0;
+}
+
+static bool same_generation(struct json_object *svc, const char *gen)
+{
+	const char *g = svc_label(jget(svc, "Spec"), FX_LABEL_GENERATION);
+	return g != NULL && strcmp(g, gen) == 0;
 }
 
 enum action { ACT_NONE, ACT_CREATE, ACT_UPDATE, ACT_SCALE };
@@ -299,6 +341,7 @@ int reconcile_one(struct ctl *c, const char *name)
 	snprintf(gen, sizeof(gen), "%lld", (long long)want.generation);
 	for (int attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
 		struct svc_ctx ctx = {.network_id = netid,
+		                      .network_name = c->network,
 		                      .generation = gen,
 		                      .secret_names = sec.names,
 		                      .secret_ids = sec.ids,
@@ -328,10 +371,11 @@ int reconcile_one(struct ctl *c, const char *name)
 			json_object_put(reply);
 			if (rc == -EEXIST) {
 				char *e2 = NULL;
-				if (asprintf(&e2,
-				             "a service named \"%s\" exists and is not managed by "
-				             "faas-controller: %s",
-				             name, err ? err : "") >= 0) {
+				if (asprintf(
+				        &e2,
+				        "a service named \"%s\" exists and is not managed by "
+				        "this controller (unmanaged, or on another network): %s",
+				        name, err ? err : "") >= 0) {
 					free(err);
 					err = e2;
 				}
@@ -342,6 +386,15 @@ int reconcile_one(struct ctl *c, const char *name)
 				         "function=%s generation=%s replicas=%lld", name, gen,
 				         (long long)want.fn.scale.min);
 			}
+		} else if (a == ACT_UPDATE && attempt == 0 && same_generation(svc, gen) &&
+		           !repair_allowed(name, wq_now_ms())) {
+			rc = -EBUSY;
+			if (asprintf(
+			        &err,
+			        "service \"%s\" drifted again right after a repair: is another "
+			        "controller with other settings managing this swarm?",
+			        name) < 0)
+				err = NULL;
 		} else if (a == ACT_UPDATE || a == ACT_SCALE) {
 			rc = update_service(c, jstr(svc, "ID"), version_of(svc), spec, &err);
 			if (rc == 0) {
@@ -416,7 +469,9 @@ int reconcile_set_replicas(struct ctl *c, const char *name, int64_t replicas, in
 		if (rc < 0)
 			return rc;
 		spec = jget(svc, "Spec");
-		if (!is_managed(svc) || strcmp(jstr(spec, "Name"), name) != 0) {
+		if (!is_managed(svc) || strcmp(jstr(spec, "Name"), name) != 0 ||
+		    svc_label(spec, CTL_LABEL_NETWORK) == NULL ||
+		    strcmp(svc_label(spec, CTL_LABEL_NETWORK), c->network) != 0) {
 			json_object_put(svc);
 			*err = strdup("no managed service for this function (yet)");
 			return -ENOENT;
@@ -478,6 +533,7 @@ int reconcile_resync(struct ctl *c, bool force)
 		char gen[24];
 		const char *missing = NULL;
 		struct svc_ctx ctx = {.network_id = netid,
+		                      .network_name = c->network,
 		                      .generation = gen,
 		                      .secret_names = sec.names,
 		                      .secret_ids = sec.ids,

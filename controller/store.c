@@ -16,6 +16,20 @@
 
 #define LABEL_CREATED "faas.created"
 
+static const char *network = "func_net";
+static char network_label[128] = CTL_LABEL_NETWORK "=func_net";
+
+void store_set_network(const char *net)
+{
+	network = net;
+	snprintf(network_label, sizeof(network_label), "%s=%s", CTL_LABEL_NETWORK, net);
+}
+
+const char *store_network_label(void)
+{
+	return network_label;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static char *b64_encode(const char *s, size_t n)
@@ -102,7 +116,7 @@ static int list_configs(struct docker *d, const char *name, struct json_object *
 	int rc;
 	if (name != NULL)
 		snprintf(sel, sizeof(sel), "%s=%s", FX_LABEL_FUNCTION, name);
-	q = docker_filters("label", name ? sel : FX_LABEL_FUNCTION, NULL);
+	q = docker_filters("label", name ? sel : FX_LABEL_FUNCTION, "label", network_label, NULL);
 	if (q == NULL)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/configs%s", q);
@@ -303,6 +317,7 @@ int store_put(struct docker *d, const struct fx_function *fn, const struct store
 	json_object_object_add(labels, FX_LABEL_GENERATION, json_object_new_string(gs));
 	json_object_object_add(labels, FX_LABEL_SPEC_HASH, json_object_new_string(hash));
 	json_object_object_add(labels, LABEL_CREATED, json_object_new_string(created));
+	json_object_object_add(labels, CTL_LABEL_NETWORK, json_object_new_string(network));
 	json_object_object_add(body, "Name", json_object_new_string(cname));
 	json_object_object_add(body, "Labels", labels);
 	json_object_object_add(body, "Data", json_object_new_string(data));

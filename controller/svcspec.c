@@ -64,6 +64,7 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 	json_object_object_add(labels, FX_LABEL_MANAGED_BY, jstr(FX_MANAGED_BY));
 	json_object_object_add(labels, FX_LABEL_GENERATION, jstr(ctx->generation));
 	json_object_object_add(labels, FX_LABEL_SPEC_HASH, jstr(hash));
+	json_object_object_add(labels, CTL_LABEL_NETWORK, jstr(ctx->network_name));
 	json_object_object_add(s, "Labels", labels);
 
 	tt = json_object_new_object();

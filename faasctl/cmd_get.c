@@ -234,7 +234,17 @@ int fctl_cmd_scale(struct fctl_ctx *ctx, const struct fctl_args *a)
 			goto out;
 	}
 	if (r.status >= 200 && r.status < 300) {
-		fprintf(ctx->out, "function/%s scaled\n", name);
+		/* The controller answers the count it set, clamped into [min, max]. */
+		int64_t got = r.json ? fctl_jint(r.json, "replicas", -1) : -1;
+		if (got < 0)
+			fprintf(ctx->out, "function/%s scaled\n", name);
+		else if (got == n)
+			fprintf(ctx->out, "function/%s scaled to %lld\n", name, (long long)got);
+		else
+			fprintf(ctx->out,
+			        "function/%s scaled to %lld (asked %lld, clamped into the "
+			        "function's scale range)\n",
+			        name, (long long)got, (long long)n);
 		rc = 0;
 	} else if (r.status == 404) {
 		fctl_errorf(ctx, "function \"%s\" not found", name);

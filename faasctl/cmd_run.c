@@ -124,6 +124,8 @@ out:
 struct logstate {
 	struct fctl_ctx *ctx;
 	bool prefix;
+	bool filter;         /* skip lines not newer than last_ns (follow by polling) */
+	int64_t last_ns;     /* newest timestamp printed */
 	struct fx_buf line;  /* a partial line */
 	struct fx_buf other; /* lines that are not log entries (an error body) */
 };
@@ -144,6 +146,11 @@ static void log_line(struct logstate *s, const char *p, size_t n)
 	                                                                : NULL;
 	if (text != NULL) {
 		size_t tl = strlen(text);
+		int64_t ts = fctl_time_ns(fctl_jstr(o, "timestamp", NULL));
+		if (s->filter && ts >= 0 && ts <= s->last_ns)
+			goto out;
+		if (ts > s->last_ns)
+			s->last_ns = ts;
 		if (s->prefix)
 			fprintf(s->ctx->out, "%s %s ", fctl_jstr(o, "timestamp", "-"),
 			        fctl_jstr(o, "instance", "-"));
@@ -155,6 +162,7 @@ static void log_line(struct logstate *s, const char *p, size_t n)
 		fx_buf_append(&s->other, p, n);
 		fx_buf_puts(&s->other, "\n");
 	}
+out:
 	json_object_put(o);
 	json_tokener_free(tok);
 }
@@ -176,69 +184,92 @@ static int on_log_data(const char *p, size_t n, void *arg)
 	return 0;
 }
 
+/* One request; 0, or FCTL_FAIL after printing the error. */
+static int logs_once(struct fctl_ctx *ctx, const char *name, const char *path, struct logstate *s)
+{
+	long status = 0;
+
+	fx_buf_reset(&s->other);
+	if (fctl_stream(ctx, path, on_log_data, s, &status) < 0)
+		return FCTL_FAIL;
+	if (s->line.len > 0)
+		log_line(s, s->line.data, s->line.len);
+	fx_buf_reset(&s->line);
+	if (status >= 200 && status < 300)
+		return 0;
+	{
+		struct fctl_resp r = {.status = status, .body = s->other.data, .len = s->other.len};
+		if (s->other.data)
+			r.json = json_tokener_parse(s->other.data);
+		if (status == 404)
+			fctl_errorf(ctx, "function \"%s\" not found", name);
+		else
+			fctl_report_http(ctx, "logs", &r);
+		json_object_put(r.json);
+	}
+	return FCTL_FAIL;
+}
+
 int fctl_cmd_logs(struct fctl_ctx *ctx, const struct fctl_args *a)
 {
-	const char *since = fctl_opt(a, "since"), *tail = fctl_opt(a, "tail");
-	struct logstate s = {.ctx = ctx, .prefix = fctl_flag(a, "prefix")};
-	struct fx_buf path;
-	long status = 0;
-	int64_t v;
+	const char *since = fctl_opt(a, "since"), *tail = fctl_opt(a, "tail"), *name = a->pos[0];
+	struct logstate s = {.ctx = ctx, .prefix = fctl_flag(a, "prefix"), .last_ns = -1};
+	bool follow = fctl_flag(a, "follow");
+	struct fx_buf path, enc;
+	int64_t v, since_s = -1;
 	int rc = FCTL_FAIL;
 
 	fx_buf_init(&path, 64u << 10);
+	fx_buf_init(&enc, 4096);
 	fx_buf_init(&s.line, 1u << 20);
 	fx_buf_init(&s.other, 64u << 10);
-	fx_buf_puts(&path, "/system/logs?name=");
-	fctl_urlencode(a->pos[0], &path);
+	fctl_urlencode(name, &enc);
+	fx_buf_appendf(&path, "/system/logs?name=%s", enc.data ? enc.data : "");
 	if (since) {
-		/* The OpenFaaS provider API takes an RFC 3339 time. */
-		char ts[64];
-		time_t t;
-		struct tm tm;
+		/* Sent as Unix seconds (docs/api.md). */
 		if (fx_parse_duration_ms(since, &v) < 0) {
 			fctl_errorf(ctx, "logs: --since \"%s\" is not a duration like 5m", since);
 			rc = FCTL_USAGE;
 			goto out;
 		}
-		t = time(NULL) - (time_t)(v / 1000);
-		gmtime_r(&t, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fx_buf_puts(&path, "&since=");
-		fctl_urlencode(ts, &path);
+		since_s = (int64_t)time(NULL) - v / 1000;
+		fx_buf_appendf(&path, "&since=%lld", (long long)since_s);
 	}
 	if (tail) {
-		if (fx_parse_int(tail, 0, 100000000, &v) < 0) {
-			fctl_errorf(ctx, "logs: --tail \"%s\" is not a count", tail);
+		if (fx_parse_int(tail, 0, 100000, &v) < 0) {
+			fctl_errorf(ctx, "logs: --tail \"%s\" is not a count from 0 to 100000",
+			            tail);
 			rc = FCTL_USAGE;
 			goto out;
 		}
 		fx_buf_appendf(&path, "&tail=%lld", (long long)v);
 	}
-	fx_buf_appendf(&path, "&follow=%s", fctl_flag(a, "follow") ? "true" : "false");
+	fx_buf_appendf(&path, "&follow=%s", follow ? "true" : "false");
 	if (path.data == NULL)
 		goto out;
-	if (!fctl_flag(a, "follow") && ctx->timeout_ms == 0)
+	if (follow)
+		ctx->timeout_ms = 0; /* a server that streams keeps the answer open */
+	rc = logs_once(ctx, name, path.data, &s);
+	/* A server that answers and closes (the controller does): poll for lines
+	 * newer than the last one printed, until interrupted. */
+	while (follow && rc == 0) {
+		int64_t from = s.last_ns >= 0 ? s.last_ns / 1000000000 : since_s;
+		sleep(1);
+		fx_buf_reset(&path);
+		fx_buf_appendf(&path, "/system/logs?name=%s&follow=false",
+		               enc.data ? enc.data : "");
+		if (from < 0)
+			from = (int64_t)time(NULL) - 2;
+		fx_buf_appendf(&path, "&since=%lld", (long long)from);
+		s.filter = true;
 		ctx->timeout_ms = 60000;
-	if (fctl_flag(a, "follow"))
-		ctx->timeout_ms = 0;
-	if (fctl_stream(ctx, path.data, on_log_data, &s, &status) < 0)
-		goto out;
-	if (s.line.len > 0)
-		log_line(&s, s.line.data, s.line.len);
-	if (status >= 200 && status < 300) {
-		rc = FCTL_OK;
-	} else {
-		struct fctl_resp r = {.status = status, .body = s.other.data, .len = s.other.len};
-		if (s.other.data)
-			r.json = json_tokener_parse(s.other.data);
-		if (status == 404)
-			fctl_errorf(ctx, "function \"%s\" not found", a->pos[0]);
-		else
-			fctl_report_http(ctx, "logs", &r);
-		json_object_put(r.json);
+		if (path.data == NULL)
+			break;
+		rc = logs_once(ctx, name, path.data, &s);
 	}
 out:
 	fx_buf_release(&path);
+	fx_buf_release(&enc);
 	fx_buf_release(&s.line);
 	fx_buf_release(&s.other);
 	return rc;

@@ -129,6 +129,9 @@ int fctl_json_emit(const struct json_object *o, struct fx_buf *out);
 /* "45s", "12m", "3h", "5d": the age of an RFC 3339 timestamp at now, kubectl style;
  * "<unknown>" when the timestamp does not parse. */
 void fctl_age(const char *rfc3339, int64_t now, char *buf, size_t n);
+/* Nanoseconds since the epoch of an RFC 3339 time (fraction of any length);
+ * -1 when it does not parse. */
+int64_t fctl_time_ns(const char *rfc3339);
 /* The `get` table of a FunctionList's items (or a single Function). */
 int fctl_print_table(const struct json_object *items, bool wide, int64_t now, struct fx_buf *out);
 /* `describe`: the human view of one Function. */

@@ -27,10 +27,10 @@ int main(int argc, char **argv)
 		struct fx_buf b;
 		fx_buf_init(&b, 1u << 20);
 		fctl_help(fctl_cmds, fctl_ncmds, a.cmd, &b);
-		fputs(b.data ? b.data : "", stdout);
+		/* "faasctl" alone is a usage error (help on stderr); "faasctl --help" is not. */
+		fputs(b.data ? b.data : "", argc < 2 ? stderr : stdout);
 		fx_buf_release(&b);
-		/* "faasctl" alone is a usage error; "faasctl --help" is not. */
-		return a.cmd == NULL && argc < 2 ? FCTL_USAGE : FCTL_OK;
+		return argc < 2 ? FCTL_USAGE : FCTL_OK;
 	}
 	if ((t = fctl_opt(&a, "request-timeout")) != NULL && fx_parse_duration_ms(t, &ms) < 0) {
 		fprintf(stderr, "error: --request-timeout: \"%s\" is not a duration like 30s\n", t);

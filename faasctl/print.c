@@ -84,13 +84,20 @@ static bool looks_special(const char *s)
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcasecmp(s, words[i]) == 0)
 			return true;
-	/* Anything number-like: ints, floats, 0x.., .inf, 1e3, 1_000, 0o7, times. */
+	/* Anything a YAML 1.1 or 1.2 reader could take for a number, a date or a
+	 * sexagesimal: a full strtod parse (ints, floats, 0x.., inf, nan), or a
+	 * leading digit/sign/dot followed only by digits and number punctuation. */
 	(void)strtod(s, &end);
-	if (*end == '\0')
+	if (*end == '\0' || strncasecmp(s, ".inf", 4) == 0 || strncasecmp(s, ".nan", 4) == 0)
 		return true;
-	if (isdigit((unsigned char)s[0]) || s[0] == '.' ||
-	    ((s[0] == '-' || s[0] == '+') && (isdigit((unsigned char)s[1]) || s[1] == '.')))
-		return true;
+	if (isdigit((unsigned char)s[0]) || s[0] == '.' || s[0] == '+' || s[0] == '-') {
+		bool numeric = true;
+		for (const char *p = s; *p && numeric; p++)
+			numeric = strchr("0123456789.:_+-eExXoObB", *p) != NULL;
+		if (numeric ||
+		    (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-' && s[7] == '-'))
+			return true;
+	}
 	if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != NULL || s[n - 1] == ' ' || s[n - 1] == ':')
 		return true;
 	if (strstr(s, ": ") || strstr(s, " #"))
@@ -252,20 +259,23 @@ int fctl_json_emit(const struct json_object *o, struct fx_buf *out)
 
 /* ---- time ---- */
 
-static int64_t parse_rfc3339(const char *s, bool *ok)
+static int64_t parse_rfc3339_ns(const char *s, bool *ok, int64_t *ns)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec, n = 0;
 	int64_t t;
 
 	*ok = false;
+	*ns = 0;
 	if (s == NULL ||
 	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
 		return 0;
 	s += n;
-	if (*s == '.')
-		for (s++; isdigit((unsigned char)*s); s++)
-			;
+	if (*s == '.') {
+		int64_t scale = 100000000;
+		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+			*ns += (*s - '0') * scale;
+	}
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -284,6 +294,19 @@ static int64_t parse_rfc3339(const char *s, bool *ok)
 		*ok = true;
 	}
 	return t;
+}
+
+static int64_t parse_rfc3339(const char *s, bool *ok)
+{
+	int64_t ns;
+	return parse_rfc3339_ns(s, ok, &ns);
+}
+
+int64_t fctl_time_ns(const char *rfc3339)
+{
+	bool ok;
+	int64_t ns, t = parse_rfc3339_ns(rfc3339, &ok, &ns);
+	return ok ? t * 1000000000 + ns : -1;
 }
 
 void fctl_age(const char *rfc3339, int64_t now, char *buf, size_t n)
@@ -435,7 +458,7 @@ static void kv_map(struct fx_buf *out, const char *title, const struct json_obje
 static void list_line(struct fx_buf *out, const char *title, const struct json_object *a)
 {
 	size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-	fx_buf_appendf(out, "%-13s", title);
+	fx_buf_appendf(out, "  %-20s", title);
 	if (n == 0)
 		fx_buf_puts(out, "<none>");
 	for (size_t i = 0; i < n; i++) {
@@ -490,9 +513,7 @@ int fctl_print_describe(const struct json_object *fn, int64_t now, struct fx_buf
 		}
 		fx_buf_release(&t);
 	}
-	fx_buf_puts(out, "  ");
 	list_line(out, "Secrets:", jget(fn, "spec.secrets"));
-	fx_buf_puts(out, "  ");
 	list_line(out, "Constraints:", jget(fn, "spec.constraints"));
 	fx_buf_appendf(out, "  %-20smemory %s, cpu %s\n",
 	               "Limits:", or_dash(fctl_jstr(fn, "spec.limits.memory", NULL)),
@@ -540,13 +561,13 @@ int fctl_print_describe(const struct json_object *fn, int64_t now, struct fx_buf
 	fx_buf_puts(out, "Tasks:\n");
 	if (tasks && json_object_is_type(tasks, json_type_array) &&
 	    json_object_array_length(tasks) > 0) {
-		fx_buf_appendf(out, "  %-14s %-20s %-10s %-10s %s\n", "ID", "NODE", "STATE",
+		fx_buf_appendf(out, "  %-14s %-26s %-10s %-10s %s\n", "ID", "NODE", "STATE",
 		               "DESIRED", "AGE");
 		for (size_t i = 0; i < json_object_array_length(tasks); i++) {
 			const struct json_object *t = json_object_array_get_idx(tasks, i);
 			const char *err = fctl_jstr(t, "error", NULL);
 			fctl_age(fctl_jstr(t, "timestamp", NULL), now, age, sizeof(age));
-			fx_buf_appendf(out, "  %-14.12s %-20s %-10s %-10s %s\n",
+			fx_buf_appendf(out, "  %-14.12s %-26s %-10s %-10s %s\n",
 			               fctl_jstr(t, "id", "?"), or_dash(fctl_jstr(t, "node", NULL)),
 			               or_dash(fctl_jstr(t, "state", NULL)),
 			               or_dash(fctl_jstr(t, "desiredState", NULL)), age);

@@ -207,7 +207,12 @@ int fctl_load(const char *const *paths, size_t npaths, struct fctl_fnlist *out, 
 		if (fx_spec_load(b.data ? b.data : "", b.len, label, &fl, &errs) < 0) {
 			for (size_t k = 0; k < errs.n; k++) {
 				char *m = fx_spec_err_format(&errs.v[k]);
-				fx_buf_appendf(&msgs, "%s\n", m ? m : "out of memory");
+				fx_buf_appendf(&msgs, "%s", m ? m : "out of memory");
+				/* The line already says where; the document index helps
+				 * in long multi-document files. */
+				if (errs.v[k].document > 0)
+					fx_buf_appendf(&msgs, " (document %d)", errs.v[k].document);
+				fx_buf_puts(&msgs, "\n");
 				free(m);
 			}
 			if (errs.n == 0)
@@ -231,8 +236,8 @@ int fctl_load(const char *const *paths, size_t npaths, struct fctl_fnlist *out, 
 				fx_buf_appendf(
 				    &msgs,
 				    "%s:%d: metadata.name: duplicate function name \"%s\" "
-				    "(also in %s, document %d)\n",
-				    label, f->line, f->name, l.v[j].file, l.v[j].doc);
+				    "(document %d; also in %s, document %d)\n",
+				    label, f->line, f->name, f->document, l.v[j].file, l.v[j].doc);
 			}
 			if (dup)
 				continue;

@@ -232,6 +232,8 @@ int gw_connect(const struct sockaddr *sa, socklen_t len, int64_t timeout_ms);
 /* Writes everything, waiting at most timeout_ms each time the socket is full.
  * client_fd >= 0: abort with -ECONNABORTED when the client hangs up. */
 int gw_write_all(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd);
+/* Same; more: further data follows at once (MSG_MORE: fewer, fuller packets). */
+int gw_write_more(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd, bool more);
 /* Reads up to n bytes: >0, 0 at EOF, or negative errno (-ETIMEDOUT, -ECONNABORTED). */
 ssize_t gw_read(int fd, void *p, size_t n, int64_t timeout_ms, int client_fd);
 /* A pooled connection still usable (no EOF, no stray bytes)? */

@@ -289,9 +289,10 @@ static int send_chunk(struct gw_req *r, const char *p, size_t n)
 		return 0;
 	if (!r->client_len_known) {
 		int hn = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
-		rc = gw_write_all(r->fd, hdr, (size_t)hn, gw_cfg.upstream_timeout_ms, r->client_fd);
+		rc = gw_write_more(r->fd, hdr, (size_t)hn, gw_cfg.upstream_timeout_ms, r->client_fd,
+		                   true);
 		if (rc == 0)
-			rc = gw_write_all(r->fd, p, n, gw_cfg.upstream_timeout_ms, r->client_fd);
+			rc = gw_write_more(r->fd, p, n, gw_cfg.upstream_timeout_ms, r->client_fd, true);
 		if (rc == 0)
 			rc = gw_write_all(r->fd, "\r\n", 2, gw_cfg.upstream_timeout_ms, r->client_fd);
 		return rc;
@@ -533,6 +534,21 @@ done:
 	return 0;
 }
 
+static bool idempotent(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
+	       strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+}
+
+/* A replica's "503, I am shutting down" (docs/api.md, X-Faas-Draining). */
+static bool draining_answer(const struct gw_resp_head *h)
+{
+	for (size_t i = 0; i < h->nhdr; i++)
+		if (strcasecmp(h->hdr[i].name, "X-Faas-Draining") == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req *r)
 {
 	char *buf = malloc(HEAD_MAX);
@@ -540,7 +556,8 @@ static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req 
 	struct gw_resp_head h;
 	struct MHD_Response *resp = NULL;
 	enum MHD_Result ret;
-	bool retried = false;
+	bool fresh_retry = false;
+	int retries = 0;
 	int rc;
 
 	if (!buf)
@@ -554,16 +571,28 @@ static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req 
 			r->status = 499;
 			return MHD_NO; /* the client left: nothing to answer */
 		}
-		if ((n == 0 || n == -ECONNRESET) && len == 0 && r->reused && !r->streaming &&
-		    !retried) {
-			/* A pooled connection the replica had closed: the request was not
-			 * processed, send it again on a fresh connection. */
+		if ((n == 0 || n == -ECONNRESET || n == -EPIPE) && len == 0 && !r->streaming &&
+		    retries < MAX_TRIES && (r->reused || idempotent(r->method))) {
+			/* Closed before any answer: a pooled connection the replica had
+			 * closed (the request was not processed: same replica, fresh
+			 * connection), or a replica that died (idempotent methods only, as
+			 * nginx's proxy_next_upstream: the next replica). */
+			unsigned st;
+			bool same = r->reused && !fresh_retry;
 			drop_upstream(r);
-			retried = true;
-			unsigned st = connect_and_send(r, false, true);
+			retries++;
+			if (same) {
+				fresh_retry = true;
+				st = connect_and_send(r, false, true);
+			} else {
+				gw_replica_mark_down(r->rep);
+				r->next++;
+				st = connect_and_send(r, false, false);
+			}
 			if (st) {
 				free(buf);
-				return fail(c, r, st == 499 ? 502 : st, r->err_msg ? r->err_msg : "upstream error");
+				return fail(c, r, st == 499 ? 502 : st,
+				            r->err_msg ? r->err_msg : "upstream error");
 			}
 			continue;
 		}
@@ -586,6 +615,21 @@ static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req 
 			free(buf);
 			drop_upstream(r);
 			return fail(c, r, 502, "invalid answer from the replica");
+		}
+		if (h.status == 503 && draining_answer(&h) && !r->streaming && retries < MAX_TRIES) {
+			/* The replica is shutting down and did not run the request. */
+			drop_upstream(r);
+			gw_replica_mark_down(r->rep);
+			r->next++;
+			retries++;
+			len = 0;
+			unsigned st = connect_and_send(r, false, false);
+			if (st) {
+				free(buf);
+				return fail(c, r, st == 499 ? 502 : st,
+				            r->err_msg ? r->err_msg : "upstream error");
+			}
+			continue;
 		}
 		if (h.status < 200) { /* 1xx: drop it, read on */
 			memmove(buf, buf + h.head_len, len - h.head_len);

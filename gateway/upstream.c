@@ -75,10 +75,15 @@ static int wait_fd(int fd, short events, int64_t timeout_ms, int client_fd)
 
 int gw_write_all(int fd, const void *buf, size_t n, int64_t timeout_ms, int client_fd)
 {
+	return gw_write_more(fd, buf, n, timeout_ms, client_fd, false);
+}
+
+int gw_write_more(int fd, const void *buf, size_t n, int64_t timeout_ms, int client_fd, bool more)
+{
 	const char *p = buf;
 
 	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;

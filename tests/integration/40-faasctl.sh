@@ -66,12 +66,12 @@ fn dup faas/dup:1 >"$T_DIR/bad/b.yaml"
 fn dup faas/dup:2 >"$T_DIR/bad/c.yaml"
 run "$F" apply -f "$T_DIR/bad"
 expect_eq "duplicate names across files exit 1" 1 "$RC"
-expect_match "duplicate names: both files named" "c.yaml:1: metadata.name: duplicate function name \"dup\" \(also in .*b.yaml" "$ERR"
+expect_match "duplicate names: both files named" "c.yaml:1: metadata.name: duplicate function name \"dup\" \(document 1; also in .*b.yaml" "$ERR"
 rm "$T_DIR/bad/c.yaml"
 printf 'apiVersion: faas/v1\nkind: Function\nmetadata:\n  name: bad\nspec:\n  image: x\n  replicas: 3\n' >"$T_DIR/bad/d.yaml"
 run "$F" apply -f "$T_DIR/bad"
 expect_eq "invalid field exits 1" 1 "$RC"
-expect_match "invalid field: file, line and field named" "d.yaml:7:[0-9]+: spec.replicas" "$ERR"
+expect_match "invalid field: file, line, field and document named" "d.yaml:7:[0-9]+: spec.replicas: .* \(document 1\)" "$ERR"
 echo 'key: [unclosed' >"$T_DIR/bad/e.yaml"
 run "$F" apply -f "$T_DIR/bad"
 expect_match "every bad file reported" "d.yaml.*e.yaml" "$(echo "$ERR" | tr '\n' ' ')"
@@ -187,12 +187,24 @@ expect_match "get missing explained" 'function "nosuch" not found' "$ERR"
 run "$F" describe wc
 expect_match "describe shows spec and conditions" "Image: +faas/wc:1.*Ready +True" "$(echo "$OUT" | tr '\n' ' ')"
 run "$F" scale wc --replicas 3
-expect_eq "scale" "function/wc scaled" "$OUT"
+expect_eq "scale" "function/wc scaled to 3" "$OUT"
+run "$F" scale wc --replicas 9
+expect_eq "scale says when the count was clamped" "function/wc scaled to 5 (asked 9, clamped into the function's scale range)" "$OUT"
 run "$F" scale wc
 expect_eq "scale without --replicas exits 2" 2 "$RC"
 run "$F" logs wc --tail 2
 expect_eq "logs --tail" "log line 1
 log line 2" "$OUT"
+# --follow against a server that answers and closes: polls, prints each line once.
+"$F" logs wc --follow >"$T_DIR/follow" 2>&1 &
+fpid=$!
+wait_for 5 grep -q "log line 2" "$T_DIR/follow"
+sleep 2.5 # two more polls
+kill "$fpid"
+wait "$fpid" 2>/dev/null
+expect_eq "logs --follow prints each line once across polls" "log line 0
+log line 1
+log line 2" "$(cat "$T_DIR/follow")"
 run "$F" rollout status manual --timeout 5s
 expect_eq "rollout status of a Ready function" 0 "$RC"
 run "$F" version

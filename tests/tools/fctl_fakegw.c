@@ -300,10 +300,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			json_object_put(b);
 			return error(c, 400, "replicas missing");
 		}
-		json_object_object_add(json_object_object_get(e->obj, "status"), "replicas",
-		                       json_object_new_int64(json_object_get_int64(n)));
-		json_object_put(b);
-		return reply(c, 202, "", "text/plain", NULL);
+		{
+			/* Clamped into [scale.min, scale.max], answered like the controller. */
+			struct json_object *spec = json_object_object_get(e->obj, "spec");
+			struct json_object *sc = json_object_object_get(spec, "scale"), *o;
+			int64_t want = json_object_get_int64(n);
+			int64_t lo = json_object_get_int64(json_object_object_get(sc, "min"));
+			int64_t hi = json_object_get_int64(json_object_object_get(sc, "max"));
+			int64_t got = want < lo ? lo : want > hi ? hi : want;
+			json_object_object_add(json_object_object_get(e->obj, "status"), "replicas",
+			                       json_object_new_int64(got));
+			json_object_put(b);
+			o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(url + 23));
+			json_object_object_add(o, "replicas", json_object_new_int64(got));
+			return reply_json(c, 200, o, NULL);
+		}
 	}
 	if (strcmp(url, "/system/logs") == 0) {
 		const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");

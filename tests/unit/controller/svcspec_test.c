@@ -14,7 +14,8 @@ static const char yaml[] = "apiVersion: faas/v1\nkind: Function\nmetadata:\n  na
 /* What Docker 20.10 returned for the service made from yaml (hash filled in below). */
 static const char observed_fmt[] =
     "{\"Name\":\"ctl-smoke\",\"Labels\":{\"faas.function\":\"ctl-smoke\",\"faas.generation\":\"1\","
-    "\"faas.managed-by\":\"faas-controller\",\"faas.spec-hash\":\"%s\",\"team\":\"ctl\"},"
+    "\"faas.managed-by\":\"faas-controller\",\"faas.network\":\"func_net\","
+    "\"faas.spec-hash\":\"%s\",\"team\":\"ctl\"},"
     "\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"ctl-e2e/"
     "fn:v1\",\"Labels\":{\"faas.function\":"
     "\"ctl-smoke\"},\"Env\":[\"fprocess=cat\",\"mode=fork\",\"read_timeout=10s\",\"write_timeout="
@@ -36,7 +37,8 @@ static struct fx_function load(const char *text)
 	return fn;
 }
 
-static const struct svc_ctx ctx = {.network_id = "net1", .generation = "1"};
+static const struct svc_ctx ctx = {
+    .network_id = "net1", .network_name = "func_net", .generation = "1"};
 
 START_TEST(shape)
 {

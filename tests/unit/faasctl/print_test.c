@@ -11,7 +11,8 @@ static const char fn_json[] =
     "\"annotations\":{},\"generation\":3,\"creationTimestamp\":\"2026-11-26T19:00:00Z\"},"
     "\"spec\":{\"image\":\"faas/echo:1.0\",\"fprocess\":\"cat\",\"mode\":\"fork\","
     "\"env\":{\"A\":\"true\",\"B\":\"1.5\",\"C\":\"x: y\",\"D\":\"\",\"E\":\"line\\nbreak\","
-    "\"F\":\"-dash\",\"G\":\"plain text\"},"
+    "\"F\":\"-dash\",\"G\":\"plain text\",\"H\":\"30s\",\"I\":\"2026-11-26\","
+    "\"J\":\"1:30\",\"K\":\"0o17\",\"L\":\"2 of 2 ready\",\"M\":\"Yes\"},"
     "\"secrets\":[\"api-key\"],\"constraints\":[],\"limits\":{\"memory\":\"128Mi\",\"cpu\":"
     "\"500m\"},"
     "\"requests\":{},\"scale\":{\"min\":1,\"max\":20,\"factor\":20,\"zero\":false,\"cooldown\":"
@@ -101,6 +102,13 @@ START_TEST(yaml_round_trip)
 	ck_assert_ptr_nonnull(strstr(b.data, "    D: \"\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    E: \"line\\nbreak\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    G: plain text\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    H: 30s\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    I: \"2026-11-26\"\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    J: \"1:30\"\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    K: \"0o17\"\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    L: 2 of 2 ready\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    M: \"Yes\"\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "  creationTimestamp: \"2026-11-26T19:00:00Z\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  secrets:\n  - api-key\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  constraints: []\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  - type: Ready\n    status: \"False\"\n"));

@@ -1,0 +1,801 @@
+/* server.c: the HTTP side of fwatchdog (libmicrohttpd, a thread per
+ * connection, so a handler may block on its child's pipes or its upstream).
+ *
+ * A request's life: uri_log() allocates its context and keeps the raw target
+ * (Http_Query must be raw); the first handler() call routes it and starts the
+ * process (or opens the upstream exchange); body chunks are written to the
+ * child's STDIN as they arrive; the last call answers (fork: buffered output;
+ * streaming: a chunked response read from STDOUT; http: the upstream's
+ * answer streamed through). completed() kills and reaps whatever is still
+ * running (client gone, timeout) and records the metrics. */
+#include "watchdog.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_HEADERS    200        /* more request headers: 431 */
+#define MAX_URI        8192       /* longer request target: 414 */
+#define ERR_CAP        (64 << 10) /* STDERR kept per request for the log */
+#define STREAM_PRE_CAP (1 << 20)  /* streaming: output held while the body is written */
+#define DISCARD_CAP    (16 << 20) /* body read and dropped after an early answer */
+
+static struct {
+	struct wd_config *cfg;
+	struct MHD_Daemon *d;
+	char lock_path[4096];
+	bool lock_written;
+	atomic_bool listening, draining;
+	atomic_long inflight; /* function requests running */
+	atomic_long active;   /* every request between uri_log and completed */
+	atomic_ulong by_code[600];
+	atomic_ulong buckets[WD_NBUCKETS + 1];
+	atomic_ullong sum_us;
+	struct wd_proxy *px;
+} S;
+
+enum kind { K_FN, K_HEALTH, K_METRICS };
+
+struct req {
+	char *uri; /* raw target, owned */
+	enum kind kind;
+	bool started, counted, has_child, px_open, streaming;
+	int code, fail;
+	int64_t t0, t0_us, deadline;
+	int client_fd;
+	uint64_t body;
+	struct wd_child ch;
+	struct fx_buf out, err;
+	bool over;
+	struct wd_pxreq px;
+	struct fx_buf pxbody; /* http mode: the body kept for one retry */
+	bool px_retry;
+	int pend_code; /* answer decided at the first call, sent once the body is read */
+	const char *pend_text;
+};
+
+/* Answers given after the body (if any) has been read keep the connection
+ * alive; answering at the first call would make libmicrohttpd close it. */
+static enum MHD_Result defer(struct req *r, int code, const char *text)
+{
+	r->pend_code = code;
+	r->pend_text = text;
+	return MHD_YES;
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, char *body,
+                             size_t len, bool take, const char *ctype)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(
+	    len, body, take ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		if (take)
+			free(body);
+		return MHD_NO;
+	}
+	if (ctype != NULL)
+		MHD_add_response_header(resp, "Content-Type", ctype);
+	if (code == 405)
+		MHD_add_response_header(resp, "Allow", "GET, POST, PUT, PATCH, DELETE");
+	if (r != NULL && r->kind == K_FN) {
+		char d[32];
+		snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
+		MHD_add_response_header(resp, "X-Duration-Seconds", d);
+	}
+	if (r != NULL)
+		r->code = code;
+	ret = MHD_queue_response(c, (unsigned)code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, struct req *r, int code,
+                                  const char *text)
+{
+	return reply(c, r, code, (char *)(uintptr_t)text, strlen(text), false,
+	             "text/plain; charset=utf-8");
+}
+
+/* ---- health, metrics, lock --------------------------------------------- */
+
+static bool healthy(void)
+{
+	if (!atomic_load(&S.listening) || atomic_load(&S.draining))
+		return false;
+	if (!S.cfg->suppress_lock && access(S.lock_path, F_OK) != 0)
+		return false;
+	if (S.cfg->mode == WD_MODE_HTTP && !wd_proxy_ready(S.px))
+		return false;
+	return true;
+}
+
+static enum MHD_Result metrics(struct MHD_Connection *c, struct req *r)
+{
+	struct fx_buf b;
+	unsigned long long cum = 0;
+	int rc = 0;
+
+	fx_buf_init(&b, 256 << 10);
+	rc |= fx_buf_puts(&b, "# HELP http_requests_total Function requests by status code.\n"
+	                      "# TYPE http_requests_total counter\n");
+	for (int code = 100; code < 600; code++) {
+		unsigned long v = atomic_load(&S.by_code[code]);
+		if (v != 0)
+			rc |= fx_buf_appendf(&b, "http_requests_total{code=\"%d\"} %lu\n", code, v);
+	}
+	rc |= fx_buf_puts(&b, "# HELP http_request_duration_seconds Function request duration.\n"
+	                      "# TYPE http_request_duration_seconds histogram\n");
+	for (int i = 0; i <= WD_NBUCKETS; i++) {
+		cum += atomic_load(&S.buckets[i]);
+		if (i < WD_NBUCKETS)
+			rc |= fx_buf_appendf(
+			    &b, "http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			    wd_buckets[i], cum);
+		else
+			rc |= fx_buf_appendf(
+			    &b, "http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+	}
+	rc |= fx_buf_appendf(&b, "http_request_duration_seconds_sum %.6f\n",
+	                     (double)atomic_load(&S.sum_us) / 1e6);
+	rc |= fx_buf_appendf(&b, "http_request_duration_seconds_count %llu\n", cum);
+	rc |= fx_buf_appendf(&b,
+	                     "# HELP http_requests_in_flight Function requests being served.\n"
+	                     "# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight %ld\n",
+	                     atomic_load(&S.inflight));
+	if (rc != 0 || b.data == NULL) {
+		fx_buf_release(&b);
+		return reply_text(c, r, 503, "out of memory\n");
+	}
+	{
+		size_t len;
+		char *s = fx_buf_detach(&b, &len);
+		if (s == NULL)
+			return reply_text(c, r, 503, "out of memory\n");
+		return reply(c, r, 200, s, len, true, "text/plain; version=0.0.4");
+	}
+}
+
+static void record(const struct req *r)
+{
+	int64_t us;
+	double s;
+	int i;
+
+	if (r->kind != K_FN || r->code < 100 || r->code > 599)
+		return;
+	atomic_fetch_add(&S.by_code[r->code], 1);
+	us = wd_now_us() - r->t0_us;
+	atomic_fetch_add(&S.sum_us, (unsigned long long)us);
+	s = (double)us / 1e6;
+	for (i = 0; i < WD_NBUCKETS && s > wd_buckets[i]; i++)
+		;
+	atomic_fetch_add(&S.buckets[i], 1);
+}
+
+/* ---- request context --------------------------------------------------- */
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	(void)cls;
+	(void)c;
+	if (r == NULL)
+		return NULL;
+	r->uri = strndup(uri, MAX_URI + 1);
+	r->t0 = wd_now_ms();
+	r->t0_us = wd_now_us();
+	r->client_fd = -1;
+	wd_child_init(&r->ch);
+	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
+	fx_buf_init(&r->err, ERR_CAP);
+	fx_buf_init(&r->pxbody, 64 << 10);
+	r->px.fd = -1;
+	atomic_fetch_add(&S.active, 1);
+	return r;
+}
+
+static void log_stderr(const struct req *r, const char *what)
+{
+	if (r->err.len > 0)
+		log_warn(what, "pid=%d stderr=\"%.*s\"", (int)r->ch.pid,
+		         (int)(r->err.len > 2048 ? 2048 : r->err.len), r->err.data);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	if (r == NULL)
+		return;
+	if (r->has_child && !r->ch.reaped) {
+		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			log_warn("client gone", "pid=%d reason=%d action=killed", (int)r->ch.pid,
+			         (int)toe);
+		wd_child_kill(&r->ch);
+		log_stderr(r, "process stderr");
+	}
+	if (r->px_open)
+		wd_px_release(&r->px);
+	if (r->kind == K_FN && r->started) {
+		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->code == 0)
+			r->code = 499; /* nginx's "client closed request", for the metrics */
+		record(r);
+	}
+	if (r->counted)
+		atomic_fetch_sub(&S.inflight, 1);
+	if (S.cfg->write_debug)
+		log_info("request done", "uri=\"%.200s\" code=%d ms=%lld", r->uri ? r->uri : "",
+		         r->code, (long long)(wd_now_ms() - r->t0));
+	fx_buf_release(&r->out);
+	fx_buf_release(&r->err);
+	fx_buf_release(&r->pxbody);
+	free(r->uri);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&S.active, 1);
+}
+
+/* ---- fork and streaming ------------------------------------------------ */
+
+struct hdrs {
+	struct wd_kv kv[MAX_HEADERS];
+	size_t n, seen;
+};
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+	struct hdrs *h = cls;
+
+	(void)kind;
+	h->seen++;
+	if (h->n < MAX_HEADERS)
+		h->kv[h->n++] = (struct wd_kv){key, value ? value : ""};
+	return MHD_YES;
+}
+
+static int64_t content_length(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+	char *end;
+	long long n;
+
+	if (v == NULL)
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0)
+		return -1;
+	return n;
+}
+
+static int start_child(struct MHD_Connection *c, struct req *r, const char *method,
+                       const char *path, const char *query, const struct hdrs *h)
+{
+	struct wd_reqinfo ri = {
+	    .method = method,
+	    .path = path,
+	    .query = query,
+	    .host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+	    .content_length = content_length(c),
+	    .headers = h->kv,
+	    .nheaders = h->n,
+	};
+	size_t dropped = 0;
+	char **env = wd_env_build(environ, &ri, &dropped);
+	int rc;
+
+	if (env == NULL)
+		return -ENOMEM;
+	if (dropped > 0)
+		log_warn("headers dropped",
+		         "count=%zu reason=\"not a valid environment name or value, "
+		         "or over the caps\"",
+		         dropped);
+	rc = wd_child_spawn(&r->ch, S.cfg->argv, env, S.cfg->combine_output, false);
+	wd_env_free(env);
+	if (rc < 0)
+		return rc;
+	r->has_child = true;
+	if (S.cfg->write_debug)
+		log_info("process started", "pid=%d method=%s path=\"%.200s\"", (int)r->ch.pid,
+		         method, path);
+	return 0;
+}
+
+static const char *resp_ctype(struct MHD_Connection *c)
+{
+	const char *ct = S.cfg->content_type;
+	if (ct == NULL)
+		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	return ct;
+}
+
+static enum MHD_Result fork_finish(struct MHD_Connection *c, struct req *r)
+{
+	int rc, st = 0, code;
+	size_t len;
+	char *body;
+
+	rc = wd_child_pump(&r->ch, NULL, 0, true, &r->out, &r->err, &r->over, r->deadline,
+	                   r->client_fd);
+	if (rc == WD_PUMP_CLIENT_GONE) {
+		log_warn("client gone", "pid=%d action=killed", (int)r->ch.pid);
+		wd_child_kill(&r->ch);
+		return MHD_NO;
+	}
+	if (rc == 0)
+		rc = wd_child_finish(&r->ch, r->deadline, &st);
+	else
+		wd_child_kill(&r->ch);
+	log_stderr(r, "process stderr");
+	if (rc == WD_PUMP_TIMEOUT) {
+		log_warn("exec_timeout", "pid=%d action=killed", (int)r->ch.pid);
+		return reply_text(c, r, 504, "exec_timeout reached: the process was killed\n");
+	}
+	if (rc < 0) {
+		log_error("process i/o", "pid=%d err=%d", (int)r->ch.pid, rc);
+		return reply_text(c, r, 500, "process i/o failed\n");
+	}
+	if (r->over) {
+		log_warn("output too large", "pid=%d max_output=%llu", (int)r->ch.pid,
+		         (unsigned long long)S.cfg->max_output);
+		return reply_text(c, r, 500, "output over max_output\n");
+	}
+	code = wd_status_for_exit(st, false);
+	if (code != 200) {
+		if (WIFEXITED(st))
+			log_warn("process failed", "pid=%d exit=%d", (int)r->ch.pid,
+			         WEXITSTATUS(st));
+		else
+			log_warn("process failed", "pid=%d signal=%d", (int)r->ch.pid,
+			         WTERMSIG(st));
+		if (!S.cfg->combine_output || r->out.len == 0) {
+			char msgb[64];
+			if (WIFEXITED(st))
+				snprintf(msgb, sizeof(msgb), "exit status %d\n", WEXITSTATUS(st));
+			else
+				snprintf(msgb, sizeof(msgb), "killed by signal %d\n", WTERMSIG(st));
+			fx_buf_reset(&r->out);
+			fx_buf_puts(&r->out, msgb);
+		}
+	}
+	body = fx_buf_detach(&r->out, &len);
+	if (body == NULL)
+		return reply_text(c, r, 503, "out of memory\n");
+	return reply(c, r, code, body, len, true, code == 200 ? resp_ctype(c) : "text/plain");
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	ssize_t n;
+	int st = 0;
+
+	(void)pos;
+	/* Output held back while the body was being written goes first. */
+	if (r->out.len > 0) {
+		size_t k = r->out.len < max ? r->out.len : max;
+		memcpy(buf, r->out.data, k);
+		memmove(r->out.data, r->out.data + k, r->out.len - k);
+		r->out.len -= k;
+		return (ssize_t)k;
+	}
+	n = wd_child_read(&r->ch, buf, max, &r->err, r->deadline, r->client_fd);
+	if (n > 0)
+		return n;
+	if (n == 0) {
+		int rc = wd_child_finish(&r->ch, r->deadline, &st);
+		log_stderr(r, "process stderr");
+		if (rc == WD_PUMP_TIMEOUT) {
+			log_warn("exec_timeout", "pid=%d action=killed", (int)r->ch.pid);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		if (wd_status_for_exit(st, false) != 200)
+			log_warn("process failed", "pid=%d status=%d (after a streamed 200)",
+			         (int)r->ch.pid, st);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (n == WD_PUMP_TIMEOUT)
+		log_warn("exec_timeout", "pid=%d action=killed", (int)r->ch.pid);
+	else
+		log_warn("client gone", "pid=%d action=killed", (int)r->ch.pid);
+	wd_child_kill(&r->ch);
+	log_stderr(r, "process stderr");
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static enum MHD_Result stream_start(struct MHD_Connection *c, struct req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	const char *ct = resp_ctype(c);
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 << 10, stream_read, r, NULL);
+	if (resp == NULL)
+		return MHD_NO;
+	if (ct != NULL)
+		MHD_add_response_header(resp, "Content-Type", ct);
+	r->code = 200;
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- http mode --------------------------------------------------------- */
+
+static ssize_t px_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct req *r = cls;
+	ssize_t n;
+
+	(void)pos;
+	n = wd_px_read_body(&r->px, buf, max);
+	if (n > 0)
+		return n;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	log_warn("upstream body", "err=%d", (int)n);
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
+{
+	struct wd_kv kv[MAX_HEADERS];
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t n;
+	int rc;
+
+	rc = wd_px_finish_request(&r->px, r->pxbody.data, r->pxbody.len, r->px_retry);
+	if (rc == WD_PUMP_TIMEOUT) {
+		log_warn("exec_timeout", "upstream=%s", S.cfg->upstream_url);
+		return reply_text(c, r, 504, "exec_timeout reached waiting for the upstream\n");
+	}
+	if (rc == WD_PUMP_CLIENT_GONE)
+		return MHD_NO;
+	if (rc < 0) {
+		log_warn("upstream unreachable", "upstream=%s err=\"%s\"", S.cfg->upstream_url,
+		         strerror(-rc));
+		return reply_text(c, r, 502, "upstream unreachable\n");
+	}
+	resp = MHD_create_response_from_callback(r->px.resp_len >= 0 ? (uint64_t)r->px.resp_len
+	                                                             : MHD_SIZE_UNKNOWN,
+	                                         32 << 10, px_read, r, NULL);
+	if (resp == NULL)
+		return MHD_NO;
+	n = wd_px_headers(&r->px, kv, MAX_HEADERS);
+	for (size_t i = 0; i < n; i++)
+		MHD_add_response_header(resp, kv[i].name, kv[i].value);
+	if (S.cfg->content_type != NULL) {
+		MHD_del_response_header(resp, "Content-Type",
+		                        MHD_get_response_header(resp, "Content-Type"));
+		MHD_add_response_header(resp, "Content-Type", S.cfg->content_type);
+	}
+	r->code = r->px.status;
+	ret = MHD_queue_response(c, (unsigned)r->px.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- the handler ------------------------------------------------------- */
+
+static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const char *method,
+                                  struct hdrs *h)
+{
+	char path[MAX_URI + 1];
+	const char *query = NULL;
+	const union MHD_ConnectionInfo *ci;
+	int64_t cl;
+	int rc;
+
+	r->started = true;
+	if (r->uri == NULL || strlen(r->uri) > MAX_URI)
+		return reply_text(c, r, 414, "request target too long\n");
+	if (!wd_url_split(r->uri, path, sizeof(path), &query))
+		return reply_text(c, r, 414, "request target too long\n");
+	if (strcmp(path, "/_/health") == 0) {
+		r->kind = K_HEALTH;
+		return healthy() ? defer(r, 200, "OK\n") : defer(r, 503, "not ready\n");
+	}
+	if (strcmp(path, "/metrics") == 0 && strcmp(method, "GET") == 0) {
+		r->kind = K_METRICS;
+		return defer(r, 200, NULL);
+	}
+	r->kind = K_FN;
+	if (!wd_method_allowed(method))
+		return defer(r, 405, "method not allowed\n");
+	if (atomic_load(&S.draining))
+		return defer(r, 503, "shutting down\n");
+	if (h->seen > MAX_HEADERS)
+		return reply_text(c, r, 431, "too many headers\n");
+	r->counted = true;
+	if (atomic_fetch_add(&S.inflight, 1) >= S.cfg->max_inflight && S.cfg->max_inflight > 0)
+		return defer(r, 429, "concurrency limit (max_inflight) reached\n");
+	cl = content_length(c);
+	if (cl >= 0 && (uint64_t)cl > S.cfg->max_body)
+		return reply_text(c, r, 413, "request body over max_body\n");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	r->client_fd = ci ? ci->connect_fd : -1;
+	r->deadline = S.cfg->exec_timeout_ms > 0 ? r->t0 + S.cfg->exec_timeout_ms : 0;
+	if (S.cfg->mode == WD_MODE_HTTP) {
+		const char *te =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+		int64_t blen = cl >= 0                                           ? cl
+		               : (te != NULL && strcasecmp(te, "identity") != 0) ? -1
+		                                                                 : 0;
+		r->px.client_fd = r->client_fd;
+		rc = wd_px_begin(&r->px, S.px, method, r->uri, h->kv, h->n, blen, r->deadline);
+		if (rc < 0) {
+			log_warn("upstream unreachable", "upstream=%s err=\"%s\"",
+			         S.cfg->upstream_url, strerror(-rc));
+			return reply_text(c, r, 502, "upstream unreachable\n");
+		}
+		r->px_open = true;
+		r->px_retry = true;
+		return MHD_YES;
+	}
+	rc = start_child(c, r, method, path, query, h);
+	if (rc < 0) {
+		log_error("process start failed", "fprocess=\"%s\" err=\"%s\"", S.cfg->fprocess,
+		          strerror(-rc));
+		return reply_text(c, r, rc == -ENOMEM ? 503 : 500, "could not start the process\n");
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *data,
+                               size_t *size, void **con_cls)
+{
+	struct req *r = *con_cls;
+	struct hdrs *h;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (r == NULL)
+		return reply_text(c, NULL, 503, "out of memory\n");
+	if (!r->started) {
+		h = malloc(sizeof(*h));
+		if (h == NULL)
+			return reply_text(c, r, 503, "out of memory\n");
+		h->n = h->seen = 0;
+		MHD_get_connection_values(c, MHD_HEADER_KIND, collect, h);
+		ret = first_call(c, r, method, h);
+		free(h);
+		return ret;
+	}
+	if (r->code != 0 || r->pend_code != 0) { /* answered or decided: drop the body */
+		if (*size > 0 || r->code != 0) {
+			r->body += *size;
+			*size = 0;
+			/* libmicrohttpd 0.9 cannot answer before the body is read: the
+			 * rest is discarded, but not forever. */
+			if (r->code == 0 && r->body > S.cfg->max_body + DISCARD_CAP)
+				return MHD_NO;
+			return MHD_YES;
+		}
+		if (r->kind == K_METRICS)
+			return metrics(c, r);
+		return reply_text(c, r, r->pend_code, r->pend_text);
+	}
+	if (*size > 0) {
+		size_t n = *size;
+		int rc = 0;
+
+		*size = 0;
+		r->body += n;
+		if (r->body > S.cfg->max_body) {
+			if (r->has_child)
+				wd_child_kill(&r->ch);
+			return defer(r, 413, "request body over max_body\n");
+		}
+		if (S.cfg->mode == WD_MODE_HTTP) {
+			if (r->px_retry && fx_buf_append(&r->pxbody, data, n) < 0) {
+				r->px_retry = false;
+				fx_buf_release(&r->pxbody);
+			}
+			rc = wd_px_send_body(&r->px, data, n);
+			if (rc < 0) {
+				log_warn("upstream write", "err=\"%s\"", strerror(-rc));
+				return defer(r, rc == WD_PUMP_TIMEOUT ? 504 : 502,
+				             "upstream failed while sending the body\n");
+			}
+			return MHD_YES;
+		}
+		/* Streaming holds at most STREAM_PRE_CAP of early output; past it the
+		 * child waits (its pipe is full) until the body is in. */
+		rc = wd_child_pump(&r->ch, data, n, false, &r->out, &r->err, &r->over, r->deadline,
+		                   r->client_fd);
+		if (rc == WD_PUMP_CLIENT_GONE) {
+			log_warn("client gone", "pid=%d action=killed", (int)r->ch.pid);
+			wd_child_kill(&r->ch);
+			return MHD_NO;
+		}
+		if (rc == WD_PUMP_TIMEOUT) {
+			wd_child_kill(&r->ch);
+			log_warn("exec_timeout", "pid=%d action=killed", (int)r->ch.pid);
+			return defer(r, 504, "exec_timeout reached: the process was killed\n");
+		}
+		return MHD_YES;
+	}
+	if (S.cfg->mode == WD_MODE_HTTP)
+		return px_finish(c, r);
+	if (S.cfg->mode == WD_MODE_STREAMING)
+		return stream_start(c, r);
+	return fork_finish(c, r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (line[i] == '"' || (unsigned char)line[i] < 0x20)
+			line[i] = '\'';
+	log_debug("httpd", "detail=\"%s\"", line);
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+static void write_lock(void)
+{
+	int fd;
+
+	if (S.cfg->suppress_lock)
+		return;
+	fd = open(S.lock_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_warn("lock file", "path=%s err=\"%s\"", S.lock_path, strerror(errno));
+		return;
+	}
+	close(fd);
+	S.lock_written = true;
+}
+
+int wd_server_run(struct wd_config *cfg)
+{
+	const char *tmp = getenv("TMPDIR");
+	const union MHD_DaemonInfo *di;
+	sigset_t set;
+	int sig = 0, port;
+	unsigned read_s;
+
+	S.cfg = cfg;
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	snprintf(S.lock_path, sizeof(S.lock_path), "%s/.lock", tmp);
+	if (!cfg->suppress_lock)
+		unlink(S.lock_path);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits it; main waits */
+
+	if (cfg->mode == WD_MODE_HTTP) {
+		S.px = wd_proxy_new(cfg);
+		if (S.px == NULL)
+			return 1;
+	}
+	read_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
+	S.d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+	        MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	    (uint16_t)cfg->port, NULL, NULL, handler, NULL, MHD_OPTION_CONNECTION_TIMEOUT, read_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log,
+	    NULL, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    1024u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (S.d == NULL) {
+		log_error("cannot listen", "port=%lld", (long long)cfg->port);
+		wd_proxy_free(S.px);
+		return 1;
+	}
+	di = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
+	port = di ? di->port : (int)cfg->port;
+	write_lock();
+	atomic_store(&S.listening, true);
+	log_info("listening", "addr=0.0.0.0:%d mode=%s fprocess=\"%s\" lock=%s", port,
+	         cfg->mode_name, cfg->fprocess, cfg->suppress_lock ? "suppressed" : S.lock_path);
+
+	while (sigwait(&set, &sig) != 0)
+		;
+	log_info("draining", "signal=%d inflight=%ld write_timeout_ms=%lld", sig,
+	         atomic_load(&S.active), (long long)cfg->write_timeout_ms);
+	atomic_store(&S.draining, true);
+	if (S.lock_written)
+		unlink(S.lock_path);
+	MHD_quiesce_daemon(S.d); /* stop accepting; connections in progress go on */
+	{
+		int64_t end = wd_now_ms() + cfg->write_timeout_ms;
+		while (atomic_load(&S.active) > 0 && wd_now_ms() < end)
+			usleep(10000);
+		if (atomic_load(&S.active) > 0)
+			log_warn("drain timeout", "active=%ld", atomic_load(&S.active));
+	}
+	MHD_stop_daemon(S.d);
+	wd_proxy_free(S.px);
+	log_info("stopped", NULL);
+	return 0;
+}
+
+int wd_healthcheck(const struct wd_config *cfg)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+	static const char req[] = "GET /_/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	char buf[64];
+	size_t got = 0;
+	int fd, fl;
+	int64_t end = wd_now_ms() + 2000;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return 1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)
+		goto fail;
+	{
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if (poll(&p, 1, 2000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+		    err != 0)
+			goto fail;
+	}
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
+		goto fail;
+	while (got < 12) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int64_t left = end - wd_now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			goto fail;
+		n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+		if (n <= 0)
+			goto fail;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return strncmp(buf + 8, " 200", 4) == 0 ? 0 : 1;
+fail:
+	close(fd);
+	return 1;
+}
