@@ -92,10 +92,14 @@ build/rel/libgateway.a: build/rel/gen/ui_assets.o
 build/asan/libgateway.a: build/asan/gen/ui_assets.o
 FORCE:
 
+# A program may set LIBS_<dir> to link differently (default: PKG_LIBS).
+# fwatchdog links libmicrohttpd statically without GnuTLS (see watchdog/notls.c).
+LIBS_watchdog = -Wl,--as-needed -Wl,-Bstatic -lmicrohttpd -Wl,-Bdynamic \
+	build/rel/libwatchdog.a -lpthread -lm
 define program
 bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a
 	@mkdir -p bin
-	$$(CC) $(LDFLAGS_rel) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS)
+	$$(CC) $(LDFLAGS_rel) $$(LDFLAGS) -o $$@ $$^ $$(or $$(LIBS_$(1)),$$(PKG_LIBS))
 endef
 $(foreach p,$(built_programs),$(eval $(call program,$(p))))
 

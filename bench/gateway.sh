@@ -6,7 +6,8 @@
 #      errors and the gateway's peak RSS.
 #   3. three replicas behind the gateway: each one's share of the requests.
 # Prints a Markdown block for bench/RESULTS.md ("## Gateway").
-# BENCH_DURATION (s, default 10) sets the length of the runs of part 1.
+# BENCH_DURATION (s, default 10) sets the length of the runs of part 1;
+# FWATCHDOG overrides the watchdog binary (default bin/fwatchdog).
 set -u
 FX_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export FX_ROOT
@@ -17,8 +18,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n 4096
 for t in wrk nginx; do
 	command -v $t >/dev/null || { echo "bench/gateway.sh: $t is missing (scripts/deps.sh all)" >&2; exit 1; }
 done
-[ -x "$BIN/fwatchdog" ] && [ -x "$BIN/faas-gateway" ] && [ -x "$B/gateway_upstream" ] ||
-	{ echo "bench/gateway.sh: run make all and the bench tools first (make bench)" >&2; exit 1; }
+WD=${FWATCHDOG:-$BIN/fwatchdog}
+if [ ! -x "$WD" ] || [ ! -x "$BIN/faas-gateway" ] || [ ! -x "$B/gateway_upstream" ]; then
+	echo "bench/gateway.sh: run make all and the bench tools first (make bench)" >&2
+	exit 1
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 	echo $((20000 + RANDOM % 20000)); }
@@ -29,7 +33,7 @@ replica() {
 	up=$(free_port)
 	mkdir -p "$T_DIR/$1.tmp"
 	start_server "$1" env TMPDIR="$T_DIR/$1.tmp" port=0 mode=http fprocess="env port=$up $B/gateway_upstream" \
-		upstream_url="http://127.0.0.1:$up" "$BIN/fwatchdog" || exit 1
+		upstream_url="http://127.0.0.1:$up" "$WD" || exit 1
 	wait_for 10 curl -sf -o /dev/null "127.0.0.1:$PORT/" || { echo "replica $1 not ready" >&2; exit 1; }
 }
 
@@ -38,15 +42,17 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 
 # run LABEL URL CONNS SECS: wrk; sets RPS P50 (ms) ERRS (non-2xx + socket errors)
 run() {
-	wrk -t 2 -c "$3" -d "${4}s" --latency "$2" >"$T_DIR/wrk-$1.out" 2>&1
+	local t=2
+	[ "$3" -lt 2 ] && t=1
+	wrk -t "$t" -c "$3" -d "${4}s" --latency "$2" >"$T_DIR/wrk-$1.out" 2>&1
 	RPS=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$T_DIR/wrk-$1.out")
 	P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$T_DIR/wrk-$1.out")")
 	ERRS=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$T_DIR/wrk-$1.out")
 }
 
 replica one
-WD=$PORT
-start_server gw env bind=127.0.0.1 port=0 discovery=static static_functions="hello=127.0.0.1:$WD" \
+WDP=$PORT
+start_server gw env bind=127.0.0.1 port=0 discovery=static static_functions="hello=127.0.0.1:$WDP" \
 	controller_url= basic_auth=false "$BIN/faas-gateway" || exit 1
 GW=$PORT GW_PID=$PID
 
@@ -62,7 +68,7 @@ http {
 	access_log off;
 	client_body_temp_path $T_DIR/nginx;
 	proxy_temp_path $T_DIR/nginx;
-	upstream wd { server 127.0.0.1:$WD; keepalive 256; }
+	upstream wd { server 127.0.0.1:$WDP; keepalive 256; }
 	server {
 		listen 127.0.0.1:$NP;
 		location / {
@@ -79,15 +85,15 @@ T_PIDS+=($!)
 wait_for 5 curl -sf -o /dev/null "127.0.0.1:$NP/" || { echo "nginx did not start" >&2; cat "$T_DIR/nginx.log" >&2; exit 1; }
 
 # warm up every path
-for u in "127.0.0.1:$WD/" "127.0.0.1:$NP/" "127.0.0.1:$GW/function/hello"; do
+for u in "127.0.0.1:$WDP/" "127.0.0.1:$NP/" "127.0.0.1:$GW/function/hello"; do
 	wrk -t 1 -c 8 -d 1s "http://$u" >/dev/null 2>&1
 done
 
-run direct "http://127.0.0.1:$WD/" 32 "$DUR"; D_RPS=$RPS D_P50=$P50 D_ERR=$ERRS
+run direct "http://127.0.0.1:$WDP/" 32 "$DUR"; D_RPS=$RPS D_P50=$P50 D_ERR=$ERRS
 run nginx "http://127.0.0.1:$NP/" 32 "$DUR"; N_RPS=$RPS N_P50=$P50 N_ERR=$ERRS
 run gateway "http://127.0.0.1:$GW/function/hello" 32 "$DUR"; G_RPS=$RPS G_P50=$P50 G_ERR=$ERRS
 # p50 added at low load (one connection), where it is latency and not queueing
-run direct1 "http://127.0.0.1:$WD/" 1 "$DUR"; D1_P50=$P50
+run direct1 "http://127.0.0.1:$WDP/" 1 "$DUR"; D1_P50=$P50
 run gateway1 "http://127.0.0.1:$GW/function/hello" 1 "$DUR"; G1_P50=$P50
 run nginx1 "http://127.0.0.1:$NP/" 1 "$DUR"; N1_P50=$P50
 

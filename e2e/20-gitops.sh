@@ -11,9 +11,9 @@ source "$FX_ROOT/tests/lib.sh"
 
 F=$BIN/faasctl
 IMG=faasctl-gitops
-# The controller reconciles every function on the swarm, not only ours: it
-# uses the default network (func_net) so that any other function it sees is
-# reconciled to the spec it already has and nothing else is disturbed.
+# The controller's network is its namespace (label faas.network): ours is
+# private, so other tests' functions are never seen nor touched. Removed at the end.
+NET=faasctl-gitops-net
 for b in faas-controller faas-gateway faasctl; do
 	if [ ! -x "$BIN/$b" ]; then
 		# Only until every part has landed: then make builds them all.
@@ -29,7 +29,7 @@ cleanup_swarm() {
 		"$F" delete "$s" --ignore-not-found >/dev/null 2>&1
 	done
 	# ... then anything left behind (the controller died, or a test failed midway).
-	for s in $(docker service ls -q --filter label=faas.managed-by=faas-controller 2>/dev/null); do
+	for s in $(docker service ls -q --filter label=faas.network="$NET" 2>/dev/null); do
 		case $(docker service inspect -f '{{index .Spec.Labels "faas.function"}}' "$s" 2>/dev/null) in
 		gitops-*) docker service rm "$s" >/dev/null 2>&1 ;;
 		esac
@@ -43,9 +43,11 @@ cleanup_swarm() {
 no_containers() { [ -z "$(docker ps -aq --filter name=^gitops- 2>/dev/null)" ]; }
 final() {
 	cleanup_swarm
-	# Removed services' tasks go away asynchronously; the image can go once they have.
+	# Removed services' tasks go away asynchronously; the image and the
+	# network can go once they have.
 	wait_for 60 no_containers
 	docker image rm "$IMG:1" "$IMG:2" >/dev/null 2>&1
+	wait_for 30 docker network rm "$NET" >/dev/null 2>&1
 	t_cleanup
 }
 trap final EXIT
@@ -65,7 +67,7 @@ echo admin >"$T_DIR/user"
 head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T_DIR/password"
 cleanup_swarm
 start_server controller "$BIN/faas-controller" --bind 127.0.0.1 --port 0 \
-	--token-file "$T_DIR/token" || exit 1
+	--token-file "$T_DIR/token" --network "$NET" || exit 1
 CPORT=$PORT
 start_server gateway "$BIN/faas-gateway" --bind 127.0.0.1 --port 0 \
 	--controller-url "http://127.0.0.1:$CPORT" --controller-token-file "$T_DIR/token" \
@@ -101,7 +103,7 @@ commit() { git -C "$R" add -A && git -C "$R" commit -qm "$1"; }
 # The swarm's managed gitops-* services as "name image replicas" lines, sorted.
 swarm_state() {
 	local s
-	for s in $(docker service ls -q --filter label=faas.managed-by=faas-controller); do
+	for s in $(docker service ls -q --filter label=faas.managed-by=faas-controller --filter label=faas.network="$NET"); do
 		docker service inspect -f '{{index .Spec.Labels "faas.function"}} {{.Spec.TaskTemplate.ContainerSpec.Image}} {{.Spec.Mode.Replicated.Replicas}}' "$s" 2>/dev/null
 	done | grep '^gitops-' | sed 's/@sha256:[0-9a-f]*//' | sort
 }
@@ -116,10 +118,12 @@ want_state() {
 	} | sort
 }
 state_is() { [ "$(swarm_state)" = "$1" ]; }
-expect_swarm() { # expect_swarm NAME [extra yaml...]
+now_ms() { date +%s%3N; }
+expect_swarm() { # expect_swarm NAME [extra yaml...]; reports the time since T0 (ms)
 	local want
 	want=$(want_state "${@:2}")
 	if wait_for 90 state_is "$want"; then
+		echo "  info $1: converged $(($(now_ms) - T0)) ms after the pipeline started"
 		t_pass "$1"
 	else
 		t_fail "$1" "want [$want] got [$(swarm_state)]"
@@ -131,6 +135,7 @@ fn gitops-a 1 >"$R/gitops-a.yaml"
 fn gitops-b 1 2 >"$R/gitops-b.yaml"
 echo "# functions of team gitops" >"$R/README.md"
 commit "add a and b"
+T0=$(now_ms)
 "$T_DIR/pipeline.sh" >"$T_DIR/out" 2>"$T_DIR/err"
 expect_eq "commit 1: pipeline succeeds" "0" "$?"
 expect_eq "commit 1: one line per function" "function/gitops-a created
@@ -146,6 +151,7 @@ expect_eq "hand-made function applied" "function/gitops-manual created" "$("$F" 
 fn gitops-a 2 >"$R/gitops-a.yaml"
 fn gitops-c 1 >"$R/gitops-c.yaml"
 commit "a to :2, add c"
+T0=$(now_ms)
 out=$("$T_DIR/pipeline.sh" 2>"$T_DIR/err")
 expect_match "non-YAML files are skipped with a warning" "warning: skipping ./README.md" "$(cat "$T_DIR/err")"
 expect_eq "commit 2: configured, unchanged, created" "function/gitops-a configured
@@ -173,6 +179,7 @@ expect_eq "diff exits 0 when the repository is applied" 0 "$?"
 # Commit 3: remove b; the pipeline prunes it, the hand-made one survives.
 git -C "$R" rm -q gitops-b.yaml
 commit "remove b"
+T0=$(now_ms)
 out=$("$T_DIR/pipeline.sh" 2>/dev/null)
 expect_eq "commit 3: b pruned" "function/gitops-a unchanged
 function/gitops-c unchanged
@@ -193,6 +200,7 @@ expect_eq "commit 4: nothing applied" "$before" "$(swarm_state)"
 # Commit 5: fix it; everything converges again.
 git -C "$R" rm -q gitops-d.yaml
 commit "drop d"
+T0=$(now_ms)
 "$T_DIR/pipeline.sh" >/dev/null 2>&1
 expect_eq "commit 5: pipeline succeeds" 0 "$?"
 expect_swarm "commit 5: swarm matches the repository" "$T_DIR/one.yaml"
@@ -200,6 +208,7 @@ expect_swarm "commit 5: swarm matches the repository" "$T_DIR/one.yaml"
 # Removing everything from the repository prunes the whole set, and only it.
 (cd "$R" && git rm -q ./*.yaml)
 commit "remove all"
+T0=$(now_ms)
 "$F" apply -f "$R" --prune >/dev/null 2>&1
 # An empty directory has no YAML: that is an error, not "prune everything".
 expect_eq "an empty repository is an error, not a mass prune" 1 "$?"

@@ -254,3 +254,14 @@ int fctl_report_http(struct fctl_ctx *ctx, const char *what, const struct fctl_r
 	}
 	return FCTL_FAIL;
 }
+
+int fctl_report_http_f(struct fctl_ctx *ctx, const struct fctl_resp *r, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return fctl_report_http(ctx, what, r);
+}

@@ -201,8 +201,8 @@ int fctl_cmd_apply(struct fctl_ctx *ctx, const struct fctl_args *a)
 			fprintf(ctx->out, "function/%s %s%s\n", fn->name, result, suffix);
 		} else {
 			char what[512];
-			snprintf(what, sizeof(what), "%s (%s, document %d)", fn->name, fn->file,
-			         fn->doc);
+			snprintf(what, sizeof(what), "apply %s (%s, document %d)", fn->name,
+			         fn->file, fn->doc);
 			fctl_report_http(ctx, what, &r);
 			failed++;
 			if (r.status == 401) {
@@ -254,7 +254,7 @@ static int live_text(struct fctl_ctx *ctx, const char *name, struct fx_buf *out)
 			rc = -1;
 		}
 	} else if (r.status != 404) {
-		fctl_report_http(ctx, name, &r);
+		fctl_report_http_f(ctx, &r, "get %s", name);
 		rc = -1;
 	}
 	free(err);

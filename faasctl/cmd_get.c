@@ -44,7 +44,7 @@ static int get_one(struct fctl_ctx *ctx, const char *name, struct json_object **
 	if (r.status == 404)
 		fctl_errorf(ctx, "function \"%s\" not found", name);
 	else if (r.status != 200 || r.json == NULL)
-		fctl_report_http(ctx, name, &r);
+		fctl_report_http_f(ctx, &r, "get %s", name);
 	else {
 		*out = json_object_get(r.json);
 		rc = 0;
@@ -198,7 +198,8 @@ int fctl_delete_one(struct fctl_ctx *ctx, const char *name, bool ignore_missing,
 		else
 			fctl_errorf(ctx, "function \"%s\" not found", name);
 	} else {
-		fctl_report_http(ctx, name, &r);
+		fctl_report_http_f(ctx, &r, "%s %s",
+		                   strcmp(verb, "pruned") == 0 ? "prune" : "delete", name);
 	}
 	fctl_resp_release(&r);
 out:
@@ -249,7 +250,7 @@ int fctl_cmd_scale(struct fctl_ctx *ctx, const struct fctl_args *a)
 	} else if (r.status == 404) {
 		fctl_errorf(ctx, "function \"%s\" not found", name);
 	} else {
-		fctl_report_http(ctx, name, &r);
+		fctl_report_http_f(ctx, &r, "scale %s", name);
 	}
 	fctl_resp_release(&r);
 out:

@@ -191,6 +191,9 @@ void fctl_resp_release(struct fctl_resp *r);
 /* Prints "error: ..." for a non-2xx answer: the server's message, details, and
  * for a 401 what to check. Returns FCTL_FAIL. */
 int fctl_report_http(struct fctl_ctx *ctx, const char *what, const struct fctl_resp *r);
+/* Same, with "what" formatted (e.g. "delete %s"). */
+int fctl_report_http_f(struct fctl_ctx *ctx, const struct fctl_resp *r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Streams a GET to on_data (logs --follow). Same error handling as fctl_call. */
 int fctl_stream(struct fctl_ctx *ctx, const char *path,
                 int (*on_data)(const char *, size_t, void *), void *arg, long *status);

@@ -1,11 +1,13 @@
 /* gateway.h: the map of faas-gateway. One section per file; everything else is static.
  *
- * Data path: server.c (libmicrohttpd, one thread per client connection) routes
- * each request (route.c), finds the function in the registry (registry.c) and its
- * replicas (discovery in registry.c), then proxy.c streams the request to a replica
- * over a pooled keep-alive connection (upstream.c) and the answer back, parsing
- * HTTP/1.1 with http1.c. /system and /apis go to the controller (system.c);
- * metrics.c counts; ui.c serves the embedded web UI. */
+ * Data path: loop.c runs one event loop per worker thread, each with its own
+ * libmicrohttpd daemon (server.c) in external-epoll mode; proxy.c routes each
+ * request (route.c), finds the function in the registry and its replicas
+ * (registry.c: controller poll or static table, DNS tasks.NAME or static
+ * addresses), then streams the request to a replica over a pooled keep-alive
+ * connection and the answer back without blocking, parsing HTTP/1.1 with
+ * http1.c. /system and /apis go to the controller the same way. metrics.c
+ * counts; ui.c serves the web UI embedded at build time. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
@@ -39,8 +41,8 @@ enum gw_route_kind {
 struct gw_route {
 	enum gw_route_kind kind;
 	char name[GW_NAME_MAX + 1];
-	const char *target; /* borrowed from uri: what the upstream gets ("/rest?q"), or NULL */
-	bool target_root;   /* target is "/" + query (target points at the query or "") */
+	const char *target;  /* borrowed from uri: what the upstream gets ("/rest?q"), or NULL */
+	bool target_root;    /* target is "/" + query (target points at the query or "") */
 	const char *ui_path; /* borrowed: file name below /ui/ ("" for the index) */
 	size_t ui_path_len;
 	const char *err; /* static message for GW_ROUTE_BAD */
@@ -142,7 +144,7 @@ struct gw_replica {
 
 struct gw_fn {
 	char name[GW_NAME_MAX + 1];
-	bool present;    /* in the registry now */
+	bool present;     /* in the registry now */
 	int64_t replicas; /* from the controller, or the static count */
 	int64_t available;
 	bool zero; /* may scale to zero; scale from zero on a request */
@@ -154,6 +156,7 @@ struct gw_fn {
 	int64_t used_ms;
 	unsigned rr;
 	bool scaling;
+	bool scale_ok;
 	struct gw_fn *next; /* hash chain */
 };
 
@@ -181,6 +184,7 @@ struct gw_config {
 	int64_t pool_size;
 	int64_t scale_timeout_ms;
 	int64_t drain_timeout_ms;
+	int64_t workers;
 	const char *log_level;
 	/* derived at start-up */
 	bool static_discovery;
@@ -200,8 +204,13 @@ int64_t gw_now_ms(void);
 /* Starts discovery and the registry poller. 0 or negative errno (logged). */
 int gw_registry_start(char **err);
 void gw_registry_stop(void);
-/* Looks up a function; NULL if unknown. Entries live until exit. */
-struct gw_fn *gw_registry_get(const char *name);
+/* Looks up a function present in the registry; NULL if unknown. Entries live
+ * until exit. seq (may be NULL) gets the poll sequence number. Never blocks. */
+struct gw_fn *gw_registry_lookup(const char *name, uint64_t *seq);
+/* Asks the poller for a poll now (at most once a second); true if asked. */
+bool gw_registry_poll_soon(void);
+/* Incremented after every poll (successful or not). */
+uint64_t gw_registry_seq(void);
 /* True once the registry has been loaded at least once. */
 bool gw_registry_loaded(void);
 /* Calls fn for each function that is present (registry lock held: be quick). */
@@ -211,7 +220,9 @@ void gw_registry_each(void (*fn)(struct gw_fn *f, void *arg), void *arg);
 char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen);
 
 /* Picks replicas in the order to try: fills out[] (refs taken), returns how many.
- * 0: no replicas. Refreshes discovery when the cache is stale. */
+ * 0: no replicas; GW_PICK_PENDING: never resolved yet, the resolver thread was
+ * asked (try again after gw_loops_wake). Never blocks. */
+#define GW_PICK_PENDING ((size_t)-1)
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max);
 void gw_replica_release(struct gw_replica *r);
 void gw_replica_mark_down(struct gw_replica *r);
@@ -219,37 +230,57 @@ void gw_replica_mark_down(struct gw_replica *r);
 int gw_pool_get(struct gw_replica *r);
 void gw_pool_put(struct gw_replica *r, int fd);
 void gw_inflight(struct gw_replica *r, int delta);
-/* The controller as a replica (resolved on demand), ref taken; NULL if none. */
+/* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
-/* Asks the controller to scale f to 1 and waits (bounded) for replicas.
- * true when replicas are there. */
-bool gw_scale_from_zero(struct gw_fn *f);
+/* Starts scaling f from zero in a thread (once): asks the controller for one
+ * replica and waits (bounded) for it; gw_loops_wake() when done. */
+void gw_scale_start(struct gw_fn *f);
+/* 0 scaling, 1 replicas ready, -1 finished without replicas. */
+int gw_scale_state(struct gw_fn *f);
 
-/* ---- upstream.c: sockets with deadlines ---- */
+/* ---- upstream.c ---- */
 
-/* Non-blocking connect with timeout. fd or negative errno (-ECONNREFUSED, -ETIMEDOUT...). */
-int gw_connect(const struct sockaddr *sa, socklen_t len, int64_t timeout_ms);
-/* Writes everything, waiting at most timeout_ms each time the socket is full.
- * client_fd >= 0: abort with -ECONNABORTED when the client hangs up. */
-int gw_write_all(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd);
-/* Same; more: further data follows at once (MSG_MORE: fewer, fuller packets). */
-int gw_write_more(int fd, const void *p, size_t n, int64_t timeout_ms, int client_fd, bool more);
-/* Reads up to n bytes: >0, 0 at EOF, or negative errno (-ETIMEDOUT, -ECONNABORTED). */
-ssize_t gw_read(int fd, void *p, size_t n, int64_t timeout_ms, int client_fd);
 /* A pooled connection still usable (no EOF, no stray bytes)? */
 bool gw_conn_alive(int fd);
 
-/* ---- proxy.c: one proxied request ---- */
+/* ---- loop.c: event loops (one per worker thread) ---- */
 
+struct gw_loop;
 struct gw_req;
+enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_WAKE };
+struct gw_ev {
+	int kind;
+	struct gw_req *req;
+};
+/* Starts n loops, each with its own libmicrohttpd daemon on its own listening
+ * socket (SO_REUSEPORT on one port). 0 or negative errno. */
+int gw_loops_start(const int *listen_fds, int n);
+/* Stops accepting (SIGTERM), waits up to drain_ms for requests, stops. */
+void gw_loops_stop(int64_t drain_ms);
+/* Wakes every loop (registry, DNS or scale news). Any thread. */
+void gw_loops_wake(void);
+/* Adds/modifies/removes fd in the loop's epoll set. 0 or negative errno. */
+int gw_loop_watch(struct gw_loop *l, int fd, int op, uint32_t events, struct gw_ev *ev);
+/* The loop's list of requests (owned by proxy.c). */
+struct gw_req **gw_loop_reqs(struct gw_loop *l);
+
+/* ---- proxy.c: one proxied request, on its loop's thread ---- */
+
 /* A request's state, made when its target is known (raw, as received). */
-struct gw_req *gw_req_new(const char *uri);
+struct gw_req *gw_req_new(struct gw_loop *loop, const char *uri);
 /* Every access-handler call of a request lands here. Returns an MHD_Result. */
 int gw_proxy_dispatch(struct MHD_Connection *c, struct gw_req *r, const char *method,
                       const char *upload, size_t *upload_size);
-/* Records the request's metrics. */
+/* Records the request's metrics and lets go of it. */
 void gw_req_completed(struct gw_req *r);
-void gw_req_free(struct gw_req *r);
+/* A watched socket is ready. */
+void gw_req_event(struct gw_req *r, int kind, uint32_t events);
+void gw_req_tick(struct gw_req *r, int64_t now);
+void gw_req_retry_wait(struct gw_req *r, int64_t now);
+/* Deadlines and waits of every request in a list. */
+void gw_reqs_tick(struct gw_req *head, int64_t now);
+/* Ends every request of a list (shutdown). */
+void gw_reqs_abort(struct gw_req *head);
 
 /* ---- server.c ---- */
 
@@ -262,9 +293,9 @@ extern volatile int gw_draining;
 /* /healthz, /metrics, /ui/ (and the redirect to it). */
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
 struct MHD_Daemon;
-/* Starts the daemon on a bound, listening socket; NULL on failure. */
-struct MHD_Daemon *gw_server_start(int listen_fd);
-/* Requests in progress. */
+/* Starts a daemon for loop l on a bound, listening socket; NULL on failure. */
+struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops);
+/* Requests in progress (all loops). */
 int gw_server_active(void);
 
 /* ---- ui.c ---- */

@@ -138,8 +138,17 @@ int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_
 	return 0;
 }
 
-enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_TRAILER, CK_TRAILER_LINE,
-       CK_DONE };
+enum {
+	CK_SIZE,
+	CK_EXT,
+	CK_SIZE_LF,
+	CK_DATA,
+	CK_DATA_CR,
+	CK_DATA_LF,
+	CK_TRAILER,
+	CK_TRAILER_LINE,
+	CK_DONE
+};
 
 static int hexval(char c)
 {

@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <signal.h>
@@ -22,21 +24,21 @@ static const struct fx_setting settings[] = {
      65535, 0},
     {"bind", FX_CONF_STRING, "0.0.0.0", "address to listen on", &gw_cfg.bind, 0, 0, 0},
     {"discovery", FX_CONF_STRING, "dns",
-     "how replicas are found: dns (tasks.NAME) or static (static_functions)", &gw_cfg.discovery,
-     0, 0, 0},
+     "how replicas are found: dns (tasks.NAME) or static (static_functions)", &gw_cfg.discovery, 0,
+     0, 0},
     {"static_functions", FX_CONF_STRING, NULL,
      "static table \"name=host:port,host:port;name2=host:port\"", &gw_cfg.static_functions, 0, 0,
      0},
     {"static_functions_file", FX_CONF_STRING, NULL,
-     "file with the static table (one name=host:port,... per line)",
-     &gw_cfg.static_functions_file, 0, 0, 0},
+     "file with the static table (one name=host:port,... per line)", &gw_cfg.static_functions_file,
+     0, 0, 0},
     {"function_port", FX_CONF_INT, "8080", "port of the watchdog in every replica (dns)",
      &gw_cfg.function_port, 1, 65535, 0},
-    {"dns_ttl", FX_CONF_DURATION, "1s", "how long a tasks.NAME answer is used",
-     &gw_cfg.dns_ttl_ms, 100, 60000, 0},
+    {"dns_ttl", FX_CONF_DURATION, "1s", "how long a tasks.NAME answer is used", &gw_cfg.dns_ttl_ms,
+     100, 60000, 0},
     {"controller_url", FX_CONF_STRING, "http://controller:8081",
-     "the controller (\"\": none; the static table is then the registry)",
-     &gw_cfg.controller_url, 0, 0, 0},
+     "the controller (\"\": none; the static table is then the registry)", &gw_cfg.controller_url,
+     0, 0, 0},
     {"controller_token_file", FX_CONF_STRING, "/run/secrets/faas-controller-token",
      "bearer token sent to the controller", &gw_cfg.controller_token_file, 0, 0, 0},
     {"registry_interval", FX_CONF_DURATION, "2s", "how often the function list is polled",
@@ -56,21 +58,21 @@ static const struct fx_setting settings[] = {
      &gw_cfg.client_timeout_ms, 1000, 86400000, 0},
     {"max_body", FX_CONF_SIZE, "128Mi", "largest request body (413 above; 0: no limit)",
      &gw_cfg.max_body, 0, INT64_MAX, 0},
-    {"max_header_size", FX_CONF_SIZE, "32Ki", "memory for a request's line and headers",
+    {"max_header_size", FX_CONF_SIZE, "16Ki", "memory for a request's line and headers",
      &gw_cfg.max_header_size, 4096, 1 << 20, 0},
     {"max_connections", FX_CONF_INT, "10000", "concurrent client connections",
      &gw_cfg.max_connections, 1, 1000000, 0},
-    {"balance", FX_CONF_STRING, "least-inflight", "least-inflight or round-robin",
-     &gw_cfg.balance, 0, 0, 0},
+    {"balance", FX_CONF_STRING, "least-inflight", "least-inflight or round-robin", &gw_cfg.balance,
+     0, 0, 0},
     {"pool_size", FX_CONF_INT, "64", "idle keep-alive connections kept per replica",
      &gw_cfg.pool_size, 0, 64, 0},
     {"scale_from_zero_timeout", FX_CONF_DURATION, "30s",
-     "how long a request waits for a function scaled to zero", &gw_cfg.scale_timeout_ms, 0,
-     3600000, 0},
+     "how long a request waits for a function scaled to zero", &gw_cfg.scale_timeout_ms, 0, 3600000,
+     0},
     {"drain_timeout", FX_CONF_DURATION, "30s", "on SIGTERM, wait this long for requests",
      &gw_cfg.drain_timeout_ms, 0, 3600000, 0},
-    {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &gw_cfg.log_level, 0, 0,
-     0},
+    {"workers", FX_CONF_INT, "0", "event loop threads (0: one per CPU)", &gw_cfg.workers, 0, 64, 0},
+    {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &gw_cfg.log_level, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -178,7 +180,8 @@ static int configure(void)
 		return -EINVAL;
 	}
 	if (parse_controller_url(gw_cfg.controller_url) < 0) {
-		fprintf(stderr, "faas-gateway: controller_url: expected http://host[:port] or \"\"\n");
+		fprintf(stderr,
+		        "faas-gateway: controller_url: expected http://host[:port] or \"\"\n");
 		return -EINVAL;
 	}
 	if (!gw_cfg.controller_host[0] && !gw_cfg.static_discovery) {
@@ -202,9 +205,10 @@ static int configure(void)
 	return 0;
 }
 
-static int listen_on(char *addr_out, size_t n)
+static int listen_on(int64_t port_num, char *addr_out, size_t n)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *res;
 	struct sockaddr_storage ss;
@@ -212,7 +216,7 @@ static int listen_on(char *addr_out, size_t n)
 	char port[8], host[INET6_ADDRSTRLEN];
 	int fd, one = 1;
 
-	snprintf(port, sizeof(port), "%d", (int)gw_cfg.port);
+	snprintf(port, sizeof(port), "%d", (int)port_num);
 	if (getaddrinfo(gw_cfg.bind, port, &hints, &res) != 0) {
 		fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
 		return -EINVAL;
@@ -223,6 +227,8 @@ static int listen_on(char *addr_out, size_t n)
 		return -errno;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
 		int e = errno;
 		freeaddrinfo(res);
@@ -249,8 +255,10 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	sigset_t set;
 	int sig, fd, rc;
-	struct MHD_Daemon *d;
 
+	/* A thread per connection: without a cap glibc makes an arena per thread
+	 * (up to 8 per core), each keeping freed memory resident. */
+	mallopt(M_ARENA_MAX, 2);
 	fx_log_init("faas-gateway", FX_LOG_INFO);
 	rc = fx_conf_load(settings, NSETTINGS, argc, argv, NULL, &err);
 	if (rc == 1) {
@@ -287,20 +295,32 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	fd = listen_on(addr, sizeof(addr));
-	if (fd < 0) {
-		if (fd != -EINVAL)
-			fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld", gw_cfg.bind,
-			          (long long)gw_cfg.port);
-		return fd == -EINVAL ? 2 : 1;
+	int nw = (int)gw_cfg.workers;
+	if (nw <= 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		nw = c > 0 ? (int)(c > 16 ? 16 : c) : 1;
 	}
-	d = gw_server_start(fd);
-	if (!d) {
-		log_error("listen_failed", "reason=\"libmicrohttpd did not start\"");
+	int fds[64];
+	int64_t port = gw_cfg.port;
+	for (int i = 0; i < nw; i++) {
+		fd = listen_on(port, addr, sizeof(addr));
+		if (fd < 0) {
+			if (fd != -EINVAL)
+				fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld",
+				             gw_cfg.bind, (long long)port);
+			return fd == -EINVAL ? 2 : 1;
+		}
+		fds[i] = fd;
+		port = strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share the port */
+	}
+	rc = gw_loops_start(fds, nw);
+	if (rc < 0) {
+		fx_log_errno(FX_LOG_ERROR, rc, "listen_failed",
+		             "reason=\"event loops did not start\"");
 		return 1;
 	}
-	log_info("listening", "addr=%s discovery=%s controller=%s", addr, gw_cfg.discovery,
-	         gw_cfg.controller_url[0] ? gw_cfg.controller_url : "none");
+	log_info("listening", "addr=%s discovery=%s controller=%s workers=%d", addr,
+	         gw_cfg.discovery, gw_cfg.controller_url[0] ? gw_cfg.controller_url : "none", nw);
 
 	sigdelset(&set, SIGPIPE);
 	do
@@ -310,14 +330,7 @@ int main(int argc, char **argv)
 	/* Drain: stop accepting, let requests in progress finish (bounded). */
 	gw_draining = 1;
 	log_info("draining", "signal=%d active=%d", sig, gw_server_active());
-	int lfd = MHD_quiesce_daemon(d);
-	if (lfd >= 0)
-		close(lfd);
-	int64_t deadline = gw_now_ms() + gw_cfg.drain_timeout_ms;
-	while (gw_server_active() > 0 && gw_now_ms() < deadline)
-		usleep(20 * 1000);
-	log_info("stopped", "unfinished=%d", gw_server_active());
-	MHD_stop_daemon(d);
+	gw_loops_stop(gw_cfg.drain_timeout_ms);
 	gw_registry_stop();
 	return 0;
 }

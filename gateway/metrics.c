@@ -10,7 +10,7 @@
 static const char *const bucket_le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
                                         "0.5",   "1",    "2.5",   "5",    "10"};
 static const double bucket_max[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-#define NBUCKETS (sizeof(bucket_max) / sizeof(bucket_max[0]))
+#define NBUCKETS  (sizeof(bucket_max) / sizeof(bucket_max[0]))
 #define MAX_CODES 32 /* distinct status codes kept per function */
 
 struct code_stats {
@@ -126,10 +126,11 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 	switch (part) {
 	case 0:
 		for (size_t i = 0; i < ncodes && rc == 0; i++)
-			rc = fx_buf_appendf(out,
-			                    "gateway_function_invocation_total{code=\"%d\","
-			                    "function_name=\"%s\"} %llu\n",
-			                    codes[i].code, name, (unsigned long long)codes[i].count);
+			rc =
+			    fx_buf_appendf(out,
+			                   "gateway_function_invocation_total{code=\"%d\","
+			                   "function_name=\"%s\"} %llu\n",
+			                   codes[i].code, name, (unsigned long long)codes[i].count);
 		break;
 	case 1:
 		for (size_t i = 0; i < ncodes && rc == 0; i++) {
@@ -145,11 +146,14 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 			if (rc == 0)
 				rc = fx_buf_appendf(
 				    out,
-				    "gateway_functions_seconds_bucket{code=\"%d\",function_name=\"%s\","
+				    "gateway_functions_seconds_bucket{code=\"%d\",function_name=\"%"
+				    "s\","
 				    "le=\"+Inf\"} %llu\n"
-				    "gateway_functions_seconds_sum{code=\"%d\",function_name=\"%s\"} "
+				    "gateway_functions_seconds_sum{code=\"%d\",function_name=\"%"
+				    "s\"} "
 				    "%.9g\n"
-				    "gateway_functions_seconds_count{code=\"%d\",function_name=\"%s\"} "
+				    "gateway_functions_seconds_count{code=\"%d\",function_name=\"%"
+				    "s\"} "
 				    "%llu\n",
 				    codes[i].code, name, (unsigned long long)codes[i].count,
 				    codes[i].code, name, codes[i].sum, codes[i].code, name,
@@ -157,8 +161,9 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 		}
 		break;
 	case 2:
-		rc = fx_buf_appendf(out, "gateway_function_invocation_started{function_name=\"%s\"} %llu\n",
-		                    name, (unsigned long long)started);
+		rc = fx_buf_appendf(
+		    out, "gateway_function_invocation_started{function_name=\"%s\"} %llu\n", name,
+		    (unsigned long long)started);
 		break;
 	case 3:
 		rc = fx_buf_appendf(out, "gateway_service_count{function_name=\"%s\"} %lld\n", name,

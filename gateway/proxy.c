@@ -1,11 +1,16 @@
-/* proxy.c: one request through the gateway.
+/* proxy.c: one request through the gateway, without blocking.
  *
- * Runs in the client connection's own thread (libmicrohttpd thread-per-connection),
- * so it may block on the replica's socket. The first call routes; body chunks
- * are buffered up to PREFIX bytes (so a request that fits can be retried on
- * another connection), then streamed; the final call sends what is left and
- * reads the answer's head; the body is pulled by libmicrohttpd through
- * body_reader() while it writes to the client. */
+ * Everything here runs on the loop thread that owns the client's connection
+ * (loop.c): libmicrohttpd calls the handler and the body reader, the loop
+ * calls gw_req_event() when the replica's socket is ready and gw_req_tick()
+ * every few milliseconds. A request waits for the replica by suspending its
+ * client connection and is resumed when there is something to do.
+ *
+ * Body bytes are kept until PREFIX (64 KiB) so a request that fits can be
+ * sent again to another replica when it cannot have run (see docs/api.md);
+ * beyond that the body streams to the replica with backpressure (the client
+ * connection is suspended while OUT_HIGH bytes wait). The answer streams back
+ * through a 32 KiB buffer, also with backpressure both ways. */
 #include "gateway.h"
 
 #include "log.h"
@@ -13,52 +18,96 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define PREFIX      (64u << 10) /* request body kept for retries */
-#define HEAD_MAX    (32u << 10) /* an upstream response head */
-#define RBUF        (32u << 10)
-#define ALEXA_MAX   (256u << 10)
-#define INJECT_MAX  (32u << 20)
-#define MAX_TRIES   8
+#define PREFIX           (64u << 10) /* request body kept for retries */
+#define OUT_HIGH         (256u << 10) /* request bytes waiting for the replica before the client pauses */
+#define HEAD_MAX         (32u << 10) /* an upstream response head */
+#define IBUF_BODY        (32u << 10) /* answer bytes in flight */
+#define ALEXA_MAX        (256u << 10)
+#define INJECT_MAX       (32u << 20)
+#define MAX_TRIES        8
+#define WAIT_REGISTRY_MS 1500
+#define WAIT_DNS_MS      3000
+
+enum state {
+	ST_NEW,     /* routed, body arriving, no replica yet */
+	ST_WAIT,    /* waiting for the registry, DNS or a scale from zero */
+	ST_CONNECT, /* connecting */
+	ST_SEND,    /* sending the request */
+	ST_HEAD,    /* request sent, reading the answer's head */
+	ST_BODY,    /* answer's body flowing */
+	ST_DONE,    /* upstream finished (or failed, see err_status / body_error) */
+};
+
+enum wait_kind { W_REGISTRY, W_DNS, W_SCALE };
 
 struct gw_req {
-	char *uri; /* raw request target (owned) */
+	struct gw_loop *loop;
+	int refs; /* the request (until completed) and the body reader's response */
+	struct gw_req *lprev, *lnext; /* the loop's list of requests */
+	char *uri;
 	bool started;
 	const char *method; /* borrowed from libmicrohttpd, valid for the request */
+	struct MHD_Connection *c;
 	struct gw_route route;
-	struct gw_fn *fn;  /* function requests: registry entry */
-	bool system;       /* to the controller */
-	bool inject;       /* buffer the answer and add invocationCount */
-	bool alexa;        /* body names the function */
-	bool is_head;
-	bool body_announced;
-	bool client_len_known;
+	struct gw_fn *fn;
+	bool system, inject, alexa, is_head, body_announced, client_len_known;
 	uint64_t client_len;
 	struct fx_buf head; /* request head without framing and final CRLF */
-	struct fx_buf body; /* body bytes not yet sent */
-	bool streaming;     /* head sent, body flowing */
+	struct fx_buf body; /* body bytes before the replica is chosen (alexa, wait) */
+	struct fx_buf out;  /* bytes for the replica: framed head and body */
+	size_t out_off;
+	bool streaming;   /* out started before the body ended: framing chosen */
+	bool upload_done; /* the handler saw the end of the body */
 	uint64_t body_total;
 	int client_fd;
 	struct gw_replica *cand[MAX_TRIES];
 	size_t ncand, next;
-	struct gw_replica *rep; /* connected one (ref in cand[]) */
+	struct gw_replica *rep; /* the one in use (a ref in cand[] or owned) */
 	int fd;
-	bool reused;
-	bool inflight;
-	unsigned err_status; /* deferred error, sent at the final call */
+	bool reused, inflight;
+	uint32_t events; /* registered on fd */
+	struct gw_ev ev_up, ev_client;
+	bool client_watched;
+	enum state st;
+	enum wait_kind wait;
+	int64_t deadline, wait_until;
+	uint64_t wait_seq;
+	unsigned err_status;
 	const char *err_msg;
+	bool suspended, reader_waiting, client_gone, body_error, up_eof, answered_early;
+	/* the answer */
+	char *ibuf;
+	size_t icap, ilen, ioff;
+	struct gw_resp_head h;
+	bool head_ready, keep_alive;
+	enum gw_framing framing;
+	uint64_t left;
+	struct gw_chunked ck;
+	struct fx_buf all;         /* inject: the whole body */
+	struct MHD_Response *resp; /* ready to queue */
+	int retries;
+	bool fresh_retry;
 	int status; /* for metrics */
 	struct timespec t0;
 	char call_id[80];
 	char start_time[32];
 };
+
+static void try_next(struct gw_req *r);
+static void start_upstream(struct gw_req *r);
+static void upstream_failed(struct gw_req *r, int err);
 
 static uint64_t now_ns(void)
 {
@@ -77,9 +126,8 @@ static void new_call_id(char out[80])
 		}
 		s[0] |= 1;
 	}
-	/* xorshift128+ */
 	uint64_t a[2];
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++) { /* xorshift128+ */
 		uint64_t x = s[0], y = s[1];
 		s[0] = y;
 		x ^= x << 23;
@@ -92,7 +140,7 @@ static void new_call_id(char out[80])
 	         (unsigned long long)(a[1] & 0xffffffffffffull));
 }
 
-struct gw_req *gw_req_new(const char *uri)
+struct gw_req *gw_req_new(struct gw_loop *loop, const char *uri)
 {
 	struct gw_req *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -102,18 +150,48 @@ struct gw_req *gw_req_new(const char *uri)
 		free(r);
 		return NULL;
 	}
+	r->loop = loop;
+	r->refs = 1;
 	r->fd = -1;
 	r->client_fd = -1;
+	r->ev_up.kind = GW_EV_UPSTREAM;
+	r->ev_up.req = r;
+	r->ev_client.kind = GW_EV_CLIENT;
+	r->ev_client.req = r;
 	fx_buf_init(&r->head, 64u << 10);
-	fx_buf_init(&r->body, PREFIX + (64u << 10));
+	fx_buf_init(&r->body, PREFIX + ALEXA_MAX);
+	fx_buf_init(&r->out, PREFIX + OUT_HIGH + (64u << 10) + (128u << 10));
+	fx_buf_init(&r->all, INJECT_MAX);
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	struct gw_req **head = gw_loop_reqs(loop);
+	r->lnext = *head;
+	if (*head)
+		(*head)->lprev = r;
+	*head = r;
 	return r;
 }
 
-static void drop_upstream(struct gw_req *r)
+/* ---- the replica's socket ---- */
+
+static void set_events(struct gw_req *r, uint32_t ev)
+{
+	if (r->fd < 0 || ev == r->events)
+		return;
+	if (gw_loop_watch(r->loop, r->fd, r->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ev,
+	                  &r->ev_up) == 0)
+		r->events = ev;
+}
+
+static void close_upstream(struct gw_req *r, bool keep)
 {
 	if (r->fd >= 0) {
-		close(r->fd);
+		if (r->events)
+			gw_loop_watch(r->loop, r->fd, EPOLL_CTL_DEL, 0, NULL);
+		r->events = 0;
+		if (keep && r->rep)
+			gw_pool_put(r->rep, r->fd);
+		else
+			close(r->fd);
 		r->fd = -1;
 	}
 	if (r->inflight) {
@@ -122,12 +200,64 @@ static void drop_upstream(struct gw_req *r)
 	}
 }
 
+static void watch_client(struct gw_req *r, bool on)
+{
+	if (r->client_fd < 0 || on == r->client_watched)
+		return;
+	if (gw_loop_watch(r->loop, r->client_fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, EPOLLRDHUP,
+	                  &r->ev_client) == 0 ||
+	    !on)
+		r->client_watched = on;
+}
+
+static void suspend(struct gw_req *r)
+{
+	if (r->suspended)
+		return;
+	r->suspended = true;
+	MHD_suspend_connection(r->c);
+	watch_client(r, true);
+}
+
+static void resume(struct gw_req *r)
+{
+	if (!r->suspended)
+		return;
+	r->suspended = false;
+	watch_client(r, false);
+	MHD_resume_connection(r->c);
+}
+
 static void release_cands(struct gw_req *r)
 {
 	for (size_t i = 0; i < r->ncand; i++)
 		gw_replica_release(r->cand[i]);
 	r->ncand = 0;
+	r->next = 0;
 	r->rep = NULL;
+}
+
+static void unref(struct gw_req *r)
+{
+	if (--r->refs > 0)
+		return;
+	close_upstream(r, false);
+	watch_client(r, false);
+	release_cands(r);
+	struct gw_req **head = gw_loop_reqs(r->loop);
+	if (r->lprev)
+		r->lprev->lnext = r->lnext;
+	else
+		*head = r->lnext;
+	if (r->lnext)
+		r->lnext->lprev = r->lprev;
+	fx_buf_release(&r->head);
+	fx_buf_release(&r->body);
+	fx_buf_release(&r->out);
+	fx_buf_release(&r->all);
+	free(r->ibuf);
+	free(r->uri);
+	free(r);
 }
 
 void gw_req_completed(struct gw_req *r)
@@ -137,25 +267,24 @@ void gw_req_completed(struct gw_req *r)
 		return;
 	if (r->fn && r->status) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		double s = (double)(t1.tv_sec - r->t0.tv_sec) +
-		           (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+		double s =
+		    (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
 		gw_metrics_done(r->fn->metrics, r->status, s);
 	}
+	r->c = NULL;
+	r->suspended = false;
+	watch_client(r, false);
+	if (r->st != ST_DONE && r->fd >= 0)
+		close_upstream(r, false); /* the client left: abort the replica's request */
+	if (r->resp) { /* never queued; a callback response drops its ref in reader_free */
+		struct MHD_Response *x = r->resp;
+		r->resp = NULL;
+		MHD_destroy_response(x);
+	}
+	unref(r);
 }
 
-void gw_req_free(struct gw_req *r)
-{
-	if (!r)
-		return;
-	drop_upstream(r);
-	release_cands(r);
-	fx_buf_release(&r->head);
-	fx_buf_release(&r->body);
-	free(r->uri);
-	free(r);
-}
-
-/* ---- responses ---- */
+/* ---- answers ---- */
 
 static void add_ids(struct MHD_Response *resp, struct gw_req *r)
 {
@@ -169,7 +298,7 @@ static enum MHD_Result fail(struct MHD_Connection *c, struct gw_req *r, unsigned
                             const char *msg)
 {
 	char body[512];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg ? msg : "upstream error");
 	struct MHD_Response *resp =
 	    MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
@@ -200,12 +329,23 @@ static enum MHD_Result early(struct MHD_Connection *c, struct gw_req *r, unsigne
 	return MHD_YES;
 }
 
-/* ---- building the upstream request ---- */
+/* Ends the upstream side with an error answer (sent by the handler). */
+static void req_error(struct gw_req *r, unsigned status, const char *msg)
+{
+	close_upstream(r, false);
+	r->st = ST_DONE;
+	if (!r->err_status) {
+		r->err_status = status;
+		r->err_msg = msg;
+	}
+	resume(r);
+}
+
+/* ---- building the request ---- */
 
 struct hdr_ctx {
 	struct gw_req *r;
 	const char *connection;
-	const char *xff;
 	int rc;
 };
 
@@ -235,22 +375,22 @@ static int build_head(struct MHD_Connection *c, struct gw_req *r)
 	char ip[INET6_ADDRSTRLEN] = "";
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
-	struct hdr_ctx h = {.r = r,
-	                    .connection =
-	                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection")};
+	struct hdr_ctx h = {
+	    .r = r, .connection = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Connection")};
 	int rc;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		if (ci->client_addr->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-			          &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
-			          ip, sizeof(ip));
-		else if (ci->client_addr->sa_family == AF_INET6)
 			inet_ntop(
-			    AF_INET6,
-			    &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+			    AF_INET,
+			    &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
 			    ip, sizeof(ip));
+		else if (ci->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			          &((const struct sockaddr_in6 *)(const void *)ci->client_addr)
+			               ->sin6_addr,
+			          ip, sizeof(ip));
 	}
 	if (host && !gw_header_value_ok(host, 1024))
 		host = NULL;
@@ -279,216 +419,207 @@ static int build_head(struct MHD_Connection *c, struct gw_req *r)
 	return rc;
 }
 
-/* ---- sending ---- */
-
-static int send_chunk(struct gw_req *r, const char *p, size_t n)
+/* Appends body bytes to out, framed as chunks when the length is unknown. */
+static int out_body(struct gw_req *r, const char *p, size_t n)
 {
-	char hdr[24];
-	int rc;
+	int rc = 0;
 	if (n == 0)
 		return 0;
-	if (!r->client_len_known) {
-		int hn = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
-		rc = gw_write_more(r->fd, hdr, (size_t)hn, gw_cfg.upstream_timeout_ms, r->client_fd,
-		                   true);
-		if (rc == 0)
-			rc = gw_write_more(r->fd, p, n, gw_cfg.upstream_timeout_ms, r->client_fd, true);
-		if (rc == 0)
-			rc = gw_write_all(r->fd, "\r\n", 2, gw_cfg.upstream_timeout_ms, r->client_fd);
-		return rc;
+	if (r->streaming && r->out_off >= (64u << 10)) { /* drop what was sent */
+		memmove(r->out.data, r->out.data + r->out_off, r->out.len - r->out_off);
+		r->out.len -= r->out_off;
+		r->out.data[r->out.len] = '\0'; /* keep fx_buf's invariant */
+		r->out_off = 0;
 	}
-	return gw_write_all(r->fd, p, n, gw_cfg.upstream_timeout_ms, r->client_fd);
-}
-
-/* Sends head and buffered body on the connection r->fd. streaming: more body follows. */
-static int send_start(struct gw_req *r, bool streaming)
-{
-	struct fx_buf out;
-	int rc = 0;
-
-	fx_buf_init(&out, (size_t)HEAD_MAX * 4 + PREFIX * 2);
-	rc = fx_buf_append(&out, r->head.data, r->head.len);
-	if (rc == 0) {
-		if (streaming && !r->client_len_known)
-			rc = fx_buf_puts(&out, "Transfer-Encoding: chunked\r\n\r\n");
-		else if (streaming)
-			rc = fx_buf_appendf(&out, "Content-Length: %llu\r\n\r\n",
-			                    (unsigned long long)r->client_len);
-		else if (r->body.len || r->body_announced)
-			rc = fx_buf_appendf(&out, "Content-Length: %zu\r\n\r\n", r->body.len);
-		else
-			rc = fx_buf_puts(&out, "\r\n");
-	}
-	if (rc == 0 && !(streaming && !r->client_len_known))
-		rc = fx_buf_append(&out, r->body.data, r->body.len);
+	if (r->streaming && !r->client_len_known)
+		rc = fx_buf_appendf(&r->out, "%zx\r\n", n);
 	if (rc == 0)
-		rc = gw_write_all(r->fd, out.data, out.len, gw_cfg.upstream_timeout_ms, r->client_fd);
-	if (rc == 0 && streaming && !r->client_len_known)
-		rc = send_chunk(r, r->body.data, r->body.len);
-	fx_buf_release(&out);
+		rc = fx_buf_append(&r->out, p, n);
+	if (rc == 0 && r->streaming && !r->client_len_known)
+		rc = fx_buf_puts(&r->out, "\r\n");
 	return rc;
 }
 
-static bool refused(int rc)
+/* Fills out with the head and the body so far. streaming: more body follows. */
+static int build_out(struct gw_req *r, bool streaming)
 {
-	return rc == -ECONNREFUSED || rc == -ETIMEDOUT || rc == -EHOSTUNREACH ||
-	       rc == -ENETUNREACH || rc == -EHOSTDOWN || rc == -ECONNRESET;
+	int rc;
+
+	fx_buf_reset(&r->out);
+	r->out_off = 0;
+	r->streaming = streaming;
+	rc = fx_buf_append(&r->out, r->head.data, r->head.len);
+	if (rc == 0) {
+		if (streaming && !r->client_len_known)
+			rc = fx_buf_puts(&r->out, "Transfer-Encoding: chunked\r\n\r\n");
+		else if (streaming)
+			rc = fx_buf_appendf(&r->out, "Content-Length: %llu\r\n\r\n",
+			                    (unsigned long long)r->client_len);
+		else if (r->body.len || r->body_announced)
+			rc = fx_buf_appendf(&r->out, "Content-Length: %zu\r\n\r\n", r->body.len);
+		else
+			rc = fx_buf_puts(&r->out, "\r\n");
+	}
+	if (rc == 0)
+		rc = out_body(r, r->body.data, r->body.len);
+	if (rc == 0 && r->upload_done && streaming && !r->client_len_known)
+		rc = fx_buf_puts(&r->out, "0\r\n\r\n");
+	if (streaming)
+		fx_buf_reset(&r->body); /* no retries once the body streams */
+	return rc;
 }
 
-/* Connects to the next candidate and sends the start of the request. A replica
- * that refuses is skipped. 0, or an HTTP status for the error. */
-static unsigned connect_and_send(struct gw_req *r, bool streaming, bool fresh_only)
-{
-	int last = 0;
+/* ---- talking to the replica ---- */
 
+static bool refused(int e)
+{
+	return e == ECONNREFUSED || e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH ||
+	       e == EHOSTDOWN || e == ECONNRESET || e == ECONNABORTED;
+}
+
+static bool idempotent(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
+	       strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+}
+
+static void do_send(struct gw_req *r)
+{
+	while (r->out_off < r->out.len) {
+		ssize_t w = send(r->fd, r->out.data + r->out_off, r->out.len - r->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			r->out_off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			set_events(r, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+			return;
+		}
+		upstream_failed(r, w < 0 ? errno : EPIPE);
+		return;
+	}
+	if (r->streaming) { /* sent bytes are not needed again */
+		fx_buf_reset(&r->out);
+		r->out_off = 0;
+	}
+	if (r->upload_done) {
+		if (r->st == ST_SEND) {
+			r->st = ST_HEAD;
+			r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
+		}
+		set_events(r, EPOLLIN | EPOLLRDHUP);
+	} else {
+		set_events(r, EPOLLIN | EPOLLRDHUP);
+		resume(r); /* more body, please */
+	}
+}
+
+/* Connects to candidate r->next (pooled connection first). */
+static void start_upstream(struct gw_req *r)
+{
 	while (r->next < r->ncand) {
 		struct gw_replica *rep = r->cand[r->next];
-		int fd = fresh_only ? -1 : gw_pool_get(rep);
+		int fd = r->fresh_retry ? -1 : gw_pool_get(rep);
 		while (fd >= 0 && !gw_conn_alive(fd)) {
 			close(fd);
 			fd = gw_pool_get(rep);
 		}
+		r->rep = rep;
 		r->reused = fd >= 0;
-		if (fd < 0) {
-			fd = gw_connect((const struct sockaddr *)&rep->sa, rep->salen,
-			                gw_cfg.connect_timeout_ms);
+		r->out_off = 0;
+		if (fd >= 0) {
+			r->fd = fd;
+			r->st = ST_SEND;
+			r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
+		} else {
+			int one = 1;
+			fd = socket(rep->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			            0);
 			if (fd < 0) {
-				last = fd;
-				if (refused(fd)) {
-					log_debug("replica_refused", "addr=%s err=\"%s\"", rep->addr,
-					          strerror(-fd));
+				req_error(r, 503, "out of sockets");
+				return;
+			}
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			if (connect(fd, (const struct sockaddr *)&rep->sa, rep->salen) < 0 &&
+			    errno != EINPROGRESS) {
+				int e = errno;
+				close(fd);
+				if (refused(e)) {
 					gw_replica_mark_down(rep);
 					r->next++;
 					continue;
 				}
-				break;
+				req_error(r, 502, "cannot connect to the replica");
+				return;
 			}
+			r->fd = fd;
+			r->st = ST_CONNECT;
+			r->deadline = gw_now_ms() + gw_cfg.connect_timeout_ms;
 		}
-		r->fd = fd;
-		r->rep = rep;
 		gw_inflight(rep, 1);
 		r->inflight = true;
-		int rc = send_start(r, streaming);
-		if (rc == 0)
-			return 0;
-		drop_upstream(r);
-		if (rc == -ECONNABORTED)
-			return 499;
-		if (r->reused) {
-			fresh_only = true; /* a stale pooled connection: retry this replica fresh */
-			continue;
-		}
-		last = rc;
-		if (rc == -ETIMEDOUT)
-			return 504;
-		r->next++;
-		fresh_only = false;
+		if (r->st == ST_CONNECT)
+			set_events(r, EPOLLOUT);
+		else
+			do_send(r);
+		return;
 	}
-	if (r->system)
-		r->err_msg = "controller unreachable";
-	else
-		r->err_msg = "no replica of the function is reachable";
-	log_warn("upstream_unreachable", "uri=%.200s err=\"%s\"", r->uri,
-	         last ? strerror(-last) : "no candidates");
-	return 502;
+	log_warn("upstream_unreachable", "uri=%.200s", r->uri);
+	req_error(r, 502,
+	          r->system ? "controller unreachable" : "no replica of the function is reachable");
 }
 
-/* ---- the answer's body ---- */
-
-struct reader {
-	int fd;
-	struct gw_replica *rep; /* ref held */
-	enum gw_framing framing;
-	uint64_t left;
-	struct gw_chunked ck;
-	char *buf; /* raw bytes read past the head */
-	size_t pos, len;
-	int client_fd;
-	bool keep_alive;
-};
-
-static void reader_done(struct reader *rd)
+static void try_next(struct gw_req *r)
 {
-	if (rd->keep_alive && rd->pos == rd->len && rd->fd >= 0) {
-		gw_pool_put(rd->rep, rd->fd);
-		rd->fd = -1;
-	}
+	close_upstream(r, false);
+	r->fresh_retry = false;
+	r->next++;
+	start_upstream(r);
 }
 
-static ssize_t body_reader(void *cls, uint64_t pos, char *out, size_t max)
+static void upstream_failed(struct gw_req *r, int err)
 {
-	struct reader *rd = cls;
-	ssize_t n;
-	(void)pos;
+	bool before_answer = !r->head_ready && r->ilen == 0;
 
-	if (rd->fd < 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	for (;;) {
-		if (rd->framing == GW_BODY_CHUNKED) {
-			if (rd->pos < rd->len) {
-				size_t used, made;
-				int st = gw_chunked_decode(&rd->ck, rd->buf + rd->pos, rd->len - rd->pos,
-				                           &used, out, max, &made);
-				if (st < 0)
-					return MHD_CONTENT_READER_END_WITH_ERROR;
-				rd->pos += used;
-				if (st == 1) {
-					reader_done(rd);
-					if (made)
-						return (ssize_t)made;
-					return MHD_CONTENT_READER_END_OF_STREAM;
-				}
-				if (made)
-					return (ssize_t)made;
-				if (rd->pos < rd->len)
-					continue;
-			}
-			rd->pos = rd->len = 0;
-			n = gw_read(rd->fd, rd->buf, RBUF, gw_cfg.upstream_timeout_ms, rd->client_fd);
-			if (n <= 0)
-				return MHD_CONTENT_READER_END_WITH_ERROR;
-			rd->len = (size_t)n;
-			continue;
-		}
-		size_t want = max;
-		if (rd->framing == GW_BODY_LENGTH && want > rd->left)
-			want = (size_t)rd->left;
-		if (want == 0) {
-			reader_done(rd);
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		}
-		if (rd->pos < rd->len) {
-			n = (ssize_t)(rd->len - rd->pos < want ? rd->len - rd->pos : want);
-			memcpy(out, rd->buf + rd->pos, (size_t)n);
-			rd->pos += (size_t)n;
-		} else {
-			n = gw_read(rd->fd, out, want, gw_cfg.upstream_timeout_ms, rd->client_fd);
-			if (n == 0 && rd->framing == GW_BODY_CLOSE) {
-				close(rd->fd);
-				rd->fd = -1;
-				return MHD_CONTENT_READER_END_OF_STREAM;
-			}
-			if (n <= 0)
-				return MHD_CONTENT_READER_END_WITH_ERROR;
-		}
-		if (rd->framing == GW_BODY_LENGTH) {
-			rd->left -= (uint64_t)n;
-			if (rd->left == 0)
-				reader_done(rd);
-		}
-		return n;
+	if (r->st == ST_CONNECT && refused(err)) {
+		gw_replica_mark_down(r->rep);
+		try_next(r);
+		return;
 	}
-}
-
-static void reader_free(void *cls)
-{
-	struct reader *rd = cls;
-	if (rd->fd >= 0)
-		close(rd->fd); /* unfinished (e.g. the client left): abort upstream */
-	gw_inflight(rd->rep, -1);
-	gw_replica_release(rd->rep);
-	free(rd->buf);
-	free(rd);
+	if (before_answer && !r->streaming && r->retries < MAX_TRIES &&
+	    (err == EPIPE || err == ECONNRESET || err == 0)) {
+		/* Closed before any answer: a pooled connection the replica had closed
+		 * (same replica, fresh connection), or a replica that died (idempotent
+		 * methods only, as nginx's proxy_next_upstream: the next one). */
+		r->retries++;
+		if (r->reused && !r->fresh_retry) {
+			close_upstream(r, false);
+			r->fresh_retry = true;
+			r->st = ST_SEND;
+			start_upstream(r);
+			return;
+		}
+		if (r->reused || idempotent(r->method)) {
+			gw_replica_mark_down(r->rep);
+			try_next(r);
+			return;
+		}
+	}
+	if (!r->head_ready) {
+		req_error(r, 502, "the replica closed the connection");
+		return;
+	}
+	/* In the body: the answer is cut short. */
+	r->body_error = true;
+	close_upstream(r, false);
+	r->st = ST_DONE;
+	if (r->reader_waiting) {
+		r->reader_waiting = false;
+		resume(r);
+	}
 }
 
 static bool skip_resp_header(const char *name)
@@ -502,45 +633,6 @@ static bool skip_resp_header(const char *name)
 	return false;
 }
 
-/* Reads the rest of a body into out (bounded), for answers we rewrite. */
-static int read_all(struct gw_req *r, struct gw_resp_head *h, char *buf, size_t have,
-                    struct fx_buf *out)
-{
-	struct reader rd = {.fd = r->fd, .framing = h->framing, .left = h->content_length,
-	                    .client_fd = r->client_fd};
-	char tmp[16384];
-	ssize_t n;
-
-	rd.buf = malloc(RBUF);
-	if (!rd.buf)
-		return -ENOMEM;
-	memcpy(rd.buf, buf, have);
-	rd.len = have;
-	if (h->framing == GW_BODY_NONE)
-		goto done;
-	for (;;) {
-		n = body_reader(&rd, 0, tmp, sizeof(tmp));
-		if (n == MHD_CONTENT_READER_END_OF_STREAM)
-			break;
-		if (n < 0 || fx_buf_append(out, tmp, (size_t)n) < 0) {
-			free(rd.buf);
-			return -EIO;
-		}
-		if (h->framing == GW_BODY_LENGTH && rd.left == 0)
-			break;
-	}
-done:
-	free(rd.buf);
-	return 0;
-}
-
-static bool idempotent(const char *m)
-{
-	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0 ||
-	       strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
-}
-
-/* A replica's "503, I am shutting down" (docs/api.md, X-Faas-Draining). */
 static bool draining_answer(const struct gw_resp_head *h)
 {
 	for (size_t i = 0; i < h->nhdr; i++)
@@ -549,180 +641,365 @@ static bool draining_answer(const struct gw_resp_head *h)
 	return false;
 }
 
-static enum MHD_Result respond_upstream(struct MHD_Connection *c, struct gw_req *r)
-{
-	char *buf = malloc(HEAD_MAX);
-	size_t len = 0;
-	struct gw_resp_head h;
-	struct MHD_Response *resp = NULL;
-	enum MHD_Result ret;
-	bool fresh_retry = false;
-	int retries = 0;
-	int rc;
+static ssize_t body_reader(void *cls, uint64_t pos, char *out, size_t max);
+static void reader_free(void *cls);
 
-	if (!buf)
-		return fail(c, r, 503, "out of memory");
-	for (;;) {
-		ssize_t n = gw_read(r->fd, buf + len, HEAD_MAX - len, gw_cfg.upstream_timeout_ms,
-		                    r->client_fd);
-		if (n == -ECONNABORTED) {
-			free(buf);
-			drop_upstream(r);
-			r->status = 499;
-			return MHD_NO; /* the client left: nothing to answer */
-		}
-		if ((n == 0 || n == -ECONNRESET || n == -EPIPE) && len == 0 && !r->streaming &&
-		    retries < MAX_TRIES && (r->reused || idempotent(r->method))) {
-			/* Closed before any answer: a pooled connection the replica had
-			 * closed (the request was not processed: same replica, fresh
-			 * connection), or a replica that died (idempotent methods only, as
-			 * nginx's proxy_next_upstream: the next replica). */
-			unsigned st;
-			bool same = r->reused && !fresh_retry;
-			drop_upstream(r);
-			retries++;
-			if (same) {
-				fresh_retry = true;
-				st = connect_and_send(r, false, true);
-			} else {
-				gw_replica_mark_down(r->rep);
-				r->next++;
-				st = connect_and_send(r, false, false);
-			}
-			if (st) {
-				free(buf);
-				return fail(c, r, st == 499 ? 502 : st,
-				            r->err_msg ? r->err_msg : "upstream error");
-			}
-			continue;
-		}
-		if (n == -ETIMEDOUT) {
-			free(buf);
-			drop_upstream(r);
-			log_warn("upstream_timeout", "uri=%.200s replica=%s", r->uri, r->rep->addr);
-			return fail(c, r, 504, "the function did not answer in time");
-		}
-		if (n <= 0) {
-			free(buf);
-			drop_upstream(r);
-			return fail(c, r, 502, "the replica closed the connection");
-		}
-		len += (size_t)n;
-		rc = gw_resp_head_parse(buf, len, r->is_head, &h);
-		if (rc == -EAGAIN && len < HEAD_MAX)
-			continue;
-		if (rc < 0) {
-			free(buf);
-			drop_upstream(r);
-			return fail(c, r, 502, "invalid answer from the replica");
-		}
-		if (h.status == 503 && draining_answer(&h) && !r->streaming && retries < MAX_TRIES) {
-			/* The replica is shutting down and did not run the request. */
-			drop_upstream(r);
-			gw_replica_mark_down(r->rep);
-			r->next++;
-			retries++;
-			len = 0;
-			unsigned st = connect_and_send(r, false, false);
-			if (st) {
-				free(buf);
-				return fail(c, r, st == 499 ? 502 : st,
-				            r->err_msg ? r->err_msg : "upstream error");
-			}
-			continue;
-		}
-		if (h.status < 200) { /* 1xx: drop it, read on */
-			memmove(buf, buf + h.head_len, len - h.head_len);
-			len -= h.head_len;
-			continue;
-		}
+/* Takes decoded body bytes from ibuf into out; sets *done at the end. */
+static size_t take_body(struct gw_req *r, char *out, size_t max, bool *done, bool *bad)
+{
+	size_t have = r->ilen - r->ioff, n = 0;
+
+	*done = false;
+	*bad = false;
+	switch (r->framing) {
+	case GW_BODY_NONE:
+		*done = true;
+		break;
+	case GW_BODY_LENGTH:
+		n = have < max ? have : max;
+		if (n > r->left)
+			n = (size_t)r->left;
+		memcpy(out, r->ibuf + r->ioff, n);
+		r->ioff += n;
+		r->left -= n;
+		*done = r->left == 0;
+		break;
+	case GW_BODY_CLOSE:
+		n = have < max ? have : max;
+		memcpy(out, r->ibuf + r->ioff, n);
+		r->ioff += n;
+		*done = r->up_eof && r->ioff == r->ilen;
+		break;
+	case GW_BODY_CHUNKED: {
+		size_t used = 0;
+		int st = gw_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
+		r->ioff += used;
+		if (st < 0)
+			*bad = true;
+		*done = st == 1;
 		break;
 	}
-	r->status = h.status;
-	size_t have = len - h.head_len;
-	char *rest = buf + h.head_len;
+	}
+	return n;
+}
 
-	if (r->inject && h.status == 200) {
-		struct fx_buf all;
-		fx_buf_init(&all, INJECT_MAX);
-		if (read_all(r, &h, rest, have, &all) == 0) {
-			size_t olen = 0;
-			char *o = gw_registry_inject_counts(all.data ? all.data : "", all.len, &olen);
-			if (o)
-				resp = MHD_create_response_from_buffer(olen, o, MHD_RESPMEM_MUST_FREE);
-			else
-				resp = MHD_create_response_from_buffer(all.len, all.data,
-				                                       MHD_RESPMEM_MUST_COPY);
-		}
-		fx_buf_release(&all);
-		if (h.keep_alive && resp)
-			gw_pool_put(r->rep, r->fd);
-		else
-			close(r->fd);
-		r->fd = -1;
-		gw_inflight(r->rep, -1);
-		r->inflight = false;
-		if (!resp) {
-			free(buf);
-			return fail(c, r, 502, "invalid answer from the controller");
-		}
-	} else if (h.framing == GW_BODY_NONE ||
-	           (h.framing == GW_BODY_LENGTH && have >= h.content_length)) {
-		size_t blen = h.framing == GW_BODY_NONE ? 0 : (size_t)h.content_length;
-		resp = MHD_create_response_from_buffer(blen, rest, MHD_RESPMEM_MUST_COPY);
-		if (h.keep_alive && have == blen)
-			gw_pool_put(r->rep, r->fd);
-		else
-			close(r->fd);
-		r->fd = -1;
-		gw_inflight(r->rep, -1);
-		r->inflight = false;
+/* The body is complete: the connection goes back to the pool if it can. */
+static void body_finished(struct gw_req *r)
+{
+	bool keep = r->keep_alive && r->ioff == r->ilen && !r->up_eof;
+	close_upstream(r, keep);
+	r->st = ST_DONE;
+}
+
+static void handle_head(struct gw_req *r)
+{
+	struct gw_resp_head *h = &r->h;
+	struct MHD_Response *resp = NULL;
+
+	r->status = h->status;
+	r->framing = h->framing;
+	r->left = h->content_length;
+	r->keep_alive = h->keep_alive;
+	r->ioff = h->head_len;
+	r->st = ST_BODY;
+	r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
+
+	if (r->inject && h->status == 200) {
+		/* Whole body first (gw_req_event keeps reading); built in inject_done. */
+		r->head_ready = true;
+		return;
+	}
+	bool complete = h->framing == GW_BODY_NONE ||
+	                (h->framing == GW_BODY_LENGTH && r->ilen - r->ioff >= h->content_length);
+	if (complete) {
+		size_t blen = h->framing == GW_BODY_NONE ? 0 : (size_t)h->content_length;
+		resp =
+		    MHD_create_response_from_buffer(blen, r->ibuf + r->ioff, MHD_RESPMEM_MUST_COPY);
+		r->ioff += blen;
+		r->left = 0;
+		body_finished(r);
 	} else {
-		struct reader *rd = calloc(1, sizeof(*rd));
-		char *rb = malloc(RBUF);
-		if (rd && rb) {
-			memcpy(rb, rest, have);
-			rd->buf = rb;
-			rd->len = have;
-			rd->fd = r->fd;
-			rd->rep = r->rep;
-			rd->framing = h.framing;
-			rd->left = h.content_length;
-			rd->client_fd = r->client_fd;
-			rd->keep_alive = h.keep_alive;
-			resp = MHD_create_response_from_callback(
-			    h.framing == GW_BODY_LENGTH ? h.content_length : MHD_SIZE_UNKNOWN, 32u << 10,
-			    body_reader, rd, reader_free);
-		}
-		if (!resp) {
-			free(rd);
-			free(rb);
-			free(buf);
-			drop_upstream(r);
-			return fail(c, r, 503, "out of memory");
-		}
-		/* The reader owns the connection, the in-flight count and a replica ref. */
-		r->fd = -1;
-		r->inflight = false;
-		for (size_t i = 0; i < r->ncand; i++)
-			if (r->cand[i] == r->rep) {
-				r->cand[i] = r->cand[--r->ncand];
-				break;
-			}
+		resp = MHD_create_response_from_callback(
+		    h->framing == GW_BODY_LENGTH ? h->content_length : MHD_SIZE_UNKNOWN, 32u << 10,
+		    body_reader, r, reader_free);
+		if (resp)
+			r->refs++; /* the response's hold on r, dropped in reader_free */
 	}
 	if (!resp) {
-		free(buf);
-		return fail(c, r, 503, "out of memory");
+		req_error(r, 503, "out of memory");
+		return;
 	}
-	for (size_t i = 0; i < h.nhdr; i++)
-		if (!skip_resp_header(h.hdr[i].name))
-			MHD_add_response_header(resp, h.hdr[i].name, h.hdr[i].value);
+	for (size_t i = 0; i < h->nhdr; i++)
+		if (!skip_resp_header(h->hdr[i].name))
+			MHD_add_response_header(resp, h->hdr[i].name, h->hdr[i].value);
 	if (!r->system)
 		add_ids(resp, r);
-	free(buf);
-	ret = MHD_queue_response(c, (unsigned)h.status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	r->resp = resp;
+	r->head_ready = true;
+	if (complete) { /* nothing more to read: give the buffer back now */
+		free(r->ibuf);
+		r->ibuf = NULL;
+		r->icap = r->ilen = r->ioff = 0;
+	}
+	resume(r);
+}
+
+static void inject_done(struct gw_req *r)
+{
+	size_t olen = 0;
+	char *o = gw_registry_inject_counts(r->all.data ? r->all.data : "", r->all.len, &olen);
+	struct MHD_Response *resp;
+
+	if (o)
+		resp = MHD_create_response_from_buffer(olen, o, MHD_RESPMEM_MUST_FREE);
+	else
+		resp = MHD_create_response_from_buffer(
+		    r->all.len, r->all.data ? r->all.data : (void *)(uintptr_t) "",
+		    MHD_RESPMEM_MUST_COPY);
+	body_finished(r);
+	if (!resp) {
+		req_error(r, 503, "out of memory");
+		return;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	r->resp = resp;
+	resume(r);
+}
+
+/* Reads what the replica sent. */
+static void do_read(struct gw_req *r)
+{
+	for (;;) {
+		if (!r->ibuf) {
+			r->icap = 4096;
+			r->ibuf = malloc(r->icap);
+			if (!r->ibuf) {
+				req_error(r, 503, "out of memory");
+				return;
+			}
+		}
+		if (r->head_ready && r->ioff > 0) { /* compact */
+			memmove(r->ibuf, r->ibuf + r->ioff, r->ilen - r->ioff);
+			r->ilen -= r->ioff;
+			r->ioff = 0;
+		}
+		if (r->ilen == r->icap) {
+			size_t ncap = r->head_ready ? IBUF_BODY : r->icap * 2;
+			if (r->icap >= ncap || (!r->head_ready && r->icap >= HEAD_MAX)) {
+				if (!r->head_ready) {
+					req_error(r, 502, "the replica's answer head is too large");
+					return;
+				}
+				set_events(r,
+				           EPOLLRDHUP); /* full: wait for the client to take some */
+				break;
+			}
+			char *nb = realloc(r->ibuf, ncap);
+			if (!nb) {
+				req_error(r, 503, "out of memory");
+				return;
+			}
+			r->ibuf = nb;
+			r->icap = ncap;
+		}
+		ssize_t n = recv(r->fd, r->ibuf + r->ilen, r->icap - r->ilen, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			if (n == 0 && r->head_ready && r->framing == GW_BODY_CLOSE) {
+				r->up_eof = true;
+				break;
+			}
+			upstream_failed(r, n == 0 ? 0 : errno);
+			return;
+		}
+		r->ilen += (size_t)n;
+		r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
+		if (!r->head_ready) {
+			int rc = gw_resp_head_parse(r->ibuf, r->ilen, r->is_head, &r->h);
+			if (rc == -EAGAIN)
+				continue;
+			if (rc < 0) {
+				req_error(r, 502, "invalid answer from the replica");
+				return;
+			}
+			if (r->h.status < 200) { /* 1xx: drop it */
+				memmove(r->ibuf, r->ibuf + r->h.head_len, r->ilen - r->h.head_len);
+				r->ilen -= r->h.head_len;
+				continue;
+			}
+			if (r->h.status == 503 && draining_answer(&r->h) && !r->streaming &&
+			    r->retries < MAX_TRIES) {
+				/* The replica is shutting down and did not run the request. */
+				r->retries++;
+				r->ilen = 0;
+				gw_replica_mark_down(r->rep);
+				try_next(r);
+				return;
+			}
+			if (!r->upload_done) {
+				/* An answer before the whole body (e.g. 413): the rest of the body
+				 * is not wanted; it is read and dropped, and the answer goes out
+				 * once it is in (libmicrohttpd answers only after the request). */
+				r->answered_early = true;
+				fx_buf_reset(&r->out);
+				r->out_off = 0;
+			}
+			handle_head(r);
+			if (r->st == ST_DONE)
+				return;
+			continue;
+		}
+		if (r->inject)
+			break;
+	}
+	if (!r->head_ready)
+		return;
+	if (r->inject && r->resp == NULL) {
+		/* accumulate the whole body */
+		char tmp[16384];
+		bool done, bad;
+		for (;;) {
+			size_t n = take_body(r, tmp, sizeof(tmp), &done, &bad);
+			if (bad || fx_buf_append(&r->all, tmp, n) < 0) {
+				req_error(r, 502, "invalid answer from the controller");
+				return;
+			}
+			if (done) {
+				inject_done(r);
+				return;
+			}
+			if (n == 0)
+				break;
+		}
+		if (r->up_eof) {
+			inject_done(r);
+			return;
+		}
+		return;
+	}
+	if (r->reader_waiting && (r->ilen > r->ioff || r->up_eof)) {
+		r->reader_waiting = false;
+		resume(r);
+	}
+}
+
+void gw_req_event(struct gw_req *r, int kind, uint32_t events)
+{
+	if (kind == GW_EV_CLIENT) {
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+			/* The client hung up while we waited: abort the replica's request. */
+			r->client_gone = true;
+			close_upstream(r, false);
+			r->st = ST_DONE;
+			r->reader_waiting = false;
+			resume(r);
+		}
+		return;
+	}
+	if (r->fd < 0)
+		return;
+	if (r->st == ST_CONNECT) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+		if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+			err = errno;
+		if (err) {
+			upstream_failed(r, err);
+			return;
+		}
+		r->st = ST_SEND;
+		r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
+		do_send(r);
+		return;
+	}
+	if ((events & EPOLLOUT) && r->out_off < r->out.len) {
+		do_send(r);
+		if (r->fd < 0)
+			return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+		do_read(r);
+}
+
+/* Called every few ms: deadlines and waits. */
+void gw_req_tick(struct gw_req *r, int64_t now)
+{
+	if (r->st == ST_CONNECT && now > r->deadline) {
+		gw_replica_mark_down(r->rep);
+		try_next(r);
+	} else if ((r->st == ST_HEAD || r->st == ST_SEND) && r->upload_done && now > r->deadline) {
+		log_warn("upstream_timeout", "uri=%.200s replica=%s", r->uri,
+		         r->rep ? r->rep->addr : "?");
+		req_error(r, 504, "the function did not answer in time");
+	} else if (r->st == ST_BODY && now > r->deadline && !r->reader_waiting && r->resp) {
+		/* the client is slow to read: not the replica's fault; wait */
+		r->deadline = now + gw_cfg.upstream_timeout_ms;
+	} else if (r->st == ST_BODY && now > r->deadline) {
+		log_warn("upstream_timeout", "uri=%.200s replica=%s phase=body", r->uri,
+		         r->rep ? r->rep->addr : "?");
+		if (r->resp || r->inject)
+			upstream_failed(r, ETIMEDOUT);
+		else
+			req_error(r, 504, "the function did not answer in time");
+	} else if (r->st == ST_WAIT) {
+		gw_req_retry_wait(r, now);
+	}
+}
+
+void gw_reqs_tick(struct gw_req *head, int64_t now)
+{
+	for (struct gw_req *r = head, *nx; r; r = nx) {
+		nx = r->lnext;
+		gw_req_tick(r, now);
+	}
+}
+
+void gw_reqs_abort(struct gw_req *head)
+{
+	for (struct gw_req *r = head; r; r = r->lnext) {
+		r->client_gone = true;
+		close_upstream(r, false);
+		r->st = ST_DONE;
+		r->reader_waiting = false;
+		resume(r);
+	}
+}
+
+/* ---- the body reader (libmicrohttpd pulls the answer) ---- */
+
+static ssize_t body_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct gw_req *r = cls;
+	bool done, bad;
+	(void)pos;
+
+	if (r->client_gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	size_t n = take_body(r, out, max, &done, &bad);
+	if (bad)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (done && r->st != ST_DONE)
+		body_finished(r);
+	if (r->fd >= 0 && !(r->events & EPOLLIN) && r->ilen - r->ioff < r->icap)
+		set_events(r, EPOLLIN | EPOLLRDHUP); /* room again */
+	if (n > 0)
+		return (ssize_t)n;
+	if (done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (r->body_error || r->fd < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	/* Nothing yet: sleep until the replica sends more. */
+	r->reader_waiting = true;
+	suspend(r);
+	return 0;
+}
+
+static void reader_free(void *cls)
+{
+	unref(cls);
 }
 
 /* ---- request flow ---- */
@@ -742,44 +1019,132 @@ static bool is_inject_path(const char *uri)
 	return false;
 }
 
-static unsigned setup_function(struct gw_req *r, const char *name)
-{
-	struct gw_fn *f;
-
-	if (!gw_registry_loaded()) {
-		r->err_msg = "the function registry is not loaded yet";
-		return 503;
-	}
-	f = gw_registry_get(name);
-	if (!f) {
-		r->err_msg = "function not found";
-		return 404;
-	}
-	r->fn = f;
-	gw_metrics_started(f->metrics);
-	r->ncand = gw_pick(f, r->cand, MAX_TRIES);
-	bool none = r->ncand == 0 ||
-	            (gw_cfg.static_discovery && gw_cfg.controller_host[0] && f->replicas == 0);
-	if (none && f->zero && gw_cfg.controller_host[0]) {
-		release_cands(r);
-		if (gw_scale_from_zero(f))
-			r->ncand = gw_pick(f, r->cand, MAX_TRIES);
-		none = r->ncand == 0;
-	}
-	if (none) {
-		release_cands(r);
-		r->err_msg = "the function has no ready replicas";
-		return 503;
-	}
-	return 0;
-}
-
 static bool auth_ok(struct MHD_Connection *c)
 {
 	if (!gw_cfg.basic_auth)
 		return true;
 	return gw_basic_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 	                        gw_cfg.auth_user, gw_cfg.auth_password);
+}
+
+/* Ready to talk to a replica: connect if the body allows it already. */
+static void maybe_start(struct gw_req *r)
+{
+	if (r->st != ST_NEW || r->err_status)
+		return;
+	if (r->upload_done) {
+		if (build_out(r, false) < 0) {
+			req_error(r, 503, "out of memory");
+			return;
+		}
+		start_upstream(r);
+	} else if (r->body.len >= PREFIX) {
+		if (build_out(r, true) < 0) {
+			req_error(r, 503, "out of memory");
+			return;
+		}
+		start_upstream(r);
+	}
+}
+
+/* Finds the function and its replicas; may leave r waiting (ST_WAIT). */
+static void resolve_function(struct gw_req *r, const char *name, bool first)
+{
+	struct gw_fn *f = r->fn;
+	uint64_t seq;
+	int64_t now = gw_now_ms();
+
+	if (!f) {
+		if (!gw_registry_loaded()) {
+			req_error(r, 503, "the function registry is not loaded yet");
+			return;
+		}
+		f = gw_registry_lookup(name, &seq);
+		if (!f) {
+			if (first && gw_registry_poll_soon()) {
+				r->st = ST_WAIT;
+				r->wait = W_REGISTRY;
+				r->wait_seq = seq;
+				r->wait_until = now + WAIT_REGISTRY_MS;
+				return;
+			}
+			req_error(r, 404, "function not found");
+			return;
+		}
+		r->fn = f;
+		gw_metrics_started(f->metrics);
+	}
+	size_t n = gw_pick(f, r->cand, MAX_TRIES);
+	if (n == GW_PICK_PENDING) {
+		if (r->st != ST_WAIT || r->wait != W_DNS) {
+			r->st = ST_WAIT;
+			r->wait = W_DNS;
+			r->wait_until = now + WAIT_DNS_MS;
+		}
+		return;
+	}
+	r->ncand = n;
+	bool none =
+	    n == 0 || (gw_cfg.static_discovery && gw_cfg.controller_host[0] && f->replicas == 0);
+	if (none && f->zero && gw_cfg.controller_host[0] &&
+	    !(r->st == ST_WAIT && r->wait == W_SCALE)) {
+		release_cands(r);
+		gw_scale_start(f);
+		r->st = ST_WAIT;
+		r->wait = W_SCALE;
+		r->wait_until = now + gw_cfg.scale_timeout_ms + 1000;
+		return;
+	}
+	if (none) {
+		release_cands(r);
+		req_error(r, 503, "the function has no ready replicas");
+		return;
+	}
+	r->st = ST_NEW;
+	maybe_start(r);
+}
+
+void gw_req_retry_wait(struct gw_req *r, int64_t now)
+{
+	if (r->st != ST_WAIT)
+		return;
+	switch (r->wait) {
+	case W_REGISTRY:
+		if (gw_registry_seq() == r->wait_seq && now < r->wait_until)
+			return;
+		resolve_function(r, r->route.name, false);
+		break;
+	case W_DNS:
+		if (now > r->wait_until) {
+			req_error(r, 503, "the function's replicas could not be resolved");
+			return;
+		}
+		resolve_function(r, r->route.name, false);
+		break;
+	case W_SCALE: {
+		int s = gw_scale_state(r->fn);
+		if (s == 0 && now < r->wait_until)
+			return;
+		if (s != 1) {
+			req_error(r, 503,
+			          "the function has no ready replicas (scale from zero timed out)");
+			return;
+		}
+		r->st = ST_NEW;
+		size_t n = gw_pick(r->fn, r->cand, MAX_TRIES);
+		if (n == 0 || n == GW_PICK_PENDING) {
+			req_error(r, 503, "the function has no ready replicas");
+			return;
+		}
+		r->ncand = n;
+		maybe_start(r);
+		break;
+	}
+	}
+	if (r->st != ST_WAIT && r->st != ST_NEW)
+		resume(r);
+	else if (r->st == ST_NEW && r->suspended)
+		resume(r);
 }
 
 static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *method)
@@ -789,8 +1154,8 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	const union MHD_ConnectionInfo *ci;
-	unsigned st;
 
+	r->c = c;
 	r->method = method;
 	r->is_head = strcmp(method, "HEAD") == 0;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -848,37 +1213,44 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 			snprintf(r->call_id, sizeof(r->call_id), "%s", cid);
 		else
 			new_call_id(r->call_id);
-		snprintf(r->start_time, sizeof(r->start_time), "%llu", (unsigned long long)now_ns());
+		snprintf(r->start_time, sizeof(r->start_time), "%llu",
+		         (unsigned long long)now_ns());
 	}
 	if (gw_cfg.max_body && r->client_len_known && r->client_len > gw_cfg.max_body)
 		return fail(c, r, 413, "request body too large");
-	if (r->route.kind == GW_ROUTE_FUNCTION) {
-		st = setup_function(r, r->route.name);
-		if (st)
-			return early(c, r, st, r->err_msg);
-	}
 	if (!r->alexa && build_head(c, r) < 0)
 		return fail(c, r, 431, "request headers too large");
+	r->st = ST_NEW;
+	if (r->route.kind == GW_ROUTE_FUNCTION) {
+		resolve_function(r, r->route.name, true);
+		if (r->err_status) {
+			unsigned st = r->err_status;
+			r->err_status = 0;
+			return early(c, r, st, r->err_msg);
+		}
+	}
 	return MHD_YES;
 }
 
 static int proxy_body(struct MHD_Connection *c, struct gw_req *r, const char *upload,
                       size_t *upload_size)
 {
-	unsigned st;
-
+	if (r->client_gone)
+		return MHD_NO;
 	if (*upload_size > 0) {
 		size_t n = *upload_size;
-		*upload_size = 0;
-		if (r->err_status)
-			return MHD_YES; /* discard the rest; the error goes out at the end */
-		r->body_total += n;
-		if (gw_cfg.max_body && r->body_total > gw_cfg.max_body) {
+		if (r->err_status || r->st == ST_DONE || r->answered_early) {
+			*upload_size = 0; /* discard; the answer goes out at the end */
+			return MHD_YES;
+		}
+		if (gw_cfg.max_body && r->body_total + n > gw_cfg.max_body) {
 			log_warn("body_too_large", "uri=%.200s", r->uri);
-			drop_upstream(r);
-			return MHD_NO; /* chunked body past the cap: close the connection */
+			close_upstream(r, false);
+			return MHD_NO; /* a chunked body past the cap: close the connection */
 		}
 		if (r->alexa) {
+			*upload_size = 0;
+			r->body_total += n;
 			if (fx_buf_append(&r->body, upload, n) < 0 || r->body.len > ALEXA_MAX) {
 				r->err_status = 413;
 				r->err_msg = "request body too large";
@@ -886,72 +1258,81 @@ static int proxy_body(struct MHD_Connection *c, struct gw_req *r, const char *up
 			return MHD_YES;
 		}
 		if (r->streaming) {
-			int rc = send_chunk(r, upload, n);
-			if (rc < 0) {
-				drop_upstream(r);
-				if (rc == -ECONNABORTED)
-					return MHD_NO;
-				r->err_status = rc == -ETIMEDOUT ? 504 : 502;
-				r->err_msg = "the replica stopped reading the request";
+			if (r->out.len - r->out_off > OUT_HIGH) {
+				suspend(r); /* the replica is slower than the client: wait */
+				return MHD_YES;
 			}
+			*upload_size = 0;
+			r->body_total += n;
+			if (out_body(r, upload, n) < 0) {
+				req_error(r, 503, "out of memory");
+				return MHD_YES;
+			}
+			if (r->fd >= 0 && r->st != ST_CONNECT)
+				do_send(r);
 			return MHD_YES;
 		}
+		if (r->body.len >= PREFIX) { /* waiting for a replica: hold the client */
+			suspend(r);
+			return MHD_YES;
+		}
+		*upload_size = 0;
+		r->body_total += n;
 		if (fx_buf_append(&r->body, upload, n) < 0) {
-			r->err_status = 503;
-			r->err_msg = "out of memory";
+			req_error(r, 503, "out of memory");
 			return MHD_YES;
 		}
-		if (r->body.len >= PREFIX) {
-			st = connect_and_send(r, true, false);
-			if (st == 499)
-				return MHD_NO;
-			if (st) {
-				r->err_status = st;
-				if (!r->err_msg)
-					r->err_msg = "upstream error";
-			}
-			r->streaming = true;
-			fx_buf_reset(&r->body);
-		}
+		maybe_start(r);
 		return MHD_YES;
 	}
 
-	/* The whole request is in. */
-	if (r->err_status)
-		return fail(c, r, r->err_status, r->err_msg);
-	if (r->alexa) {
-		char name[GW_NAME_MAX + 1];
-		if (gw_alexa_intent(r->body.data ? r->body.data : "", r->body.len, name) < 0)
-			return fail(c, r, 404, "not found (not an Alexa request with an intent name)");
-		r->route.target = "";
-		r->route.target_root = true;
-		st = setup_function(r, name);
-		if (st)
-			return fail(c, r, st, r->err_msg);
-		if (build_head(c, r) < 0)
-			return fail(c, r, 431, "request headers too large");
-	}
-	if (!r->streaming) {
-		st = connect_and_send(r, false, false);
-		if (st == 499)
-			return MHD_NO;
-		if (st)
-			return fail(c, r, st, r->err_msg ? r->err_msg : "upstream error");
-	} else if (!r->client_len_known) {
-		int rc = gw_write_all(r->fd, "0\r\n\r\n", 5, gw_cfg.upstream_timeout_ms, r->client_fd);
-		if (rc < 0) {
-			drop_upstream(r);
-			if (rc == -ECONNABORTED)
-				return MHD_NO;
-			return fail(c, r, rc == -ETIMEDOUT ? 504 : 502, "the replica stopped reading");
+	/* The whole request is in (or we were resumed). */
+	if (!r->upload_done) {
+		r->upload_done = true;
+		if (r->alexa && !r->err_status) {
+			char name[GW_NAME_MAX + 1];
+			if (gw_alexa_intent(r->body.data ? r->body.data : "", r->body.len, name) <
+			    0)
+				return fail(c, r, 404,
+				            "not found (not an Alexa request with an intent name)");
+			r->route.target = "";
+			r->route.target_root = true;
+			snprintf(r->route.name, sizeof(r->route.name), "%s", name);
+			if (build_head(c, r) < 0)
+				return fail(c, r, 431, "request headers too large");
+			r->st = ST_NEW;
+			resolve_function(r, name, true);
+		} else if (r->answered_early) {
+			/* nothing more to send */
+		} else if (r->streaming && !r->client_len_known && r->st != ST_DONE) {
+			if (fx_buf_puts(&r->out, "0\r\n\r\n") < 0)
+				req_error(r, 503, "out of memory");
+			else if (r->fd >= 0 && r->st != ST_CONNECT)
+				do_send(r);
+		} else if (r->streaming && r->fd >= 0 && r->st == ST_SEND &&
+		           r->out_off == r->out.len) {
+			do_send(r); /* all sent: now wait for the head */
+		} else {
+			maybe_start(r);
 		}
 	}
-	return respond_upstream(c, r);
+	if (r->err_status)
+		return fail(c, r, r->err_status, r->err_msg);
+	if (r->resp) {
+		enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, r->resp);
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+		return ret;
+	}
+	suspend(r); /* until the answer's head (or an error) */
+	return MHD_YES;
 }
 
 int gw_proxy_dispatch(struct MHD_Connection *c, struct gw_req *r, const char *method,
                       const char *upload, size_t *upload_size)
 {
+	r->suspended = false; /* a call means libmicrohttpd resumed us */
+	watch_client(r, false);
 	if (!r->started) {
 		r->started = true;
 		return req_first(c, r, method);

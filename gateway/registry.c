@@ -23,10 +23,10 @@
 
 struct gw_config gw_cfg;
 
-#define NBUCKET    1024
-#define MAX_FNS    10000 /* functions the registry keeps (a controller lists fewer) */
-#define MAX_ADDRS  64
-#define ACTIVE_MS  60000 /* names used within this are kept resolved */
+#define NBUCKET   1024
+#define MAX_FNS   10000 /* functions the registry keeps (a controller lists fewer) */
+#define MAX_ADDRS 64
+#define ACTIVE_MS 60000 /* names used within this are kept resolved */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER; /* registry polled / resolve done */
@@ -102,30 +102,40 @@ static struct gw_fn *get_or_create(const char *name)
 	return f;
 }
 
-struct gw_fn *gw_registry_get(const char *name)
+struct gw_fn *gw_registry_lookup(const char *name, uint64_t *seq)
 {
 	struct gw_fn *f;
-	bool want_poll;
 
 	pthread_mutex_lock(&mu);
 	f = lookup(name);
-	/* A function deployed since the last poll: poll now (at most once a second). */
-	want_poll = (!f || !f->present) && poll_started && gw_now_ms() - last_poll_ms > 1000;
-	if (want_poll) {
-		uint64_t seq = poll_seq;
-		struct timespec ts;
-		poll_wanted = true;
-		pthread_cond_broadcast(&wake);
-		deadline_ts(&ts, 1500);
-		while (poll_seq == seq && !stopping)
-			if (pthread_cond_timedwait(&cond, &mu, &ts) != 0)
-				break;
-		f = lookup(name);
-	}
 	if (f && !f->present)
 		f = NULL;
+	if (seq)
+		*seq = poll_seq;
 	pthread_mutex_unlock(&mu);
 	return f;
+}
+
+bool gw_registry_poll_soon(void)
+{
+	bool asked = false;
+	pthread_mutex_lock(&mu);
+	/* A function deployed since the last poll: poll now (at most once a second). */
+	if (poll_started && gw_now_ms() - last_poll_ms > 1000 && !stopping) {
+		poll_wanted = true;
+		asked = true;
+		pthread_cond_broadcast(&wake);
+	}
+	pthread_mutex_unlock(&mu);
+	return asked;
+}
+
+uint64_t gw_registry_seq(void)
+{
+	pthread_mutex_lock(&mu);
+	uint64_t s = poll_seq;
+	pthread_mutex_unlock(&mu);
+	return s;
 }
 
 bool gw_registry_loaded(void)
@@ -325,15 +335,14 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 	int64_t now = gw_now_ms();
 	size_t n, k = 0, start;
 
-	if (!gw_cfg.static_discovery) {
-		pthread_mutex_lock(&mu);
-		bool never = f->resolved_ms == 0;
-		pthread_mutex_unlock(&mu);
-		if (never)
-			resolve_fn(f); /* first use; afterwards the resolver thread refreshes */
-	}
 	pthread_mutex_lock(&mu);
 	f->used_ms = now;
+	if (!gw_cfg.static_discovery && f->resolved_ms == 0) {
+		/* First use: the resolver thread answers; the caller waits (bounded). */
+		pthread_cond_broadcast(&wake);
+		pthread_mutex_unlock(&mu);
+		return GW_PICK_PENDING;
+	}
 	if (!gw_cfg.static_discovery && now - f->resolved_ms > gw_cfg.dns_ttl_ms)
 		pthread_cond_broadcast(&wake);
 	n = f->nreps;
@@ -369,23 +378,12 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 
 /* ---- the controller ---- */
 
-struct gw_replica *gw_controller_replica(void)
+/* Resolves the controller's host (blocking; never on a loop thread). */
+static void resolve_controller(void)
 {
 	struct sockaddr_storage a[1];
 	char port[8];
-	struct gw_replica *r = NULL;
-	int64_t now = gw_now_ms();
 
-	if (!gw_cfg.controller_host[0])
-		return NULL;
-	pthread_mutex_lock(&mu);
-	if (ctrl_rep && now - ctrl_resolved_ms < 5000) {
-		ctrl_rep->refs++;
-		r = ctrl_rep;
-	}
-	pthread_mutex_unlock(&mu);
-	if (r)
-		return r;
 	snprintf(port, sizeof(port), "%d", gw_cfg.controller_port);
 	int n = resolve(gw_cfg.controller_host, port, a, 1);
 	pthread_mutex_lock(&mu);
@@ -398,7 +396,15 @@ struct gw_replica *gw_controller_replica(void)
 		}
 	}
 	if (n > 0)
-		ctrl_resolved_ms = now;
+		ctrl_resolved_ms = gw_now_ms();
+	pthread_mutex_unlock(&mu);
+}
+
+struct gw_replica *gw_controller_replica(void)
+{
+	struct gw_replica *r = NULL;
+
+	pthread_mutex_lock(&mu);
 	if (ctrl_rep) {
 		ctrl_rep->refs++;
 		r = ctrl_rep;
@@ -487,6 +493,9 @@ static void poll_once(void)
 	struct json_object *arr = NULL;
 	static int64_t last_warn;
 
+	if (gw_now_ms() - ctrl_resolved_ms > 5000)
+		resolve_controller();
+
 	if (controller_call("GET", "/system/functions", NULL, &resp) == 0 && resp.status == 200)
 		arr = json_tokener_parse(resp.body.data ? resp.body.data : "");
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
@@ -501,6 +510,7 @@ static void poll_once(void)
 		poll_seq++; /* wake waiters: the answer will not come sooner */
 		pthread_cond_broadcast(&cond);
 		pthread_mutex_unlock(&mu);
+		gw_loops_wake();
 		return;
 	}
 	pthread_mutex_lock(&mu);
@@ -519,6 +529,7 @@ static void poll_once(void)
 	pthread_mutex_unlock(&mu);
 	json_object_put(arr);
 	fx_http_resp_release(&resp);
+	gw_loops_wake();
 }
 
 static void *poll_main(void *arg)
@@ -556,12 +567,15 @@ static void *dns_main(void *arg)
 		size_t n = 0;
 		for (size_t b = 0; b < NBUCKET && n < 256; b++)
 			for (struct gw_fn *f = table[b]; f && n < 256; f = f->next)
-				if (f->present && f->resolved_ms && now - f->used_ms < ACTIVE_MS &&
-				    now - f->resolved_ms >= gw_cfg.dns_ttl_ms)
+				if (f->present && f->used_ms && now - f->used_ms < ACTIVE_MS &&
+				    (f->resolved_ms == 0 ||
+				     now - f->resolved_ms >= gw_cfg.dns_ttl_ms))
 					due[n++] = f;
 		pthread_mutex_unlock(&mu);
 		for (size_t i = 0; i < n; i++)
 			resolve_fn(due[i]); /* entries are never freed */
+		if (n)
+			gw_loops_wake();
 		pthread_mutex_lock(&mu);
 	}
 	pthread_mutex_unlock(&mu);
@@ -608,6 +622,7 @@ int gw_registry_start(char **err)
 	if (!gw_cfg.controller_host[0]) {
 		loaded = true; /* the static table is the registry */
 	} else {
+		resolve_controller();
 		if (pthread_create(&poll_thread, NULL, poll_main, NULL) != 0)
 			return -EAGAIN;
 		poll_started = true;
@@ -736,25 +751,19 @@ static void refresh_one(struct gw_fn *f)
 	fx_http_resp_release(&resp);
 }
 
-bool gw_scale_from_zero(struct gw_fn *f)
+static void *scale_main(void *arg)
 {
+	struct gw_fn *f = arg;
 	int64_t deadline = gw_now_ms() + gw_cfg.scale_timeout_ms;
-	bool mine;
 	char body[160], path[128];
-
-	pthread_mutex_lock(&mu);
-	mine = !f->scaling;
-	f->scaling = true;
-	pthread_mutex_unlock(&mu);
-	if (mine) {
-		struct fx_http_resp resp = {0};
-		snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
-		snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
-		int rc = controller_call("POST", path, body, &resp);
-		log_info("scale_from_zero", "function=%s status=%ld", f->name, rc == 0 ? resp.status : 0L);
-		fx_http_resp_release(&resp);
-	}
+	struct fx_http_resp resp = {0};
 	bool ok = false;
+
+	snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
+	snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
+	int rc = controller_call("POST", path, body, &resp);
+	log_info("scale_from_zero", "function=%s status=%ld", f->name, rc == 0 ? resp.status : 0L);
+	fx_http_resp_release(&resp);
 	while (!ok && gw_now_ms() < deadline && !gw_draining) {
 		refresh_one(f);
 		if (!gw_cfg.static_discovery)
@@ -765,10 +774,47 @@ bool gw_scale_from_zero(struct gw_fn *f)
 		if (!ok)
 			usleep(200 * 1000);
 	}
-	if (mine) {
+	pthread_mutex_lock(&mu);
+	f->scaling = false;
+	f->scale_ok = ok;
+	pthread_mutex_unlock(&mu);
+	gw_loops_wake();
+	return NULL;
+}
+
+int gw_scale_state(struct gw_fn *f)
+{
+	int st;
+	pthread_mutex_lock(&mu);
+	if (f->scaling) {
+		st = 0;
+	} else if (f->available > 0 && f->nreps > 0) {
+		st = 1;
+	} else {
+		st = -1;
+	}
+	pthread_mutex_unlock(&mu);
+	return st;
+}
+
+void gw_scale_start(struct gw_fn *f)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	pthread_mutex_lock(&mu);
+	if (f->scaling) {
+		pthread_mutex_unlock(&mu);
+		return;
+	}
+	f->scaling = true;
+	pthread_mutex_unlock(&mu);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, scale_main, f) != 0) {
 		pthread_mutex_lock(&mu);
 		f->scaling = false;
 		pthread_mutex_unlock(&mu);
 	}
-	return ok;
+	pthread_attr_destroy(&a);
 }

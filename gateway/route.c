@@ -62,8 +62,10 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		n = strcspn(name, "/?");
 		if (!gw_name_valid(name, n)) {
 			r.kind = GW_ROUTE_BAD;
-			r.err = n == 0 ? "missing function name"
-			               : "invalid function name (DNS-1123 label, at most 63 characters)";
+			r.err =
+			    n == 0
+			        ? "missing function name"
+			        : "invalid function name (DNS-1123 label, at most 63 characters)";
 			*out = r;
 			return;
 		}
@@ -136,9 +138,18 @@ static bool in_token_list(const char *name, const char *list)
 bool gw_header_is_hop(const char *name, const char *connection)
 {
 	static const char *const hop[] = {
-	    "Connection",          "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	    "Proxy-Connection",    "TE",         "Trailer",            "Transfer-Encoding",
-	    "Upgrade",             "Expect",     "Content-Length",     "Host",
+	    "Connection",
+	    "Keep-Alive",
+	    "Proxy-Authenticate",
+	    "Proxy-Authorization",
+	    "Proxy-Connection",
+	    "TE",
+	    "Trailer",
+	    "Transfer-Encoding",
+	    "Upgrade",
+	    "Expect",
+	    "Content-Length",
+	    "Host",
 	};
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
 		if (strcasecmp(name, hop[i]) == 0)
@@ -344,8 +355,9 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 			continue;
 		const char *eq = memchr(e, '=', en);
 		if (!eq) {
-			*err = errf("static_functions: entry %d: expected name=host:port[,host:port]",
-			            entry);
+			*err =
+			    errf("static_functions: entry %d: expected name=host:port[,host:port]",
+			         entry);
 			return -EINVAL;
 		}
 		struct gw_static_fn fn = {.naddr = 0};
@@ -353,8 +365,8 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 		size_t nn = (size_t)(eq - e);
 		trim(&nm, &nn);
 		if (!gw_name_valid(nm, nn)) {
-			*err = errf("static_functions: entry %d: invalid function name \"%.*s\"", entry,
-			            (int)(nn > 80 ? 80 : nn), nm);
+			*err = errf("static_functions: entry %d: invalid function name \"%.*s\"",
+			            entry, (int)(nn > 80 ? 80 : nn), nm);
 			return -EINVAL;
 		}
 		memcpy(fn.name, nm, nn);
@@ -377,7 +389,8 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 				return -EINVAL;
 			}
 			if (fn.naddr >= sizeof(fn.addr) / sizeof(fn.addr[0])) {
-				*err = errf("static_functions: %s: more than 16 addresses", fn.name);
+				*err =
+				    errf("static_functions: %s: more than 16 addresses", fn.name);
 				return -EINVAL;
 			}
 			memcpy(fn.addr[fn.naddr], av, avn);

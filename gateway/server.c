@@ -107,7 +107,8 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
 	case GW_ROUTE_UI_REDIRECT:
-		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
+		                                       MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
 		MHD_add_response_header(resp, "Location", "/ui/");
@@ -121,10 +122,9 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	(void)cls;
 	(void)c;
 	atomic_fetch_add(&active, 1);
-	return gw_req_new(uri); /* NULL on ENOMEM: on_request answers 503 */
+	return gw_req_new(cls, uri); /* NULL on ENOMEM: on_request answers 503 */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -134,15 +134,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)code;
 	gw_req_completed(*con_cls);
-	gw_req_free(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct gw_req *r = *con_cls;
 	(void)cls;
@@ -170,19 +168,18 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http", "detail=\"%s\"", msg);
 }
 
-struct MHD_Daemon *gw_server_start(int listen_fd)
+struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000);
+	unsigned limit = (unsigned)((gw_cfg.max_connections + nloops - 1) / nloops);
 
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(128u << 10), MHD_OPTION_CONNECTION_TIMEOUT,
-	    timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)gw_cfg.max_connections,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw_cfg.max_header_size,
-	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-	    NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)gw_cfg.max_header_size, MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 
 int gw_server_active(void)

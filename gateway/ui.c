@@ -13,7 +13,8 @@ const struct gw_asset *gw_ui_find(const char *path, size_t len)
 	if (memchr(path, '/', len) || memchr(path, '%', len) || (len >= 2 && path[0] == '.'))
 		return NULL;
 	for (size_t i = 0; i < gw_ui_nassets; i++)
-		if (strlen(gw_ui_assets[i].name) == len && memcmp(gw_ui_assets[i].name, path, len) == 0)
+		if (strlen(gw_ui_assets[i].name) == len &&
+		    memcmp(gw_ui_assets[i].name, path, len) == 0)
 			return &gw_ui_assets[i];
 	return NULL;
 }

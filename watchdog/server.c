@@ -266,15 +266,19 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 struct hdrs {
 	struct wd_kv kv[MAX_HEADERS];
 	size_t n, seen;
+	bool nul; /* a NUL byte inside a header name or value */
 };
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                               const char *value, size_t value_size)
 {
 	struct hdrs *h = cls;
 
 	(void)kind;
 	h->seen++;
+	if (key == NULL || strlen(key) != key_size ||
+	    (value != NULL && strlen(value) != value_size))
+		h->nul = true;
 	if (h->n < MAX_HEADERS)
 		h->kv[h->n++] = (struct wd_kv){key, value ? value : ""};
 	return MHD_YES;
@@ -535,6 +539,8 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 		return defer(r, 503, "shutting down\n");
 	if (h->seen > MAX_HEADERS)
 		return reply_text(c, r, 431, "too many headers\n");
+	if (h->nul)
+		return reply_text(c, r, 400, "NUL byte in a header\n");
 	r->counted = true;
 	if (atomic_fetch_add(&S.inflight, 1) >= S.cfg->max_inflight && S.cfg->max_inflight > 0)
 		return defer(r, 429, "concurrency limit (max_inflight) reached\n");
@@ -588,7 +594,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (h == NULL)
 			return reply_text(c, r, 503, "out of memory\n");
 		h->n = h->seen = 0;
-		MHD_get_connection_values(c, MHD_HEADER_KIND, collect, h);
+		h->nul = false;
+		MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect, h);
 		ret = first_call(c, r, method, h);
 		free(h);
 		return ret;
@@ -713,14 +720,15 @@ int wd_server_run(struct wd_config *cfg)
 			return 1;
 	}
 	read_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
-	S.d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-	        MHD_USE_ITC | MHD_USE_ERROR_LOG,
-	    (uint16_t)cfg->port, NULL, NULL, handler, NULL, MHD_OPTION_CONNECTION_TIMEOUT, read_s,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log,
-	    NULL, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    1024u, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                           MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	                       (uint16_t)cfg->port, NULL, NULL, handler, NULL,
+	                       MHD_OPTION_CONNECTION_TIMEOUT, read_s, MHD_OPTION_NOTIFY_COMPLETED,
+	                       completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+	                       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
+	                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10),
+	                       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT,
+	                       1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (S.d == NULL) {
 		log_error("cannot listen", "port=%lld", (long long)cfg->port);
 		wd_proxy_free(S.px);

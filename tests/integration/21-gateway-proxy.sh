@@ -21,7 +21,7 @@ wd() {
 }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
-wd who1 fprocess="echo r1" || exit 1; WHO1=$PORT WHO1_PID=$PID
+wd who1 fprocess="echo r1" || exit 1; WHO1=$PORT
 wd who2 fprocess="echo r2" || exit 1; WHO2=$PORT
 wd who3 fprocess="echo r3" || exit 1; WHO3=$PORT
 wd env fprocess=env || exit 1; ENVP=$PORT
@@ -50,7 +50,7 @@ for r in r1 r2 r3; do
 	check "replica $r got traffic (${n:-0} of 30)" test "${n:-0}" -ge 5
 done
 expect_eq "keep-alive and balanced: 30 answers on one client connection" 30 \
-	"$(curl -s $(for i in $(seq 30); do printf '%s ' "$G/function/who"; done) | grep -c '^r[123]$')"
+	"$(mapfile -t u < <(for _ in $(seq 30); do echo "$G/function/who"; done); curl -s "${u[@]}" | grep -c '^r[123]$')"
 
 # ---- method, path, query and headers reach the function
 e=$(curl -s -X PUT -H 'X-Custom: v1' -H 'Connection: keep-alive, X-Hop' -H 'X-Hop: no' \
@@ -95,7 +95,6 @@ check "504 came after about 1 s" test $((SECONDS - start)) -le 2
 
 # ---- a client that goes away aborts the upstream request (the watchdog kills sleep)
 curl -s -m 0.5 -o /dev/null "$G/function/slow" -H 'X-Keep: 1'
-sleep_children() { pgrep -P "$SLOW_PID" -x sleep >/dev/null; }
 check "client gone: upstream aborted, function process stopped" wait_for 2 bash -c "! pgrep -P $SLOW_PID -x sleep"
 
 # ---- 100 MB through the gateway, both ways, memory flat

@@ -62,7 +62,7 @@ expect_eq "scale through the gateway is authorised by the token" 202 \
 	"$(code "${A[@]}" -d '{"serviceName":"cold","replicas":0}' "$G/system/scale-function/cold")"
 
 # ---- invocationCount from the gateway's counters
-for i in 1 2 3 4 5; do curl -s -o /dev/null "$G/function/echo"; done
+for _ in 1 2 3 4 5; do curl -s -o /dev/null "$G/function/echo"; done
 list=$(curl -s "${A[@]}" "$G/system/functions")
 expect_match "invocationCount of echo = 6 in /system/functions" '"name":"echo"[^}]*"invocationCount":6' "$list"
 one=$(curl -s "${A[@]}" "$G/system/function/echo")

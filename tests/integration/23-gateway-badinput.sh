@@ -28,7 +28,8 @@ raw() {
 }
 
 expect_match "garbage request line: 400 or closed" '^(HTTP/1\.[01] 400.*)?$' "$(raw 'GARBAGE\r\n\r\n')"
-expect_match "bad HTTP version: 400 or 505" '^HTTP/1\.[01] (400|505)' "$(raw 'GET / HTTP/9.9\r\nHost: x\r\n\r\n')"
+# (libmicrohttpd may close before the client reads its 505: both are fine)
+expect_match "bad HTTP version: 400, 505 or closed" '^(HTTP/1\.[01] (400|505).*)?$' "$(raw 'GET / HTTP/9.9\r\nHost: x\r\n\r\n')"
 expect_match "header line without a colon: 400" '^HTTP/1\.[01] 400' "$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n')"
 expect_match "NUL in the request line: never reaches the function" '^(HTTP/1\.[01] 40[04].*)?$' \
 	"$(raw 'GET /function/ca\0t HTTP/1.1\r\nHost: x\r\n\r\n')"

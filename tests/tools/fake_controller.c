@@ -55,7 +55,8 @@ static struct json_object *load_functions(void)
 			struct json_object *it = json_object_array_get_idx(a, i), *n;
 			if (json_object_object_get_ex(it, "name", &n) &&
 			    strcmp(json_object_get_string(n), scaled_name) == 0) {
-				json_object_object_add(it, "replicas", json_object_new_int64(scaled_replicas));
+				json_object_object_add(it, "replicas",
+				                       json_object_new_int64(scaled_replicas));
 				json_object_object_add(it, "availableReplicas",
 				                       json_object_new_int64(scaled_replicas));
 			}
@@ -67,8 +68,8 @@ static struct json_object *load_functions(void)
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+	    strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
@@ -119,7 +120,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/system/functions") == 0) {
 		struct json_object *a = load_functions();
-		enum MHD_Result r = reply(c, 200, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+		enum MHD_Result r =
+		    reply(c, 200, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 		json_object_put(a);
 		return r;
 	}
@@ -131,7 +133,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			struct json_object *it = json_object_array_get_idx(a, i), *n;
 			if (json_object_object_get_ex(it, "name", &n) &&
 			    strcmp(json_object_get_string(n), url + 17) == 0) {
-				r = reply(c, 200, json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
+				r = reply(
+				    c, 200,
+				    json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN));
 				found = true;
 			}
 		}
@@ -166,7 +170,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	json_object_object_add(o, "path", json_object_new_string(rq->uri ? rq->uri : url));
 	json_object_object_add(o, "authorization", json_object_new_string(auth ? auth : ""));
 	json_object_object_add(o, "body", json_object_new_string(rq->body));
-	enum MHD_Result r = reply(c, 200, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	enum MHD_Result r =
+	    reply(c, 200, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return r;
 }
@@ -218,8 +223,8 @@ int main(void)
 	dm = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	                          MHD_USE_POLL,
 	                      (uint16_t)(p ? strtol(p, NULL, 10) : 0), NULL, NULL, on_request, NULL,
-	                      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-	                      on_done, NULL, MHD_OPTION_END);
+	                      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	                      MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
 	if (!dm)
 		return 1;
 	info = MHD_get_daemon_info(dm, MHD_DAEMON_INFO_BIND_PORT);

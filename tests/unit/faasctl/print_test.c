@@ -211,11 +211,63 @@ START_TEST(describe)
 }
 END_TEST
 
+/* Random strings (ASCII, YAML indicators, controls, UTF-8) as keys and values:
+ * the emitted YAML always reads back as the same strings. */
+START_TEST(yaml_strings_round_trip)
+{
+	static const char alphabet[] = "aZ09 -:#,[]{}&*!|>'\"%@`?~.\\\t\n\r\x01\x7f";
+	unsigned seed = 4242;
+	for (int iter = 0; iter < 500; iter++) {
+		struct json_object *o = json_object_new_object(), *back;
+		struct fx_buf b;
+		for (int k = 0; k < 4; k++) {
+			char key[16], val[32];
+			int kl = 1 + (int)(rand_r(&seed) % 8), vl = (int)(rand_r(&seed) % 20);
+			for (int i = 0; i < kl; i++)
+				key[i] = (char)('a' + rand_r(&seed) % 26);
+			key[kl] = '\0';
+			/* Most values printable only, so that every quoting rule is
+			 * exercised on its own and not hidden by a control character. */
+			size_t span =
+			    rand_r(&seed) % 5 ? sizeof(alphabet) - 7 : sizeof(alphabet) - 1;
+			for (int i = 0; i < vl; i++) {
+				size_t r = (size_t)rand_r(&seed) % (span + 3);
+				if (r < span)
+					val[i] = alphabet[r];
+				else if (i + 1 < vl) { /* a 2-byte UTF-8 character */
+					val[i++] = (char)0xc3;
+					val[i] = (char)0xa9;
+				} else
+					val[i] = 'x';
+			}
+			val[vl] = '\0';
+			json_object_object_add(o, key, json_object_new_string(val));
+		}
+		fx_buf_init(&b, 1 << 16);
+		ck_assert_int_eq(fctl_yaml_emit(o, &b), 0);
+		back = yaml_to_json(b.data);
+		ck_assert_ptr_nonnull(back);
+		/* Our mini reader types plain true/ints; the emitter must have quoted those. */
+		json_object_object_foreach(back, k, v)
+		{
+			(void)k;
+			ck_assert_msg(json_object_is_type(v, json_type_string),
+			              "typed scalar in:\n%s", b.data);
+		}
+		ck_assert_msg(json_object_equal(o, back), "round trip differs:\n%s", b.data);
+		json_object_put(back);
+		json_object_put(o);
+		fx_buf_release(&b);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("faasctl_print");
 	TCase *t = tcase_create("print");
 	tcase_add_test(t, yaml_round_trip);
+	tcase_add_test(t, yaml_strings_round_trip);
 	tcase_add_test(t, json_output);
 	tcase_add_test(t, table);
 	tcase_add_test(t, age);

@@ -29,9 +29,9 @@ START_TEST(heads)
 	ck_assert_str_eq(h.hdr[1].value, "b c");
 	ck_assert_uint_eq(h.head_len, 50);
 
-	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false,
-	                       &h, buf),
-	                 0);
+	ck_assert_int_eq(
+	    parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", false, &h, buf),
+	    0);
 	ck_assert_int_eq(h.framing, GW_BODY_CHUNKED);
 	ck_assert_int_eq(parse("HTTP/1.0 200 OK\r\n\r\n", false, &h, buf), 0);
 	ck_assert_int_eq(h.framing, GW_BODY_CLOSE);
@@ -45,10 +45,12 @@ START_TEST(heads)
 	ck_assert_int_eq(h.framing, GW_BODY_NONE);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, &h, buf), 0);
 	ck_assert_int_eq(h.framing, GW_BODY_NONE);
-	ck_assert_int_eq(parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", false, &h, buf), 0);
+	ck_assert_int_eq(parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", false, &h, buf),
+	                 0);
 	ck_assert_int_eq(h.status, 100);
 
-	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", false, &h, buf), -EAGAIN);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n", false, &h, buf),
+	                 -EAGAIN);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false, &h, buf),
 	                 -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
@@ -142,7 +144,8 @@ START_TEST(metrics_format)
 	    "gateway_function_invocation_total{code=\"200\",function_name=\"echo\"} 2\n",
 	    "gateway_function_invocation_total{code=\"500\",function_name=\"echo\"} 1\n",
 	    "# TYPE gateway_functions_seconds histogram\n",
-	    "gateway_functions_seconds_bucket{code=\"200\",function_name=\"echo\",le=\"0.005\"} 1\n",
+	    "gateway_functions_seconds_bucket{code=\"200\",function_name=\"echo\",le=\"0.005\"} "
+	    "1\n",
 	    "gateway_functions_seconds_bucket{code=\"200\",function_name=\"echo\",le=\"0.25\"} 2\n",
 	    "gateway_functions_seconds_bucket{code=\"500\",function_name=\"echo\",le=\"10\"} 0\n",
 	    "gateway_functions_seconds_bucket{code=\"500\",function_name=\"echo\",le=\"+Inf\"} 1\n",

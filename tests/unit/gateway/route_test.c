@@ -116,7 +116,10 @@ START_TEST(alexa)
 	                 "\"intent\":{\"name\":\"WordCount\",\"slots\":{}}}}";
 	ck_assert_int_eq(gw_alexa_intent(ok, strlen(ok), name), 0);
 	ck_assert_str_eq(name, "wordcount");
-	const char *bad[] = {"", "{", "[]", "{\"request\":{}}",
+	const char *bad[] = {"",
+	                     "{",
+	                     "[]",
+	                     "{\"request\":{}}",
 	                     "{\"request\":{\"intent\":{\"name\":5}}}",
 	                     "{\"request\":{\"intent\":{\"name\":\"a/b\"}}}",
 	                     "{\"request\":{\"intent\":{\"name\":\"..\"}}}"};
