@@ -143,6 +143,14 @@ function/gitops-b created" "$(cat "$T_DIR/out")"
 expect_swarm "commit 1: swarm matches the repository"
 check "commit 1: rollout status gitops-b" "$F" rollout status gitops-b --timeout 90s
 
+# An image that does not exist never becomes Ready: rollout status fails.
+fn gitops-broken missing | "$F" apply -f - >/dev/null
+start=$SECONDS
+"$F" rollout status gitops-broken --timeout 45s >/dev/null 2>"$T_DIR/err"
+expect_eq "rollout status of a function that cannot start exits 1" 1 "$?"
+echo "  info rollout status gave up after $((SECONDS - start)) s: $(cat "$T_DIR/err")"
+"$F" delete gitops-broken >/dev/null
+
 # A function made by hand, in another set.
 fn gitops-manual 1 >"$T_DIR/one.yaml"
 expect_eq "hand-made function applied" "function/gitops-manual created" "$("$F" apply -f "$T_DIR/one.yaml" 2>&1)"

@@ -65,8 +65,6 @@ struct req {
 	struct fx_buf out, err;
 	bool over;
 	struct wd_pxreq px;
-	struct fx_buf pxbody; /* http mode: the body kept for one retry */
-	bool px_retry;
 	int pend_code; /* answer decided at the first call, sent once the body is read */
 	const char *pend_text;
 };
@@ -81,6 +79,13 @@ static enum MHD_Result defer(struct req *r, int code, const char *text)
 }
 
 /* ---- responses --------------------------------------------------------- */
+
+/* While draining, every answer ends its connection so clients move on. */
+static void closing(struct MHD_Response *resp)
+{
+	if (atomic_load(&S.draining))
+		MHD_add_response_header(resp, "Connection", "close");
+}
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, char *body,
                              size_t len, bool take, const char *ctype)
@@ -106,6 +111,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, 
 	}
 	if (r != NULL)
 		r->code = code;
+	closing(resp);
 	ret = MHD_queue_response(c, (unsigned)code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -211,7 +217,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	wd_child_init(&r->ch);
 	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
 	fx_buf_init(&r->err, ERR_CAP);
-	fx_buf_init(&r->pxbody, 64 << 10);
 	r->px.fd = -1;
 	atomic_fetch_add(&S.active, 1);
 	return r;
@@ -254,7 +259,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		         r->code, (long long)(wd_now_ms() - r->t0));
 	fx_buf_release(&r->out);
 	fx_buf_release(&r->err);
-	fx_buf_release(&r->pxbody);
 	free(r->uri);
 	free(r);
 	*con_cls = NULL;
@@ -447,6 +451,7 @@ static enum MHD_Result stream_start(struct MHD_Connection *c, struct req *r)
 	if (ct != NULL)
 		MHD_add_response_header(resp, "Content-Type", ct);
 	r->code = 200;
+	closing(resp);
 	ret = MHD_queue_response(c, 200, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -477,7 +482,7 @@ static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
 	size_t n;
 	int rc;
 
-	rc = wd_px_finish_request(&r->px, r->pxbody.data, r->pxbody.len, r->px_retry);
+	rc = wd_px_finish_request(&r->px);
 	if (rc == WD_PUMP_TIMEOUT) {
 		log_warn("exec_timeout", "upstream=%s", S.cfg->upstream_url);
 		return reply_text(c, r, 504, "exec_timeout reached waiting for the upstream\n");
@@ -502,7 +507,13 @@ static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
 		                        MHD_get_response_header(resp, "Content-Type"));
 		MHD_add_response_header(resp, "Content-Type", S.cfg->content_type);
 	}
+	{
+		char d[32];
+		snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
+		MHD_add_response_header(resp, "X-Duration-Seconds", d);
+	}
 	r->code = r->px.status;
+	closing(resp);
 	ret = MHD_queue_response(c, (unsigned)r->px.status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -535,8 +546,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 	r->kind = K_FN;
 	if (!wd_method_allowed(method))
 		return defer(r, 405, "method not allowed\n");
-	if (atomic_load(&S.draining))
-		return defer(r, 503, "shutting down\n");
+	/* Draining: requests on connections already open are still served
+	 * (answered with Connection: close, see closing()), new ones are refused
+	 * by the closed listener. */
 	if (h->seen > MAX_HEADERS)
 		return reply_text(c, r, 431, "too many headers\n");
 	if (h->nul)
@@ -564,7 +576,6 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 			return reply_text(c, r, 502, "upstream unreachable\n");
 		}
 		r->px_open = true;
-		r->px_retry = true;
 		return MHD_YES;
 	}
 	rc = start_child(c, r, method, path, query, h);
@@ -626,10 +637,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return defer(r, 413, "request body over max_body\n");
 		}
 		if (S.cfg->mode == WD_MODE_HTTP) {
-			if (r->px_retry && fx_buf_append(&r->pxbody, data, n) < 0) {
-				r->px_retry = false;
-				fx_buf_release(&r->pxbody);
-			}
 			rc = wd_px_send_body(&r->px, data, n);
 			if (rc < 0) {
 				log_warn("upstream write", "err=\"%s\"", strerror(-rc));

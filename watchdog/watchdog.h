@@ -111,7 +111,7 @@ struct wd_child {
 	bool reaped;
 };
 
-enum { WD_PUMP_CLIENT_GONE = -ECONNRESET, WD_PUMP_TIMEOUT = -ETIMEDOUT };
+enum { WD_PUMP_CLIENT_GONE = -ECANCELED, WD_PUMP_TIMEOUT = -ETIMEDOUT };
 
 void wd_child_init(struct wd_child *c);
 /* Starts argv[0] (PATH lookup) in its own process group with env; stdin, stdout
@@ -154,21 +154,25 @@ void wd_proxy_free(struct wd_proxy *p);
 /* True when the upstream accepts a connection. */
 bool wd_proxy_ready(struct wd_proxy *p);
 
-/* One proxied exchange, driven by server.c (fields private to proxy.c). */
+/* One proxied exchange, driven by server.c (fields private to proxy.c,
+ * except client_fd which server.c sets before wd_px_begin). */
 struct wd_pxreq {
 	struct wd_proxy *px;
 	int fd;             /* upstream socket, -1 none */
 	int client_fd;      /* watched for hang-up, -1 none */
 	bool reused;        /* fd came from the pool */
 	bool chunked_up;    /* request body sent chunked */
-	bool head_sent;     /* head (and maybe body) written */
+	bool streamed;      /* request bytes were let go: no retry */
+	bool got_bytes;     /* the upstream answered something */
 	bool broken;        /* never return fd to the pool */
-	struct fx_buf head; /* request head; later the response head's text */
+	struct fx_buf head; /* request bytes held (head, small body) */
+	size_t sent;        /* of head, already written */
+	char *hdrtext;      /* response head (owned) */
 	int status;
 	int64_t resp_len; /* -1 unknown (chunked or until close) */
-	bool resp_chunked, resp_close, resp_done;
+	bool resp_chunked, resp_close, resp_done, crlf_due;
 	int64_t left; /* Content-Length / current chunk bytes left */
-	char *rbuf;   /* read buffer (owned) */
+	char *rbuf;   /* response read buffer (owned) */
 	size_t rpos, rlen;
 	int64_t deadline_ms;
 };
@@ -178,15 +182,15 @@ struct wd_pxreq {
  * Returns 0 or a negative errno (-> 502). */
 int wd_px_begin(struct wd_pxreq *r, struct wd_proxy *px, const char *method, const char *target,
                 const struct wd_kv *hdrs, size_t nhdrs, int64_t body_len, int64_t deadline_ms);
-/* Forwards a piece of the body (kept in the head buffer while small, so a stale
- * pooled connection can be retried). 0 or negative errno / WD_PUMP_TIMEOUT. */
+/* Forwards a piece of the body; up to 64 KiB is held so that a stale pooled
+ * connection can be retried. 0 or negative errno / WD_PUMP_TIMEOUT. */
 int wd_px_send_body(struct wd_pxreq *r, const char *data, size_t n);
 /* Ends the body and reads the response head. A reused connection that fails
- * before the first response byte is retried once on a fresh one when the
- * whole request is still at hand (can_retry, body/len: the full body).
- * Returns 0, WD_PUMP_TIMEOUT (504), WD_PUMP_CLIENT_GONE or negative errno (502). */
-int wd_px_finish_request(struct wd_pxreq *r, const char *body, size_t len, bool can_retry);
-/* Response headers (hop-by-hop and framing removed), pointing into r. */
+ * before the first response byte is retried once on a fresh one while the
+ * whole request is still held. Returns 0, WD_PUMP_TIMEOUT (504),
+ * WD_PUMP_CLIENT_GONE or a negative errno (502). */
+int wd_px_finish_request(struct wd_pxreq *r);
+/* Response headers (hop-by-hop, framing and Date removed), pointing into r. */
 size_t wd_px_headers(struct wd_pxreq *r, struct wd_kv *out, size_t max);
 /* Reads body bytes: >0 count, 0 end, negative errno / WD_PUMP_TIMEOUT. */
 ssize_t wd_px_read_body(struct wd_pxreq *r, char *buf, size_t max);

@@ -158,9 +158,16 @@ DRAIN_PID=$PID DRAIN=$PORT
 code "127.0.0.1:$DRAIN/" >"$T_DIR/drain1" &
 CURL=$!
 wait_for 3 bash -c "curl -s 127.0.0.1:$DRAIN/metrics | grep -q '^http_requests_in_flight 1'"
+exec 5<>/dev/tcp/127.0.0.1/"$DRAIN" # an idle keep-alive connection, open before SIGTERM
+sleep 0.2
 kill -TERM "$DRAIN_PID"
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&5 # while the first is still in flight
 wait "$CURL"
 expect_eq "in-flight request finishes during the drain" 200 "$(cat "$T_DIR/drain1")"
+out=$(timeout 5 cat <&5)
+exec 5<&-
+expect_match "a request on an open connection during the drain: served, then closed" \
+	$'^HTTP/1.1 200.*Connection: close' "$(tr -d '\r\n' <<<"$out")"
 wait "$DRAIN_PID"
 expect_eq "exit 0 after SIGTERM" 0 "$?"
 check "lock removed on SIGTERM" test ! -e "$T_DIR/drain.tmp/.lock"

@@ -207,6 +207,17 @@ log line 1
 log line 2" "$(cat "$T_DIR/follow")"
 run "$F" rollout status manual --timeout 5s
 expect_eq "rollout status of a Ready function" 0 "$RC"
+fn sick faas/degraded:1 | "$F" apply -f - >/dev/null
+fn slow faas/pending:1 | "$F" apply -f - >/dev/null
+run "$F" rollout status sick --timeout 30s
+expect_eq "rollout status of a Degraded function exits 1" 1 "$RC"
+expect_match "rollout status says why" 'function "sick" is Degraded: TaskFailed: image not found' "$ERR"
+start=$SECONDS
+run "$F" rollout status slow --timeout 1s
+expect_eq "rollout status times out with exit 1" 1 "$RC"
+expect_match "rollout status timeout explained" 'timed out after 1s waiting for Ready' "$ERR"
+check "rollout status honours --timeout" test $((SECONDS - start)) -le 3
+"$F" delete sick slow >/dev/null
 run "$F" version
 expect_match "version shows client and server" "Client: faasctl .*Server: fctl_fakegw test" "$(echo "$OUT" | tr '\n' ' ')"
 run "$F" invoke wc -d 'hello'

@@ -114,14 +114,27 @@ static struct json_object *api_object(const struct fx_function *f, int64_t gen, 
 	json_object_object_add(st, "replicas", json_object_new_int64(f->scale.min));
 	json_object_object_add(st, "availableReplicas", json_object_new_int64(f->scale.min));
 	json_object_object_add(st, "invocationCount", json_object_new_int64(0));
+	/* An image naming "degraded" or "pending" gives that state (rollout tests). */
 	conds = json_object_new_array();
 	cond = json_object_new_object();
 	json_object_object_add(cond, "type", json_object_new_string("Ready"));
-	json_object_object_add(cond, "status", json_object_new_string("True"));
+	json_object_object_add(
+	    cond, "status",
+	    json_object_new_string(
+	        strstr(f->image, "degraded") || strstr(f->image, "pending") ? "False" : "True"));
 	json_object_object_add(cond, "reason", json_object_new_string("AllReplicasAvailable"));
 	json_object_object_add(cond, "message", json_object_new_string("fake"));
 	json_object_object_add(cond, "lastTransitionTime", json_object_new_string(created));
 	json_object_array_add(conds, cond);
+	if (strstr(f->image, "degraded")) {
+		cond = json_object_new_object();
+		json_object_object_add(cond, "type", json_object_new_string("Degraded"));
+		json_object_object_add(cond, "status", json_object_new_string("True"));
+		json_object_object_add(cond, "reason", json_object_new_string("TaskFailed"));
+		json_object_object_add(cond, "message", json_object_new_string("image not found"));
+		json_object_object_add(cond, "lastTransitionTime", json_object_new_string(created));
+		json_object_array_add(conds, cond);
+	}
 	json_object_object_add(st, "conditions", conds);
 	json_object_object_add(st, "tasks", json_object_new_array());
 	json_object_object_add(o, "status", st);
