@@ -133,6 +133,30 @@ static struct json_object *list_live(struct fctl_ctx *ctx)
 	return items;
 }
 
+/* A function of another applyset moves into this one: say so (with --prune,
+ * where the live list is at hand), since the other set will not prune it any more. */
+static void warn_takeover(struct fctl_ctx *ctx, const struct json_object *live, const char *name,
+                          const char *set)
+{
+	for (size_t i = 0; live != NULL && i < json_object_array_length(live); i++) {
+		const struct json_object *fn = json_object_array_get_idx(live, i);
+		struct json_object *meta, *labels, *v;
+		const char *other;
+
+		if (strcmp(fctl_jstr(fn, "metadata.name", ""), name) != 0)
+			continue;
+		if (!json_object_object_get_ex(fn, "metadata", &meta) ||
+		    !json_object_object_get_ex(meta, "labels", &labels) ||
+		    !json_object_object_get_ex(labels, FCTL_APPLYSET_LABEL, &v))
+			return;
+		other = json_object_get_string(v);
+		if (other != NULL && strcmp(other, set) != 0)
+			fctl_warnf(ctx, "function/%s moves from applyset %s to %s", name, other,
+			           set);
+		return;
+	}
+}
+
 static const char **names_of(const struct fctl_fnlist *l)
 {
 	const char **v = calloc(l->n + 1, sizeof(*v));
@@ -177,6 +201,7 @@ int fctl_cmd_apply(struct fctl_ctx *ctx, const struct fctl_args *a)
 		const char *body, *result;
 
 		label(fn->obj, set);
+		warn_takeover(ctx, live, fn->name, set);
 		body = json_object_to_json_string_ext(fn->obj, JSON_C_TO_STRING_PLAIN);
 		path = fn_path(fn->name, dry);
 		if (path == NULL || body == NULL) {

@@ -158,6 +158,7 @@ function/manual" "$OUT"
 # --applyset names the set explicitly
 run "$F" apply -f "$T_DIR/one.yaml" --applyset repo --prune
 expect_match "explicit applyset prunes its own" "function/alpha pruned" "$OUT"
+expect_match "moving a function between sets is warned about" "warning: function/manual moves from applyset one to repo" "$ERR"
 
 # --- OpenFaaS stack.yml
 cat >"$T_DIR/stack.yml" <<'YAML'
