@@ -155,6 +155,8 @@ function/gamma pruned" "$OUT"
 run "$F" get -o name
 expect_eq "other sets survive the prune" "function/alpha
 function/manual" "$OUT"
+run "$F" get -l faas.applyset=one -o name
+expect_eq "get -l selects by label" "function/manual" "$OUT"
 # --applyset names the set explicitly
 run "$F" apply -f "$T_DIR/one.yaml" --applyset repo --prune
 expect_match "explicit applyset prunes its own" "function/alpha pruned" "$OUT"
