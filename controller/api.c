@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,7 @@ static void get_functions(struct reply *r, bool openfaas)
 	stored_list_release(v, n);
 	json_object_put(svcs);
 	json_object_put(tasks);
+	malloc_trim(0); /* a list of many functions leaves a large free heap */
 	if (openfaas) {
 		reply_json(r, 200, items);
 	} else {
@@ -326,6 +328,7 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 	int rc, have;
 	int64_t gen = 0;
 	bool unchanged;
+	char created[40] = "";
 
 	pthread_mutex_lock(&write_mu);
 	have = store_get(&ctl->docker, fn->name, &prev, &err);
@@ -355,8 +358,9 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 	}
 	if (unchanged) {
 		gen = prev.generation;
+		snprintf(created, sizeof(created), "%s", prev.created);
 	} else {
-		rc = store_put(&ctl->docker, fn, have == 0 ? &prev : NULL, &gen, &err);
+		rc = store_put(&ctl->docker, fn, have == 0 ? &prev : NULL, &gen, created, &err);
 		if (rc < 0) {
 			reply_docker(r, rc, err);
 			goto out;
@@ -364,27 +368,15 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 		log_info("function_applied", "function=%s generation=%lld result=%s", fn->name,
 		         (long long)gen, r->result);
 	}
+	ctl_cache_scale(ctl, fn->name, &fn->scale);
 	wq_add(ctl->queue, fn->name, 0);
-	{
+	if (openfaas) {
+		reply_text(r, 202, "application/json", strdup("{}"));
+	} else {
 		struct stored now = {.generation = gen};
 		now.fn = *fn;
-		snprintf(now.created, sizeof(now.created), "%s", have == 0 ? prev.created : "");
-		if (now.created[0] == '\0') {
-			struct stored again;
-			char *e2 = NULL;
-			if (store_get(&ctl->docker, fn->name, &again, &e2) == 0) {
-				snprintf(now.created, sizeof(now.created), "%s", again.created);
-				stored_release(&again);
-			}
-			free(e2);
-		}
-		if (openfaas) {
-			r->status = 202;
-			r->type = "application/json";
-			r->body = strdup("{}");
-		} else {
-			reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
-		}
+		snprintf(now.created, sizeof(now.created), "%s", created);
+		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
 	}
 out:
 	pthread_mutex_unlock(&write_mu);
@@ -451,6 +443,7 @@ static void delete_function(struct reply *r, const char *name, bool openfaas)
 		return;
 	}
 	log_info("function_deleted", "function=%s", name);
+	ctl_cache_scale(ctl, name, NULL);
 	wq_add(ctl->queue, name, 0);
 	if (openfaas) {
 		reply_text(r, 202, "application/json", strdup("{}"));
@@ -572,6 +565,23 @@ static void delete_openfaas(struct reply *r, const char *body, size_t len)
 	json_object_put(in);
 }
 
+static int64_t fixed_target(int64_t current, void *arg)
+{
+	(void)current;
+	return *(const int64_t *)arg;
+}
+
+struct alert_step {
+	const struct fx_scale *scale;
+	bool firing;
+};
+
+static int64_t alert_target(int64_t current, void *arg)
+{
+	const struct alert_step *a = arg;
+	return scale_compute(a->firing, current, a->scale->min, a->scale->max, a->scale->factor);
+}
+
 static void scale_function(struct reply *r, const char *name, const char *body, size_t len)
 {
 	struct json_object *in = parse_json_body(r, body, len), *rep;
@@ -611,7 +621,7 @@ static void scale_function(struct reply *r, const char *name, const char *body, 
 	}
 	got = svc_clamp(&s.fn.scale, want);
 	stored_release(&s);
-	rc = reconcile_set_replicas(ctl, name, got, &previous, &err);
+	rc = reconcile_set_replicas(ctl, name, fixed_target, &got, &previous, NULL, &err);
 	if (rc < 0) {
 		/* The service is not made yet: a 503 tells the caller to retry. */
 		reply_docker(r, rc == -ENOENT ? -EAGAIN : rc, err);
@@ -640,67 +650,52 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	}
 	for (int i = 0; i < n; i++) {
 		struct alert *a = &v[i];
-		struct stored s;
-		int64_t now = wq_now_ms(), cur = -1, want;
+		struct fx_scale sc;
+		struct alert_step step = {.scale = &sc, .firing = a->firing};
+		int64_t now = wq_now_ms(), cur = -1, want = -1;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
-		rc = store_get(&ctl->docker, a->function, &s, &err);
-		if (rc < 0) {
-			if (rc != -ENOENT)
-				transient++;
-			log_warn("alert_ignored", "function=%s err=\"%s\"", a->function,
-			         rc == -ENOENT ? "no such function" : (err ? err : ""));
-			free(err);
-			err = NULL;
-			continue;
+		if (!ctl_cached_scale(ctl, a->function, &sc)) {
+			struct stored s;
+			rc = store_get(&ctl->docker, a->function, &s, &err);
+			if (rc < 0) {
+				if (rc != -ENOENT)
+					transient++;
+				log_warn("alert_ignored", "function=%s err=\"%s\"", a->function,
+				         rc == -ENOENT ? "no such function" : (err ? err : ""));
+				free(err);
+				err = NULL;
+				continue;
+			}
+			sc = s.fn.scale;
+			ctl_cache_scale(ctl, a->function, &sc);
+			stored_release(&s);
 		}
-		if (a->firing &&
-		    !alert_memory_should_step(ctl->alerts, a, now, s.fn.scale.cooldown_ms)) {
+		if (a->firing && !alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms)) {
 			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function,
 			         a->key);
-			stored_release(&s);
 			continue;
 		}
-		{
-			/* current replicas: read the service */
-			char path[256];
-			struct json_object *svc = NULL;
-			snprintf(path, sizeof(path), "/services/%s", a->function);
-			rc = docker_call(&ctl->docker, "GET", path, NULL, &svc, &err);
-			if (rc >= 0)
-				cur = svc_replicas(jget(svc, "Spec"));
-			json_object_put(svc);
-		}
+		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
+		                            &err);
 		if (rc < 0) {
 			transient += rc != -ENOENT;
 			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
 			         err ? err : "");
 			free(err);
 			err = NULL;
-			stored_release(&s);
 			continue;
 		}
-		want = scale_compute(a->firing, cur, s.fn.scale.min, s.fn.scale.max,
-		                     s.fn.scale.factor);
-		rc = reconcile_set_replicas(ctl, a->function, want, NULL, &err);
-		if (rc < 0) {
-			transient += rc != -ENOENT;
-			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
-			         err ? err : "");
-			free(err);
-			err = NULL;
-		} else {
-			if (a->firing)
-				alert_memory_stepped(ctl->alerts, a, now);
-			else
-				alert_memory_resolved(ctl->alerts, a, now);
-			scaled++;
-			log_info("scaled",
-			         "function=%s status=%s replicas=%lld previous=%lld source=alert",
-			         a->function, a->firing ? "firing" : "resolved", (long long)want,
-			         (long long)cur);
-		}
-		stored_release(&s);
+		if (a->firing)
+			alert_memory_stepped(ctl->alerts, a, now);
+		else
+			alert_memory_resolved(ctl->alerts, a, now);
+		scaled++;
+		log_info(
+		    "scaled",
+		    "function=%s status=%s replicas=%lld previous=%lld source=alert took_ms=%lld",
+		    a->function, a->firing ? "firing" : "resolved", (long long)want, (long long)cur,
+		    (long long)(wq_now_ms() - now));
 	}
 	free(v);
 	if (transient > 0) {

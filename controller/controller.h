@@ -189,6 +189,7 @@ struct stored {
 	int64_t generation;
 	char created[40]; /* RFC 3339 of generation 1 */
 	char config_id[80];
+	size_t nconfigs; /* generations found (store_get): > 1 after a crashed write */
 };
 
 /* The namespace (network name) every call below is scoped to; borrowed. */
@@ -201,9 +202,10 @@ int store_list(struct docker *d, struct stored **out, size_t *n, char **err);
 /* One function: 0, -ENOENT when absent, or another negative errno with *err. */
 int store_get(struct docker *d, const char *name, struct stored *out, char **err);
 /* Writes fn as generation prev+1 (prev may be NULL: generation 1), then removes
- * older generations. 0 or negative errno with *err. out_generation may be NULL. */
+ * prev's config. out_created (40 bytes, may be NULL) gets creationTimestamp. 0 or negative errno
+ * with *err. out_generation may be NULL. */
 int store_put(struct docker *d, const struct fx_function *fn, const struct stored *prev,
-              int64_t *out_generation, char **err);
+              int64_t *out_generation, char *out_created, char **err);
 /* Removes every generation: 0, -ENOENT when there was none. */
 int store_delete(struct docker *d, const char *name, char **err);
 /* Removes generations of name older than keep (crash leftovers). */
@@ -226,6 +228,11 @@ struct ctl {
 		char msg[512];
 	} * errors;
 	size_t nerrors;
+	struct ctl_scale {
+		char name[FX_SPEC_MAX_NAME + 1];
+		struct fx_scale scale;
+	} * scales;
+	size_t nscales;
 	volatile int stopping;
 	int64_t resync_ms;
 };
@@ -245,10 +252,17 @@ int reconcile_ensure_network(struct ctl *c, char **err);
 void ctl_set_error(struct ctl *c, const char *name, const char *msg);
 /* Copies the error for name into buf (size n); false when none. */
 bool ctl_get_error(struct ctl *c, const char *name, char *buf, size_t n);
-/* Sets the replicas of a managed service to the given value (already clamped),
- * retrying on "update out of sequence". 0, -ENOENT, or negative errno with *err. */
-int reconcile_set_replicas(struct ctl *c, const char *name, int64_t replicas, int64_t *previous,
-                           char **err);
+/* Sets the replicas of a managed service to target(current) (one read, one
+ * update; re-read and retried on "update out of sequence"). *previous and
+ * *result (may be NULL) get the counts before and after.
+ * 0, -ENOENT (no managed service), or a negative errno with *err. */
+int reconcile_set_replicas(struct ctl *c, const char *name,
+                           int64_t (*target)(int64_t current, void *arg), void *arg,
+                           int64_t *previous, int64_t *result, char **err);
+/* Desired scale settings cached from the last read of the desired state
+ * (writes, reconciles, resyncs), so alerts need no extra Docker call. */
+void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s);
+bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out);
 
 /* ---- api.c ---- */
 

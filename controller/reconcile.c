@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,45 @@ bool ctl_get_error(struct ctl *c, const char *name, char *buf, size_t n)
 	for (size_t i = 0; i < c->nerrors; i++) {
 		if (strcmp(c->errors[i].name, name) == 0) {
 			snprintf(buf, n, "%s", c->errors[i].msg);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s)
+{
+	size_t i;
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < c->nscales; i++)
+		if (strcmp(c->scales[i].name, name) == 0)
+			break;
+	if (s == NULL) {
+		if (i < c->nscales)
+			c->scales[i] = c->scales[--c->nscales];
+	} else {
+		if (i == c->nscales && c->nscales < CTL_MAX_FUNCTIONS) {
+			struct ctl_scale *v = realloc(c->scales, (c->nscales + 1) * sizeof(*v));
+			if (v != NULL) {
+				c->scales = v;
+				snprintf(c->scales[i].name, sizeof(c->scales[i].name), "%s", name);
+				c->nscales++;
+			}
+		}
+		if (i < c->nscales)
+			c->scales[i].scale = *s;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out)
+{
+	bool found = false;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->nscales; i++) {
+		if (strcmp(c->scales[i].name, name) == 0) {
+			*out = c->scales[i].scale;
 			found = true;
 		}
 	}
@@ -301,6 +341,7 @@ int reconcile_one(struct ctl *c, const char *name)
 	}
 	free(err);
 	err = NULL;
+	ctl_cache_scale(c, name, have == 0 ? &want.fn.scale : NULL);
 	snprintf(sel, sizeof(sel), "%s=%s", FX_LABEL_FUNCTION, name);
 	rc = list_services(c, sel, &svcs, &err);
 	if (rc < 0)
@@ -331,7 +372,7 @@ int reconcile_one(struct ctl *c, const char *name)
 		ctl_set_error(c, name, NULL);
 		goto done;
 	}
-	if (have == 0 && want.generation > 0)
+	if (have == 0 && want.generation > 0 && want.nconfigs > 1)
 		store_prune_old(&c->docker, name, want.generation);
 	rc = network_id(c, netid, sizeof(netid), &err);
 	if (rc < 0)
@@ -456,14 +497,15 @@ fail:
 	return rc;
 }
 
-int reconcile_set_replicas(struct ctl *c, const char *name, int64_t replicas, int64_t *previous,
-                           char **err)
+int reconcile_set_replicas(struct ctl *c, const char *name,
+                           int64_t (*target)(int64_t current, void *arg), void *arg,
+                           int64_t *previous, int64_t *result, char **err)
 {
 	char path[256];
 	int rc = 0;
 	for (int attempt = 0; attempt < UPDATE_RETRIES; attempt++) {
 		struct json_object *svc = NULL, *spec, *rep;
-		int64_t cur;
+		int64_t cur, replicas;
 		snprintf(path, sizeof(path), "/services/%s", name);
 		rc = docker_call(&c->docker, "GET", path, NULL, &svc, err);
 		if (rc < 0)
@@ -477,8 +519,11 @@ int reconcile_set_replicas(struct ctl *c, const char *name, int64_t replicas, in
 			return -ENOENT;
 		}
 		cur = svc_replicas(spec);
+		replicas = target(cur, arg);
 		if (previous)
 			*previous = cur;
+		if (result)
+			*result = replicas;
 		if (cur == replicas) {
 			json_object_put(svc);
 			return 0;
@@ -522,8 +567,10 @@ int reconcile_resync(struct ctl *c, bool force)
 	rc = list_services(c, FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, &svcs, &err);
 	if (rc < 0)
 		goto out;
-	for (size_t i = 0; i < nwant; i++)
+	for (size_t i = 0; i < nwant; i++) {
 		any_secrets |= want[i].fn.secrets.n > 0;
+		ctl_cache_scale(c, want[i].fn.name, &want[i].fn.scale);
+	}
 	if (any_secrets && (rc = load_secrets(c, &sec, &err)) < 0)
 		goto out;
 	if ((rc = network_id(c, netid, sizeof(netid), &err)) < 0)
@@ -571,6 +618,7 @@ out:
 	stored_list_release(want, nwant);
 	json_object_put(svcs);
 	json_object_put(sec.list);
+	malloc_trim(0);
 	return rc;
 }
 
@@ -643,7 +691,9 @@ static void handle_event(struct ctl *c, const char *text)
 	type = jstr(e, "Type");
 	name = jstr(jget(jget(e, "Actor"), "Attributes"), "name");
 	if (strcmp(type, "service") == 0 && fx_spec_valid_name(name)) {
-		wq_add(c->queue, name, 0);
+		/* A change comes as a burst of events (ours included): let them
+		 * coalesce in the queue. Drift is still repaired within a second. */
+		wq_add(c->queue, name, 300);
 	} else if (strcmp(type, "config") == 0 && strncmp(name, "faas-fn-", 8) == 0) {
 		/* faas-fn-<name>-<generation>: our own writes queue the key already;
 		 * a config changed by someone else is caught by a resync. */
@@ -654,7 +704,7 @@ static void handle_event(struct ctl *c, const char *text)
 			memcpy(fn, name + 8, len);
 			fn[len] = '\0';
 			if (fx_spec_valid_name(fn) && len <= 40)
-				wq_add(c->queue, fn, 0);
+				wq_add(c->queue, fn, 300);
 			else
 				request_resync();
 		}

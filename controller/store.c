@@ -244,6 +244,8 @@ int store_get(struct docker *d, const char *name, struct stored *out, char **err
 		return -ENOENT;
 	}
 	rc = decode(best, out);
+	if (rc == 0)
+		out->nconfigs = json_object_array_length(a);
 	json_object_put(a);
 	if (rc < 0) {
 		*err = strdup("the stored definition is not valid (see the log)");
@@ -286,7 +288,7 @@ void store_prune_old(struct docker *d, const char *name, int64_t keep)
 }
 
 int store_put(struct docker *d, const struct fx_function *fn, const struct stored *prev,
-              int64_t *out_generation, char **err)
+              int64_t *out_generation, char *out_created, char **err)
 {
 	int64_t gen = prev ? prev->generation + 1 : 1;
 	char cname[80], gs[24], created[40], hash[65];
@@ -342,9 +344,20 @@ int store_put(struct docker *d, const struct fx_function *fn, const struct store
 	json_object_put(body);
 	if (rc < 0)
 		return rc;
-	delete_gens(d, fn->name, gen, NULL);
+	if (prev != NULL && prev->config_id[0] != '\0') {
+		char path[160];
+		snprintf(path, sizeof(path), "/configs/%s", prev->config_id);
+		if (docker_call(d, "DELETE", path, NULL, NULL, err) < 0 && *err != NULL) {
+			/* left for the reconcile, which removes older generations */
+			log_warn("config_delete_failed", "function=%s err=\"%s\"", fn->name, *err);
+		}
+		free(*err);
+		*err = NULL;
+	}
 	if (out_generation)
 		*out_generation = gen;
+	if (out_created)
+		snprintf(out_created, 40, "%s", created);
 	return 0;
 }
 

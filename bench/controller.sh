@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/controller.sh: the controller against direct Docker API calls.
+#   1. 50 services made directly (curl to the Docker API, same spec shape),
+#      timed until every one has a running task;
+#   2. the same 50 as functions applied to the controller, timed until every
+#      one is Ready (availableReplicas >= replicas);
+#   3. controller CPU while idle (10 s) and RSS with 200 functions (placed on
+#      no node, so no container runs);
+#   4. alert -> service update latency (the webhook's round trip, which
+#      returns once the update is issued), median and max of 20.
+# Everything is named ctl-bench-*, on its own network, and removed at the end.
+# Usage: bench/controller.sh [N=50]
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-50}
+P=ctl-bench
+NET=$P-net
+IMG=$P/fn:v1
+T=$(mktemp -d /tmp/ctl-bench.XXXXXX)
+SOCK=/var/run/docker.sock
+API=http://localhost/v1.41
+CTL_PID=
+
+cleanup() {
+	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
+	docker service ls -q --filter "name=$P-" | xargs -r docker service rm >/dev/null 2>&1
+	docker config ls --format '{{.Name}}' | grep "^faas-fn-$P-" | xargs -r docker config rm >/dev/null 2>&1
+	true
+}
+trap 'cleanup; for _ in $(seq 1 60); do docker network rm "$NET" >/dev/null 2>&1 && break; sleep 1; done; rm -rf "$T"' EXIT
+
+now() { date +%s.%N; }
+wait_gone() { # all ctl-bench services and their containers gone
+	for _ in $(seq 1 600); do
+		[ -z "$(docker service ls -q --filter "name=$P-")" ] &&
+			[ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name" --filter "name=$P-")" ] && return 0
+		sleep 0.2
+	done
+}
+running_count() { # services named $P-d-* or $P-f-* with a running task
+	docker ps --filter "name=$P-$1" --format '{{.Label "com.docker.swarm.service.name"}}' | sort -u | wc -l
+}
+
+# Shares the swarm with the e2e runs: take their lock.
+exec 9>/tmp/faas-e2e.lock
+flock -w 1800 9 || { echo "bench: e2e lock busy" >&2; exit 1; }
+cleanup
+if ! docker image inspect "$IMG" >/dev/null 2>&1; then
+	mkdir -p "$T/img" && cp /bin/busybox "$T/img/busybox"
+	printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox","sleep","2147483"]\n' >"$T/img/Dockerfile"
+	DOCKER_BUILDKIT=0 docker build -q -t "$IMG" "$T/img" >/dev/null 2>&1 || { echo "bench: image build failed" >&2; exit 1; }
+fi
+docker network inspect "$NET" >/dev/null 2>&1 ||
+	docker network create -d overlay --attachable "$NET" >/dev/null
+NETID=$(docker network inspect "$NET" --format '{{.Id}}')
+
+# ---- 1. direct ----
+t0=$(now)
+for i in $(seq 1 "$N"); do
+	name=$P-d-$i
+	curl -s -o /dev/null --unix-socket "$SOCK" -H 'Content-Type: application/json' -X POST "$API/services/create" --data \
+		"{\"Name\":\"$name\",\"Labels\":{\"bench\":\"$P\"},\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"$IMG\",\"Env\":[\"fprocess=cat\",\"mode=fork\"]},\"RestartPolicy\":{\"Condition\":\"on-failure\"},\"Networks\":[{\"Target\":\"$NETID\",\"Aliases\":[\"$name\"]}]},\"Mode\":{\"Replicated\":{\"Replicas\":1}},\"UpdateConfig\":{\"Order\":\"start-first\"},\"EndpointSpec\":{\"Mode\":\"dnsrr\"}}"
+done
+t_issue=$(now)
+for _ in $(seq 1 3000); do
+	[ "$(running_count d-)" -ge "$N" ] && break
+	sleep 0.1
+done
+t1=$(now)
+direct=$(echo "$t1 - $t0" | bc)
+direct_issue=$(echo "$t_issue - $t0" | bc)
+cleanup
+wait_gone
+
+# ---- 2. through the controller ----
+echo "bench-token" >"$T/token"
+"$ROOT/bin/faas-controller" --port 0 --bind 127.0.0.1 --token-file "$T/token" --network "$NET" \
+	2>"$T/ctl.log" &
+CTL_PID=$!
+for _ in $(seq 1 100); do
+	PORT=$(sed -nE 's/.*msg=listening .*addr=[^ ]*:([0-9]+).*/\1/p' "$T/ctl.log" | head -n 1)
+	[ -n "$PORT" ] && break
+	sleep 0.05
+done
+CTL=http://127.0.0.1:$PORT
+put() { # NAME [extra spec lines]
+	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: %s\n  fprocess: cat\n%s' "$1" "$IMG" "${2:-}" |
+		curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer bench-token" --data-binary @- "$CTL/apis/faas/v1/functions/$1"
+}
+t0=$(now)
+for i in $(seq 1 "$N"); do put "$P-f-$i" >/dev/null; done
+t_issue=$(now)
+for _ in $(seq 1 3000); do
+	ready=$(curl -s "$CTL/system/functions" | jq "[.[] | select(.availableReplicas >= 1 and .replicas >= 1)] | length")
+	[ "${ready:-0}" -ge "$N" ] && break
+	sleep 0.1
+done
+t1=$(now)
+ctl=$(echo "$t1 - $t0" | bc)
+ctl_issue=$(echo "$t_issue - $t0" | bc)
+ratio=$(echo "scale=2; $ctl / $direct" | bc)
+
+# ---- 3. idle CPU and RSS ----
+ticks() { awk '{print $14 + $15}' "/proc/$CTL_PID/stat"; }
+sleep 3
+c0=$(ticks)
+sleep 10
+c1=$(ticks)
+hz=$(getconf CLK_TCK)
+idle_cpu=$(echo "scale=2; ($c1 - $c0) * 100 / $hz / 10" | bc)
+rss50=$(awk '/^VmRSS:/ {print $2}' "/proc/$CTL_PID/status")
+
+# ---- 4. alert latency ----
+put "$P-alert" $'  scale: {min: 1, max: 20, factor: 5, cooldown: 0s}\n' >/dev/null
+for _ in $(seq 1 100); do docker service inspect "$P-alert" >/dev/null 2>&1 && break; sleep 0.1; done
+: >"$T/lat"
+for i in $(seq 1 20); do
+	st=firing
+	[ $((i % 2)) -eq 0 ] && st=resolved
+	curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer bench-token" \
+		--data "{\"version\":\"4\",\"status\":\"$st\",\"alerts\":[{\"status\":\"$st\",\"labels\":{\"alertname\":\"b\",\"function_name\":\"$P-alert\"},\"fingerprint\":\"f$i\",\"startsAt\":\"t$i\"}]}" \
+		"$CTL/alerts" >>"$T/lat"
+done
+lat_med=$(sort -n "$T/lat" | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)] * 1000}')
+lat_max=$(sort -n "$T/lat" | tail -n 1 | awk '{printf "%.1f", $1 * 1000}')
+updates=$(grep -c 'source=alert' "$T/ctl.log")
+
+# 200 functions (placed nowhere: no containers) for the RSS figure
+for i in $(seq 1 "$N"); do curl -s -o /dev/null -X DELETE -H "Authorization: Bearer bench-token" "$CTL/apis/faas/v1/functions/$P-f-$i"; done
+for i in $(seq 1 200); do put "$P-r-$i" $'  constraints: ["node.labels.ctl-bench==none"]\n' >/dev/null; done
+for _ in $(seq 1 600); do
+	[ "$(docker service ls -q --filter "name=$P-r-" | wc -l)" -ge 200 ] && break
+	sleep 0.2
+done
+sleep 2
+curl -s -o /dev/null "$CTL/apis/faas/v1/functions"
+rss200=$(awk '/^VmRSS:/ {print $2}' "/proc/$CTL_PID/status")
+c0=$(ticks)
+sleep 10
+c1=$(ticks)
+idle200=$(echo "scale=2; ($c1 - $c0) * 100 / $hz / 10" | bc)
+
+cat <<EOF
+controller benchmark ($(nproc) cores, Docker $(docker version --format '{{.Server.Version}}'), N=$N)
+  direct Docker API: $N services created in ${direct_issue}s, all running after ${direct}s
+  controller:        $N functions applied in ${ctl_issue}s, all Ready after ${ctl}s  (ratio ${ratio}x, target <= 1.2)
+  idle CPU:          ${idle_cpu}% with $N functions, ${idle200}% with 200 (10 s each)
+  RSS:               ${rss50} KiB with $N functions, ${rss200} KiB with 200 (target <= 10240)
+  alert -> update:   median ${lat_med} ms, max ${lat_max} ms over 20 webhooks ($updates updates issued)
+EOF
