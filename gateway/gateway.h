@@ -261,6 +261,8 @@ void gw_loops_stop(int64_t drain_ms);
 void gw_loops_wake(void);
 /* Adds/modifies/removes fd in the loop's epoll set. 0 or negative errno. */
 int gw_loop_watch(struct gw_loop *l, int fd, int op, uint32_t events, struct gw_ev *ev);
+/* libmicrohttpd has work to do on this loop (e.g. a connection was resumed). */
+void gw_loop_kick(struct gw_loop *l);
 /* The loop's list of requests (owned by proxy.c). */
 struct gw_req **gw_loop_reqs(struct gw_loop *l);
 

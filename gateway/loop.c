@@ -26,8 +26,14 @@ struct gw_loop {
 	struct gw_ev ev_mhd, ev_wake;
 	struct gw_req *reqs;
 	pthread_t th;
+	bool kick; /* libmicrohttpd has work (a resumed connection) */
 	volatile int quiesce, stop;
 };
+
+void gw_loop_kick(struct gw_loop *l)
+{
+	l->kick = true;
+}
 
 static struct gw_loop *loops;
 static int nloops;
@@ -64,6 +70,9 @@ static void *loop_main(void *arg)
 		int timeout = l->reqs ? TICK_MS : 1000; /* ticks only matter with requests */
 		if (MHD_get_timeout(l->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)timeout)
 			timeout = (int)mt;
+		if (l->kick)
+			timeout = 0;
+		bool run = timeout == 0;
 		int n = epoll_wait(l->ep, evs, 256, timeout);
 		for (int i = 0; i < n; i++) {
 			struct gw_ev *ev = evs[i].data.ptr;
@@ -75,9 +84,14 @@ static void *loop_main(void *arg)
 				gw_reqs_tick(l->reqs, gw_now_ms());
 			} else if (ev->kind == GW_EV_UPSTREAM || ev->kind == GW_EV_CLIENT) {
 				gw_req_event(ev->req, ev->kind, evs[i].events);
+			} else if (ev->kind == GW_EV_MHD) {
+				run = true;
 			}
 		}
-		MHD_run(l->d);
+		if (n == 0 || run || l->kick) {
+			l->kick = false;
+			MHD_run(l->d);
+		}
 		int64_t now = gw_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			last_tick = now;

@@ -86,6 +86,7 @@ struct gw_req {
 	uint64_t wait_seq;
 	unsigned err_status;
 	const char *err_msg;
+	int64_t suspended_at;
 	bool suspended, reader_waiting, client_gone, body_error, up_eof, answered_early;
 	/* the answer */
 	char *ibuf;
@@ -210,13 +211,15 @@ static void watch_client(struct gw_req *r, bool on)
 		r->client_watched = on;
 }
 
+/* While suspended, libmicrohttpd does not watch the client: the loop does,
+ * from the first tick on (most waits end sooner, without any epoll_ctl). */
 static void suspend(struct gw_req *r)
 {
 	if (r->suspended)
 		return;
 	r->suspended = true;
+	r->suspended_at = gw_now_ms();
 	MHD_suspend_connection(r->c);
-	watch_client(r, true);
 }
 
 static void resume(struct gw_req *r)
@@ -226,6 +229,7 @@ static void resume(struct gw_req *r)
 	r->suspended = false;
 	watch_client(r, false);
 	MHD_resume_connection(r->c);
+	gw_loop_kick(r->loop);
 }
 
 static void release_cands(struct gw_req *r)
@@ -522,11 +526,9 @@ static void start_upstream(struct gw_req *r)
 {
 	while (r->next < r->ncand) {
 		struct gw_replica *rep = r->cand[r->next];
+		/* A pooled connection the replica closed meanwhile shows up as a
+		 * connection closed before any answer: sent again on a fresh one. */
 		int fd = r->fresh_retry ? -1 : gw_pool_get(rep);
-		while (fd >= 0 && !gw_conn_alive(fd)) {
-			close(fd);
-			fd = gw_pool_get(rep);
-		}
 		r->rep = rep;
 		r->reused = fd >= 0;
 		r->out_off = 0;
@@ -927,6 +929,8 @@ void gw_req_event(struct gw_req *r, int kind, uint32_t events)
 /* Called every few ms: deadlines and waits. */
 void gw_req_tick(struct gw_req *r, int64_t now)
 {
+	if (r->suspended && !r->client_watched && now - r->suspended_at >= 10)
+		watch_client(r, true);
 	if (r->st == ST_CONNECT && now > r->deadline) {
 		gw_replica_mark_down(r->rep);
 		try_next(r);

@@ -170,7 +170,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
 {
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags =
+	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000);
 	unsigned limit = (unsigned)((gw_cfg.max_connections + nloops - 1) / nloops);
 

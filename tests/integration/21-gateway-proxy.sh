@@ -40,8 +40,12 @@ table+=";cat=127.0.0.1:$CATP;slow=127.0.0.1:$SLOW;wordcount=127.0.0.1:$ALEXA"
 table+=";kill=127.0.0.1:$K1,127.0.0.1:$K2,127.0.0.1:$K3;cnt=127.0.0.1:$CNT;nap=127.0.0.1:$NAP"
 table+=";gone=127.0.0.1:1;empty="
 start_server gw env bind=127.0.0.1 port=0 discovery=static static_functions="$table" \
-	controller_url= basic_auth=false upstream_timeout=1s max_body=200Mi "$BIN/faas-gateway" || exit 1
-G=http://127.0.0.1:$PORT GW_PID=$PID
+	controller_url= basic_auth=false upstream_timeout=20s max_body=200Mi "$BIN/faas-gateway" || exit 1
+G=http://127.0.0.1:$PORT GW_PID=$PID GW_PORT=$PORT
+# a second gateway with a short upstream_timeout, for the 504
+start_server gw504 env bind=127.0.0.1 port=0 discovery=static static_functions="slow=127.0.0.1:$SLOW" \
+	controller_url= basic_auth=false upstream_timeout=1s "$BIN/faas-gateway" || exit 1
+G504=http://127.0.0.1:$PORT
 
 # ---- balancing: every replica gets traffic
 out=$(for i in $(seq 30); do curl -s "$G/function/who"; done | sort | uniq -c)
@@ -62,7 +66,7 @@ expect_match "custom header passes" $'Http_X_Custom=v1\n' "$e"
 check "hop-by-hop header named in Connection removed" bash -c "! grep -q Http_X_Hop <<<'$e'"
 check "Proxy-Authorization removed" bash -c "! grep -q Http_Proxy_Authorization <<<'$e'"
 expect_match "X-Forwarded-For" $'Http_X_Forwarded_For=127.0.0.1\n' "$e"
-expect_match "X-Forwarded-Host" "Http_X_Forwarded_Host=127.0.0.1:$PORT" "$e"
+expect_match "X-Forwarded-Host" "Http_X_Forwarded_Host=127.0.0.1:$GW_PORT" "$e"
 expect_match "X-Start-Time (ns)" $'Http_X_Start_Time=[0-9]{19}\n' "$e"
 e=$(curl -s -H 'X-Forwarded-For: 10.1.2.3' "$G/function/env")
 expect_match "X-Forwarded-For appended" $'Http_X_Forwarded_For=10.1.2.3, 127.0.0.1\n' "$e"
@@ -90,7 +94,7 @@ expect_match "no replicas: 503" '^HTTP/1.1 503' "$h"
 expect_match "no replicas: Retry-After" $'Retry-After: [0-9]+\r' "$h"
 expect_eq "unreachable replica: 502" 502 "$(code "$G/function/gone")"
 start=$SECONDS
-expect_eq "slow function past upstream_timeout: 504" 504 "$(code "$G/function/slow")"
+expect_eq "slow function past upstream_timeout: 504" 504 "$(code "$G504/function/slow")"
 check "504 came after about 1 s" test $((SECONDS - start)) -le 2
 
 # ---- a client that goes away aborts the upstream request (the watchdog kills sleep)
@@ -146,7 +150,8 @@ expect_match "invocation_started{cnt} = 17" $'gateway_function_invocation_starte
 expect_match "seconds_count{cnt,200} = 17" $'gateway_functions_seconds_count\\{code="200",function_name="cnt"\\} 17\n' "$m"
 expect_match "invocation_total{who,200} = 60" 'gateway_function_invocation_total\{code="200",function_name="who"\} 60' "$m"
 expect_match "502 counted" 'gateway_function_invocation_total\{code="502",function_name="gone"\} 1' "$m"
-expect_match "504 counted" 'gateway_function_invocation_total\{code="504",function_name="slow"\} 1' "$m"
+expect_match "504 counted" 'gateway_function_invocation_total\{code="504",function_name="slow"\} 1' \
+	"$(curl -s "$G504/metrics")"
 expect_match "service_count from the table" 'gateway_service_count\{function_name="who"\} 3' "$m"
 check "unknown names make no series" bash -c "! grep -q nosuch <<<'$m'"
 
