@@ -207,6 +207,7 @@ static struct json_object *openfaas_json(const struct stored *s, struct json_obj
 	                       json_object_new_int64(running ? json_object_get_int64(running) : 0));
 	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
 	json_object_object_add(o, "envProcess", json_object_new_string(s->fn.fprocess));
+	json_object_object_add(o, "zero", json_object_new_boolean(s->fn.scale.zero));
 	for (size_t i = 0; i < s->fn.labels.n; i++)
 		json_object_object_add(labels, s->fn.labels.v[i].key,
 		                       json_object_new_string(s->fn.labels.v[i].value));
