@@ -49,8 +49,8 @@ static int nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-int wd_child_spawn(struct wd_child *c, char *const *argv, char *const *env, bool combine,
-                   bool io_stdio)
+int wd_child_spawn(struct wd_child *c, const char *path, char *const *argv, char *const *env,
+                   bool combine, bool io_stdio)
 {
 	int inp[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
@@ -88,7 +88,11 @@ int wd_child_spawn(struct wd_child *c, char *const *argv, char *const *env, bool
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                  POSIX_SPAWN_SETSIGDEF);
-	r = -posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
+	/* A path found once at start saves an execve per PATH entry per request. */
+	if (path != NULL)
+		r = -posix_spawn(&pid, path, &fa, &at, argv, env);
+	else
+		r = -posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	if (r < 0)
@@ -131,7 +135,7 @@ static void leader_exited(struct wd_child *c)
 /* Reads what fd has into b (or discards it past the cap); closes it at end. */
 static void drain(int *fd, struct fx_buf *b, bool *over)
 {
-	char tmp[16384];
+	char tmp[8192];
 
 	for (int k = 0; k < 64; k++) {
 		ssize_t r = read(*fd, tmp, sizeof(tmp));

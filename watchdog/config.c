@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct wd_config C;
 
@@ -105,6 +106,29 @@ char **wd_argv_split(const char *s)
 	return v;
 }
 
+char *wd_find_exec(const char *name, const char *path)
+{
+	const char *p = path;
+
+	if (name == NULL || name[0] == '\0')
+		return NULL;
+	if (strchr(name, '/') != NULL)
+		return strdup(name);
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ':');
+		size_t dl = end ? (size_t)(end - p) : strlen(p);
+		char *full = NULL;
+
+		if (dl > 0 && asprintf(&full, "%.*s/%s", (int)dl, p, name) > 0) {
+			if (access(full, X_OK) == 0)
+				return full;
+		}
+		free(full);
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
 void wd_argv_free(char **v)
 {
 	if (v == NULL)
@@ -179,6 +203,7 @@ int wd_config_load(struct wd_config *cfg, int argc, char *const *argv, char **er
 			           NULL);
 			return -EINVAL;
 		}
+		C.exec_path = wd_find_exec(C.argv[0], getenv("PATH"));
 		if (C.mode == WD_MODE_HTTP) {
 			if (C.upstream_url == NULL ||
 			    wd_parse_upstream(C.upstream_url, C.upstream_host,
@@ -186,6 +211,8 @@ int wd_config_load(struct wd_config *cfg, int argc, char *const *argv, char **er
 			                      sizeof(C.upstream_port)) < 0) {
 				wd_argv_free(C.argv);
 				C.argv = NULL;
+				free(C.exec_path);
+				C.exec_path = NULL;
 				*err = msg("upstream_url: mode=http needs http://HOST:PORT, got ",
 				           C.upstream_url ? C.upstream_url : "nothing");
 				return -EINVAL;
@@ -202,6 +229,8 @@ void wd_config_release(struct wd_config *cfg)
 		return;
 	wd_argv_free(cfg->argv);
 	cfg->argv = NULL;
+	free(cfg->exec_path);
+	cfg->exec_path = NULL;
 }
 
 void wd_config_help(FILE *out)

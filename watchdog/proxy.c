@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -27,7 +26,7 @@
 extern char **environ;
 
 #define POOL_MAX       256        /* idle keep-alive connections kept */
-#define RBUF           (64 << 10) /* response read buffer; the head must fit */
+#define RBUF           (32 << 10) /* response read buffer; the head must fit */
 #define SEND_BATCH     (64 << 10) /* request bytes held before writing (retry window) */
 #define HEAD_MAX       (1 << 20)  /* request head + held body */
 #define BACKOFF_MIN_MS 100
@@ -49,16 +48,12 @@ struct wd_proxy {
 
 /* ---- connections ------------------------------------------------------- */
 
-static int resolve(struct wd_proxy *p, const char *host, const char *port)
+static int resolve_numeric(struct wd_proxy *p, const char *host, uint16_t pn)
 {
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&p->addr;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&p->addr;
-	uint16_t pn = (uint16_t)strtoul(port, NULL, 10);
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 
 	memset(&p->addr, 0, sizeof(p->addr));
-	if (strcmp(host, "localhost") == 0)
-		host = "127.0.0.1"; /* no resolver needed in a scratch image */
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons(pn);
@@ -71,12 +66,52 @@ static int resolve(struct wd_proxy *p, const char *host, const char *port)
 		p->alen = sizeof(*a6);
 		return 0;
 	}
-	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
-		return -EHOSTUNREACH;
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->alen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	return -EINVAL;
+}
+
+/* fwatchdog is a static binary (no NSS): a name is looked up in /etc/hosts,
+ * which Docker writes; the usual upstream_url is localhost or an address. */
+static int hosts_lookup(struct wd_proxy *p, const char *host, uint16_t pn)
+{
+	FILE *f = fopen("/etc/hosts", "re");
+	char line[512];
+	int rc = -EHOSTUNREACH;
+
+	if (f == NULL)
+		return rc;
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *w = line, *addr = NULL;
+		line[strcspn(line, "#\n")] = '\0';
+		while (*w != '\0') {
+			size_t n;
+			w += strspn(w, " \t");
+			n = strcspn(w, " \t");
+			if (n == 0)
+				break;
+			if (w[n] != '\0')
+				w[n++] = '\0';
+			if (addr == NULL)
+				addr = w;
+			else if (strcasecmp(w, host) == 0 && resolve_numeric(p, addr, pn) == 0) {
+				rc = 0;
+				break;
+			}
+			w += n;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int resolve(struct wd_proxy *p, const char *host, const char *port)
+{
+	uint16_t pn = (uint16_t)strtoul(port, NULL, 10);
+
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (resolve_numeric(p, host, pn) == 0)
+		return 0;
+	return hosts_lookup(p, host, pn);
 }
 
 static int wait_fd(int fd, short ev, int client_fd, int64_t deadline_ms)
@@ -139,7 +174,7 @@ static int dial(struct wd_proxy *p, int64_t deadline_ms)
 
 /* A pooled connection the upstream has closed (or that has stray bytes) is
  * dropped here instead of failing the request. */
-static int pool_get(struct wd_proxy *p)
+static int pool_get(struct wd_proxy *p, bool check)
 {
 	for (;;) {
 		int fd = -1;
@@ -150,8 +185,8 @@ static int pool_get(struct wd_proxy *p)
 		if (p->npool > 0)
 			fd = p->pool[--p->npool];
 		pthread_mutex_unlock(&p->mu);
-		if (fd < 0)
-			return -1;
+		if (fd < 0 || !check)
+			return fd;
 		n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return fd;
@@ -210,7 +245,8 @@ static void *supervise(void *arg)
 		int64_t started = wd_now_ms(), last_probe = 0;
 		int fails = 0, st = 0, rc;
 
-		rc = wd_child_spawn(&p->child, p->cfg->argv, environ, false, true);
+		rc = wd_child_spawn(&p->child, p->cfg->exec_path, p->cfg->argv, environ, false,
+		                    true);
 		if (rc < 0) {
 			log_error("upstream start failed",
 			          "fprocess=\"%s\" err=\"%s\" retry_ms=%lld", p->cfg->fprocess,
@@ -415,7 +451,9 @@ int wd_px_begin(struct wd_pxreq *r, struct wd_proxy *px, const char *method, con
 	if (rc != 0)
 		return -E2BIG;
 	r->chunked_up = body_len < 0;
-	r->fd = pool_get(px);
+	/* A request that fits the retry window needs no liveness check: if the
+	 * pooled connection turns out stale it is sent again on a fresh one. */
+	r->fd = pool_get(px, body_len < 0 || body_len > SEND_BATCH / 2);
 	r->reused = r->fd >= 0;
 	if (r->fd < 0) {
 		r->fd = dial(px, deadline_ms);
@@ -558,6 +596,11 @@ static int read_head(struct wd_pxreq *r)
 			return -ENOMEM;
 	}
 	r->rpos = r->rlen = 0;
+	{ /* the answer is not there yet: wait before the first recv */
+		int rc = wait_fd(r->fd, POLLIN, r->client_fd, r->deadline_ms);
+		if (rc < 0)
+			return rc;
+	}
 	for (;;) {
 		char *e = r->rlen ? memmem(r->rbuf, r->rlen, "\r\n\r\n", 4) : NULL;
 		ssize_t n;
@@ -611,6 +654,20 @@ int wd_px_finish_request(struct wd_pxreq *r)
 	if (rc < 0)
 		r->broken = true;
 	return rc;
+}
+
+bool wd_px_body_ready(struct wd_pxreq *r, const char **data, size_t *len)
+{
+	size_t avail = r->rlen - r->rpos;
+
+	if (r->resp_chunked || r->resp_len < 0 || (uint64_t)r->resp_len > avail)
+		return false;
+	*data = r->rbuf + r->rpos;
+	*len = (size_t)r->resp_len;
+	r->rpos += (size_t)r->resp_len;
+	r->left = 0;
+	r->resp_done = true;
+	return true;
 }
 
 size_t wd_px_headers(struct wd_pxreq *r, struct wd_kv *out, size_t max)

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,11 +32,10 @@
 
 extern char **environ;
 
-#define MAX_HEADERS    200        /* more request headers: 431 */
-#define MAX_URI        8192       /* longer request target: 414 */
-#define ERR_CAP        (64 << 10) /* STDERR kept per request for the log */
-#define STREAM_PRE_CAP (1 << 20)  /* streaming: output held while the body is written */
-#define DISCARD_CAP    (16 << 20) /* body read and dropped after an early answer */
+#define MAX_HEADERS 200        /* more request headers: 431 */
+#define MAX_URI     8192       /* longer request target: 414 */
+#define ERR_CAP     (64 << 10) /* STDERR kept per request for the log */
+#define DISCARD_CAP (16 << 20) /* body read and dropped after an early answer */
 
 static struct {
 	struct wd_config *cfg;
@@ -63,6 +63,7 @@ struct req {
 	uint64_t body;
 	struct wd_child ch;
 	struct fx_buf out, err;
+	size_t out_pos; /* streaming: bytes of out already sent */
 	bool over;
 	struct wd_pxreq px;
 	int pend_code; /* answer decided at the first call, sent once the body is read */
@@ -326,7 +327,8 @@ static int start_child(struct MHD_Connection *c, struct req *r, const char *meth
 		         "count=%zu reason=\"not a valid environment name or value, "
 		         "or over the caps\"",
 		         dropped);
-	rc = wd_child_spawn(&r->ch, S.cfg->argv, env, S.cfg->combine_output, false);
+	rc = wd_child_spawn(&r->ch, S.cfg->exec_path, S.cfg->argv, env, S.cfg->combine_output,
+	                    false);
 	wd_env_free(env);
 	if (rc < 0)
 		return rc;
@@ -408,11 +410,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	/* Output held back while the body was being written goes first. */
-	if (r->out.len > 0) {
-		size_t k = r->out.len < max ? r->out.len : max;
-		memcpy(buf, r->out.data, k);
-		memmove(r->out.data, r->out.data + k, r->out.len - k);
-		r->out.len -= k;
+	if (r->out_pos < r->out.len) {
+		size_t k = r->out.len - r->out_pos < max ? r->out.len - r->out_pos : max;
+		memcpy(buf, r->out.data + r->out_pos, k);
+		r->out_pos += k;
+		if (r->out_pos == r->out.len) {
+			fx_buf_release(&r->out);
+			r->out_pos = 0;
+		}
 		return (ssize_t)k;
 	}
 	n = wd_child_read(&r->ch, buf, max, &r->err, r->deadline, r->client_fd);
@@ -476,6 +481,8 @@ static ssize_t px_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
 {
+	const char *small = NULL;
+	size_t smalllen = 0;
 	struct wd_kv kv[MAX_HEADERS];
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -494,9 +501,13 @@ static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
 		         strerror(-rc));
 		return reply_text(c, r, 502, "upstream unreachable\n");
 	}
-	resp = MHD_create_response_from_callback(r->px.resp_len >= 0 ? (uint64_t)r->px.resp_len
-	                                                             : MHD_SIZE_UNKNOWN,
-	                                         32 << 10, px_read, r, NULL);
+	if (wd_px_body_ready(&r->px, &small, &smalllen))
+		resp = MHD_create_response_from_buffer(smalllen, (void *)(uintptr_t)small,
+		                                       MHD_RESPMEM_MUST_COPY);
+	else
+		resp = MHD_create_response_from_callback(
+		    r->px.resp_len >= 0 ? (uint64_t)r->px.resp_len : MHD_SIZE_UNKNOWN, 32 << 10,
+		    px_read, r, NULL);
 	if (resp == NULL)
 		return MHD_NO;
 	n = wd_px_headers(&r->px, kv, MAX_HEADERS);
@@ -645,8 +656,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			}
 			return MHD_YES;
 		}
-		/* Streaming holds at most STREAM_PRE_CAP of early output; past it the
-		 * child waits (its pipe is full) until the body is in. */
+		/* libmicrohttpd answers only once the body is in: output written
+		 * before that (an echo-like function) is held, up to max_output. */
 		rc = wd_child_pump(&r->ch, data, n, false, &r->out, &r->err, &r->over, r->deadline,
 		                   r->client_fd);
 		if (rc == WD_PUMP_CLIENT_GONE) {
@@ -710,6 +721,9 @@ int wd_server_run(struct wd_config *cfg)
 	unsigned read_s;
 
 	S.cfg = cfg;
+	/* A thread per connection would otherwise get up to 8 malloc arenas per
+	 * core, each with its own partly used pages. */
+	mallopt(M_ARENA_MAX, 2);
 	if (tmp == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
 	snprintf(S.lock_path, sizeof(S.lock_path), "%s/.lock", tmp);
@@ -733,7 +747,7 @@ int wd_server_run(struct wd_config *cfg)
 	                       MHD_OPTION_CONNECTION_TIMEOUT, read_s, MHD_OPTION_NOTIFY_COMPLETED,
 	                       completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
 	                       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
-	                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10),
+	                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
 	                       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT,
 	                       1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (S.d == NULL) {

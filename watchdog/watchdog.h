@@ -33,6 +33,7 @@ struct wd_config {
 	const char *upstream_url;
 	char upstream_host[256]; /* from upstream_url (http mode) */
 	char upstream_port[8];
+	char *exec_path; /* argv[0] found on PATH at start (owned); NULL: look up per spawn */
 	int64_t read_timeout_ms, write_timeout_ms, exec_timeout_ms; /* 0: no limit (exec) */
 	int64_t healthcheck_interval_ms;
 	bool write_debug, combine_output, suppress_lock, healthcheck;
@@ -49,6 +50,9 @@ struct wd_config {
 int wd_config_load(struct wd_config *cfg, int argc, char *const *argv, char **err);
 void wd_config_release(struct wd_config *cfg);
 void wd_config_help(FILE *out);
+/* The absolute path of an executable name found on path (a PATH value), or
+ * NULL; a name holding '/' is returned as is. Caller frees. */
+char *wd_find_exec(const char *name, const char *path);
 /* Splits s on spaces (runs of spaces, no quoting, no shell) into a
  * NULL-terminated vector (caller frees with wd_argv_free). NULL when s holds no
  * word or on ENOMEM. */
@@ -114,12 +118,13 @@ struct wd_child {
 enum { WD_PUMP_CLIENT_GONE = -ECANCELED, WD_PUMP_TIMEOUT = -ETIMEDOUT };
 
 void wd_child_init(struct wd_child *c);
-/* Starts argv[0] (PATH lookup) in its own process group with env; stdin, stdout
+/* Starts path (or, when NULL, argv[0] looked up on PATH) in its own process
+ * group with env; stdin, stdout
  * and stderr are pipes (stderr shares stdout when combine). io_stdio: inherit
  * the watchdog's stdout/stderr and /dev/null stdin instead (http mode).
  * Returns 0 or a negative errno. */
-int wd_child_spawn(struct wd_child *c, char *const *argv, char *const *env, bool combine,
-                   bool io_stdio);
+int wd_child_spawn(struct wd_child *c, const char *path, char *const *argv, char *const *env,
+                   bool combine, bool io_stdio);
 /* Writes in[0..n) to stdin (stops quietly if the child closed it) while
  * collecting stdout into out and stderr into err (bytes over their caps are
  * discarded and *over set). n == 0 with finish: closes stdin, then reads until
@@ -190,6 +195,9 @@ int wd_px_send_body(struct wd_pxreq *r, const char *data, size_t n);
  * whole request is still held. Returns 0, WD_PUMP_TIMEOUT (504),
  * WD_PUMP_CLIENT_GONE or a negative errno (502). */
 int wd_px_finish_request(struct wd_pxreq *r);
+/* When the whole response body is already read (a small answer), points at
+ * it, marks it consumed and returns true: it can go out in one write. */
+bool wd_px_body_ready(struct wd_pxreq *r, const char **data, size_t *len);
 /* Response headers (hop-by-hop, framing and Date removed), pointing into r. */
 size_t wd_px_headers(struct wd_pxreq *r, struct wd_kv *out, size_t max);
 /* Reads body bytes: >0 count, 0 end, negative errno / WD_PUMP_TIMEOUT. */

@@ -47,6 +47,14 @@ head -c 3000000 /dev/urandom >"$T_DIR/rand"
 check "3 MB body round-trips in streaming mode" \
 	cmp -s "$T_DIR/rand" <(curl -s --data-binary @"$T_DIR/rand" "127.0.0.1:$PORT/")
 
+# ---- an echo of 100 MB: output held while the body is read, then sent in
+# linear time (it once took a minute: a memmove per chunk)
+wd echo fprocess=cat max_body=200Mi max_output=200Mi exec_timeout=60s || exit 1
+t0=$SECONDS
+n=$(head -c 104857600 /dev/zero | curl -s -T - "127.0.0.1:$PORT/" | wc -c)
+expect_eq "100 MB chunked upload echoed" 104857600 "$n"
+check "echoed within 20 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -le 20
+
 # ---- exec_timeout: the stream is cut and the process group killed
 wd tmo fprocess="sleep 30" exec_timeout=500ms || exit 1
 TMO_PID=$PID

@@ -9,7 +9,7 @@ UP=$TOOLS/wd_upstream
 free_port() {
 	local p i
 	for i in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % 22000)) # below the ephemeral range
 		if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -27,7 +27,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 children() { cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' \n' ' ' | sed 's/ $//'; }
 
 UPORT=$(free_port) || exit 1
-wd px fprocess="$UP $UPORT" upstream_url="http://127.0.0.1:$UPORT" exec_timeout=1s \
+wd px fprocess="$UP $UPORT" upstream_url="http://localhost:$UPORT" exec_timeout=1s \
 	healthcheck_interval=100ms || exit 1
 PX=$PORT PX_PID=$PID
 check "health 200 once the upstream answers" wait_for 10 \

@@ -182,6 +182,22 @@ START_TEST(argv_split)
 }
 END_TEST
 
+START_TEST(find_exec)
+{
+	char *p = wd_find_exec("sh", "/nonexistent:/usr/bin:/bin");
+	ck_assert_ptr_nonnull(p);
+	ck_assert(strcmp(p, "/usr/bin/sh") == 0 || strcmp(p, "/bin/sh") == 0);
+	free(p);
+	p = wd_find_exec("./local/prog", "/bin");
+	ck_assert_str_eq(p, "./local/prog"); /* a path is used as given */
+	free(p);
+	ck_assert_ptr_null(wd_find_exec("no-such-program-xyz", "/usr/bin:/bin"));
+	ck_assert_ptr_null(wd_find_exec("sh", NULL));
+	ck_assert_ptr_null(wd_find_exec("sh", "::"));
+	ck_assert_ptr_null(wd_find_exec("", "/bin"));
+}
+END_TEST
+
 START_TEST(status_map)
 {
 	ck_assert_int_eq(wd_status_for_exit(0, false), 200);
@@ -215,6 +231,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, upstream_urls);
 	tcase_add_test(tc, argv_split);
+	tcase_add_test(tc, find_exec);
 	tcase_add_test(tc, status_map);
 	suite_add_tcase(s, tc);
 	return s;
