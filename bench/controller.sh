@@ -11,10 +11,10 @@
 # Everything is named ctl-bench-*, on its own network, and removed at the end.
 # Usage: bench/controller.sh [N=50]
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 N=${1:-50}
-P=ctl-bench
+P="ctl-bench"
 NET=$P-net
 IMG=$P/fn:v1
 T=$(mktemp -d /tmp/ctl-bench.XXXXXX)
