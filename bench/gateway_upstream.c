@@ -57,7 +57,7 @@ int main(void)
 	if (!d)
 		return 1;
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("listening", "addr=127.0.0.1:%u", info ? info->port : 0);
+	log_info("ready", "addr=127.0.0.1:%u", info ? info->port : 0);
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
 	return 0;

@@ -138,8 +138,6 @@ struct gw_replica {
 	int refs;     /* lists holding it + requests using it; freed at 0 (registry lock) */
 	int inflight; /* requests in progress (registry lock) */
 	int64_t down_until_ms;
-	int nidle;
-	int idle[64]; /* pooled keep-alive connections */
 };
 
 struct gw_fn {
@@ -226,9 +224,9 @@ char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen);
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max);
 void gw_replica_release(struct gw_replica *r);
 void gw_replica_mark_down(struct gw_replica *r);
-/* Pool of idle connections: returns an fd or -1. */
-int gw_pool_get(struct gw_replica *r);
-void gw_pool_put(struct gw_replica *r, int fd);
+void gw_replica_ref(struct gw_replica *r);
+/* Refused a connection in the last 2 s? */
+bool gw_replica_down(struct gw_replica *r);
 void gw_inflight(struct gw_replica *r, int delta);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
@@ -238,20 +236,33 @@ void gw_scale_start(struct gw_fn *f);
 /* 0 scaling, 1 replicas ready, -1 finished without replicas. */
 int gw_scale_state(struct gw_fn *f);
 
-/* ---- upstream.c ---- */
-
-/* A pooled connection still usable (no EOF, no stray bytes)? */
-bool gw_conn_alive(int fd);
-
 /* ---- loop.c: event loops (one per worker thread) ---- */
 
 struct gw_loop;
 struct gw_req;
-enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_WAKE };
+enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_WAKE, GW_EV_DEAD };
 struct gw_ev {
 	int kind;
 	struct gw_req *req;
 };
+/* A connection to a replica. It stays in its loop's epoll set for its whole
+ * life (no epoll_ctl per request); between requests it waits in the loop's
+ * idle list (ev.req NULL), where an event means the replica closed it. */
+struct gw_uconn {
+	struct gw_ev ev; /* kind GW_EV_UPSTREAM; ev.req: the request using it */
+	int fd;
+	uint32_t events;        /* registered mask, 0: not registered */
+	struct gw_replica *rep; /* ref held */
+	struct gw_uconn *next;  /* idle list or graveyard */
+};
+/* An idle connection of this loop to rep, or NULL. */
+struct gw_uconn *gw_uconn_get(struct gw_loop *l, struct gw_replica *rep);
+/* Wraps a new connected/connecting socket (takes a ref on rep); NULL: ENOMEM (fd closed). */
+struct gw_uconn *gw_uconn_new(int fd, struct gw_replica *rep);
+/* Sets the epoll mask (registers on first use). 0 or negative errno. */
+int gw_uconn_events(struct gw_loop *l, struct gw_uconn *u, uint32_t events);
+/* Done with it: keep → the idle list (when there is room), else closed. */
+void gw_uconn_release(struct gw_loop *l, struct gw_uconn *u, bool keep);
 /* Starts n loops, each with its own libmicrohttpd daemon on its own listening
  * socket (SO_REUSEPORT on one port). 0 or negative errno. */
 int gw_loops_start(const int *listen_fds, int n);

@@ -25,6 +25,9 @@ struct gw_loop {
 	int listen_fd;
 	struct gw_ev ev_mhd, ev_wake;
 	struct gw_req *reqs;
+	struct gw_uconn *idle; /* kept-alive connections to replicas */
+	int nidle;
+	struct gw_uconn *dead; /* closed this turn, freed at its end */
 	pthread_t th;
 	bool kick; /* libmicrohttpd has work (a resumed connection) */
 	volatile int quiesce, stop;
@@ -47,6 +50,100 @@ int gw_loop_watch(struct gw_loop *l, int fd, int op, uint32_t events, struct gw_
 {
 	struct epoll_event e = {.events = events, .data.ptr = ev};
 	return epoll_ctl(l->ep, op, fd, op == EPOLL_CTL_DEL ? NULL : &e) < 0 ? -errno : 0;
+}
+
+#define MAX_IDLE 1024 /* per loop */
+
+struct gw_uconn *gw_uconn_new(int fd, struct gw_replica *rep)
+{
+	struct gw_uconn *u = calloc(1, sizeof(*u));
+	if (!u) {
+		close(fd);
+		return NULL;
+	}
+	u->ev.kind = GW_EV_UPSTREAM;
+	u->fd = fd;
+	u->rep = rep;
+	gw_replica_ref(rep);
+	return u;
+}
+
+int gw_uconn_events(struct gw_loop *l, struct gw_uconn *u, uint32_t events)
+{
+	if (u->fd < 0 || events == u->events)
+		return 0;
+	int rc = gw_loop_watch(l, u->fd, u->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, events, &u->ev);
+	if (rc == 0)
+		u->events = events;
+	return rc;
+}
+
+static void uconn_close(struct gw_loop *l, struct gw_uconn *u)
+{
+	if (u->fd >= 0)
+		close(u->fd); /* leaves the epoll set with it */
+	u->fd = -1;
+	u->events = 0;
+	u->ev.kind = GW_EV_DEAD; /* an event of this turn still pointing here is ignored */
+	u->ev.req = NULL;
+	u->next = l->dead;
+	l->dead = u;
+}
+
+struct gw_uconn *gw_uconn_get(struct gw_loop *l, struct gw_replica *rep)
+{
+	for (struct gw_uconn **pp = &l->idle; *pp; pp = &(*pp)->next) {
+		struct gw_uconn *u = *pp;
+		if (u->rep == rep) {
+			*pp = u->next;
+			u->next = NULL;
+			l->nidle--;
+			return u;
+		}
+	}
+	return NULL;
+}
+
+void gw_uconn_release(struct gw_loop *l, struct gw_uconn *u, bool keep)
+{
+	int same = 0;
+
+	u->ev.req = NULL;
+	if (keep && l->nidle < MAX_IDLE && !gw_replica_down(u->rep) &&
+	    gw_uconn_events(l, u, EPOLLIN | EPOLLRDHUP) == 0) {
+		for (struct gw_uconn *i = l->idle; i; i = i->next)
+			same += i->rep == u->rep;
+		if (same < gw_cfg.pool_size) {
+			u->next = l->idle;
+			l->idle = u;
+			l->nidle++;
+			return;
+		}
+	}
+	uconn_close(l, u);
+}
+
+/* An idle connection had an event: the replica closed it (or sent junk). */
+static void idle_event(struct gw_loop *l, struct gw_uconn *u)
+{
+	for (struct gw_uconn **pp = &l->idle; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			l->nidle--;
+			break;
+		}
+	}
+	uconn_close(l, u);
+}
+
+static void bury(struct gw_loop *l)
+{
+	while (l->dead) {
+		struct gw_uconn *u = l->dead;
+		l->dead = u->next;
+		gw_replica_release(u->rep);
+		free(u);
+	}
 }
 
 void gw_loops_wake(void)
@@ -82,6 +179,9 @@ static void *loop_main(void *arg)
 					/* nothing to read: fine */
 				}
 				gw_reqs_tick(l->reqs, gw_now_ms());
+			} else if (ev->kind == GW_EV_UPSTREAM && !ev->req) {
+				idle_event(
+				    l, (struct gw_uconn *)(void *)ev); /* ev is its first member */
 			} else if (ev->kind == GW_EV_UPSTREAM || ev->kind == GW_EV_CLIENT) {
 				gw_req_event(ev->req, ev->kind, evs[i].events);
 			} else if (ev->kind == GW_EV_MHD) {
@@ -97,6 +197,7 @@ static void *loop_main(void *arg)
 			last_tick = now;
 			gw_reqs_tick(l->reqs, now);
 		}
+		bury(l);
 		if (l->quiesce && !quiesced) {
 			quiesced = true;
 			int fd = MHD_quiesce_daemon(l->d);
@@ -109,6 +210,12 @@ static void *loop_main(void *arg)
 	for (int i = 0; i < 5; i++)
 		MHD_run(l->d);
 	MHD_stop_daemon(l->d);
+	while (l->idle) {
+		struct gw_uconn *u = l->idle;
+		l->idle = u->next;
+		uconn_close(l, u);
+	}
+	bury(l);
 	return NULL;
 }
 

@@ -74,11 +74,11 @@ struct gw_req {
 	int client_fd;
 	struct gw_replica *cand[MAX_TRIES];
 	size_t ncand, next;
-	struct gw_replica *rep; /* the one in use (a ref in cand[] or owned) */
-	int fd;
+	struct gw_replica *rep; /* the one in use (a ref in cand[]) */
+	struct gw_uconn *uc;    /* its connection */
+	int fd;                 /* uc->fd, or -1 */
 	bool reused, inflight;
-	uint32_t events; /* registered on fd */
-	struct gw_ev ev_up, ev_client;
+	struct gw_ev ev_client;
 	bool client_watched;
 	enum state st;
 	enum wait_kind wait;
@@ -155,8 +155,6 @@ struct gw_req *gw_req_new(struct gw_loop *loop, const char *uri)
 	r->refs = 1;
 	r->fd = -1;
 	r->client_fd = -1;
-	r->ev_up.kind = GW_EV_UPSTREAM;
-	r->ev_up.req = r;
 	r->ev_client.kind = GW_EV_CLIENT;
 	r->ev_client.req = r;
 	fx_buf_init(&r->head, 64u << 10);
@@ -176,23 +174,20 @@ struct gw_req *gw_req_new(struct gw_loop *loop, const char *uri)
 
 static void set_events(struct gw_req *r, uint32_t ev)
 {
-	if (r->fd < 0 || ev == r->events)
-		return;
-	if (gw_loop_watch(r->loop, r->fd, r->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ev,
-	                  &r->ev_up) == 0)
-		r->events = ev;
+	if (r->uc)
+		gw_uconn_events(r->loop, r->uc, ev);
+}
+
+static uint32_t events_of(const struct gw_req *r)
+{
+	return r->uc ? r->uc->events : 0;
 }
 
 static void close_upstream(struct gw_req *r, bool keep)
 {
-	if (r->fd >= 0) {
-		if (r->events)
-			gw_loop_watch(r->loop, r->fd, EPOLL_CTL_DEL, 0, NULL);
-		r->events = 0;
-		if (keep && r->rep)
-			gw_pool_put(r->rep, r->fd);
-		else
-			close(r->fd);
+	if (r->uc) {
+		gw_uconn_release(r->loop, r->uc, keep);
+		r->uc = NULL;
 		r->fd = -1;
 	}
 	if (r->inflight) {
@@ -528,18 +523,17 @@ static void start_upstream(struct gw_req *r)
 		struct gw_replica *rep = r->cand[r->next];
 		/* A pooled connection the replica closed meanwhile shows up as a
 		 * connection closed before any answer: sent again on a fresh one. */
-		int fd = r->fresh_retry ? -1 : gw_pool_get(rep);
+		struct gw_uconn *u = r->fresh_retry ? NULL : gw_uconn_get(r->loop, rep);
 		r->rep = rep;
-		r->reused = fd >= 0;
+		r->reused = u != NULL;
 		r->out_off = 0;
-		if (fd >= 0) {
-			r->fd = fd;
+		if (u) {
 			r->st = ST_SEND;
 			r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
 		} else {
 			int one = 1;
-			fd = socket(rep->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			            0);
+			int fd = socket(rep->sa.ss_family,
+			                SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd < 0) {
 				req_error(r, 503, "out of sockets");
 				return;
@@ -557,10 +551,17 @@ static void start_upstream(struct gw_req *r)
 				req_error(r, 502, "cannot connect to the replica");
 				return;
 			}
-			r->fd = fd;
+			u = gw_uconn_new(fd, rep);
+			if (!u) {
+				req_error(r, 503, "out of memory");
+				return;
+			}
 			r->st = ST_CONNECT;
 			r->deadline = gw_now_ms() + gw_cfg.connect_timeout_ms;
 		}
+		u->ev.req = r;
+		r->uc = u;
+		r->fd = u->fd;
 		gw_inflight(rep, 1);
 		r->inflight = true;
 		if (r->st == ST_CONNECT)
@@ -987,7 +988,7 @@ static ssize_t body_reader(void *cls, uint64_t pos, char *out, size_t max)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (done && r->st != ST_DONE)
 		body_finished(r);
-	if (r->fd >= 0 && !(r->events & EPOLLIN) && r->ilen - r->ioff < r->icap)
+	if (r->fd >= 0 && !(events_of(r) & EPOLLIN) && r->ilen - r->ioff < r->icap)
 		set_events(r, EPOLLIN | EPOLLRDHUP); /* room again */
 	if (n > 0)
 		return (ssize_t)n;

@@ -1,6 +1,6 @@
 /* registry.c: which functions exist (polled from the controller, or the static
  * table) and where their replicas are (DNS tasks.{name}, or the static table),
- * with a pool of idle keep-alive connections per replica.
+ * (the idle keep-alive connections to them are kept per loop, in loop.c).
  *
  * One mutex guards the table, the replica lists, reference counts and pools:
  * every critical section is a few pointer moves. Names are resolved off the
@@ -187,8 +187,6 @@ static void replica_unref(struct gw_replica *r)
 {
 	if (!r || --r->refs > 0)
 		return;
-	for (int i = 0; i < r->nidle; i++)
-		close(r->idle[i]);
 	free(r);
 }
 
@@ -203,8 +201,6 @@ void gw_replica_mark_down(struct gw_replica *r)
 {
 	pthread_mutex_lock(&mu);
 	r->down_until_ms = gw_now_ms() + 2000;
-	while (r->nidle > 0)
-		close(r->idle[--r->nidle]);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -215,29 +211,19 @@ void gw_inflight(struct gw_replica *r, int delta)
 	pthread_mutex_unlock(&mu);
 }
 
-int gw_pool_get(struct gw_replica *r)
+void gw_replica_ref(struct gw_replica *r)
 {
-	int fd = -1;
 	pthread_mutex_lock(&mu);
-	if (r->nidle > 0)
-		fd = r->idle[--r->nidle];
+	r->refs++;
 	pthread_mutex_unlock(&mu);
-	return fd;
 }
 
-void gw_pool_put(struct gw_replica *r, int fd)
+bool gw_replica_down(struct gw_replica *r)
 {
-	int max = (int)gw_cfg.pool_size;
-	if (max > (int)(sizeof(r->idle) / sizeof(r->idle[0])))
-		max = (int)(sizeof(r->idle) / sizeof(r->idle[0]));
 	pthread_mutex_lock(&mu);
-	if (r->nidle < max && r->down_until_ms <= gw_now_ms()) {
-		r->idle[r->nidle++] = fd;
-		fd = -1;
-	}
+	bool down = r->down_until_ms > gw_now_ms();
 	pthread_mutex_unlock(&mu);
-	if (fd >= 0)
-		close(fd);
+	return down;
 }
 
 static int cmp_sa(const void *a, const void *b)

@@ -332,8 +332,7 @@
 
   const main = document.getElementById('main');
   const conn = document.getElementById('conn');
-  let view = null; // {refresh(): Promise, stop()}
-  let polling = false;
+  let view = null; // {refresh(): Promise, stop(), busy}
 
   function route() {
     if (view && view.stop) view.stop();
@@ -341,7 +340,7 @@
     const hash = location.hash || '#/';
     let m;
     document.querySelectorAll('[data-nav]').forEach((a) => a.removeAttribute('aria-current'));
-    if (hash === '#/' || hash === '#' || hash === '#main') {
+    if (hash === '#/' || hash === '#') {
       view = listView();
       markNav('list');
     } else if ((m = /^#\/fn\/([^/]+)$/.exec(hash))) {
@@ -385,10 +384,11 @@
     setText(conn, msg);
   }
 
+  // One refresh at a time per view; a new view does not wait for the old one's.
   async function tick() {
-    if (polling || !view || !view.refresh || document.hidden) return;
-    polling = true;
     const v = view;
+    if (!v || !v.refresh || v.busy || document.hidden) return;
+    v.busy = true;
     try {
       const fetched = await v.refresh();
       if (v === view && fetched !== false) setConn(true, 'Live · updated ' + new Date().toLocaleTimeString());
@@ -399,7 +399,7 @@
           : e.status ? 'Error ' + e.status + ', retrying' : 'Gateway unreachable, retrying');
       }
     } finally {
-      polling = false;
+      v.busy = false;
     }
   }
 
@@ -499,7 +499,9 @@
         try {
           const r = await api('GET', API);
           items = (r.data && Array.isArray(r.data.items)) ? r.data.items : [];
-          items.sort((a, b) => String(a.metadata.name).localeCompare(String(b.metadata.name)));
+          // Byte order, as the controller sorts (localeCompare would skip the '-').
+          const key = (f) => String((f.metadata && f.metadata.name) || '');
+          items.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
           loaded = true;
           error.hidden = true;
           render();
@@ -832,13 +834,14 @@
       }
       submit.disabled = true;
       try {
-        await api('POST', '/system/scale-function/' + encodeURIComponent(name), JSON.stringify({ serviceName: name, replicas: n }));
+        const r = await api('POST', '/system/scale-function/' + encodeURIComponent(name), JSON.stringify({ serviceName: name, replicas: n }));
+        // The controller answers {"name","replicas","previous"}: replicas after clamping into [min, max].
+        const got = r.data && typeof r.data.replicas === 'number' ? r.data.replicas : n;
         const fn = getFn();
         const sc = (fn && fn.spec && fn.spec.scale) || {};
-        let note = 'Asked for ' + n + ' replica' + (n === 1 ? '' : 's') + '.';
-        if (typeof sc.min === 'number' && typeof sc.max === 'number' && (n < sc.min || n > sc.max) && !(n === 0 && sc.zero)) {
-          note += ' The controller keeps it within ' + sc.min + '–' + sc.max + '.';
-        }
+        let note = 'Scaled to ' + got + ' replica' + (got === 1 ? '' : 's') +
+          (r.data && typeof r.data.previous === 'number' ? ' (was ' + r.data.previous + ').' : '.');
+        if (got !== n) note += ' Asked for ' + n + '; the function allows ' + (sc.zero ? 0 : num(sc.min)) + '–' + num(sc.max) + '.';
         setText(msg, note);
         msg.className = 'small ok-text';
         touched = false;
@@ -1242,6 +1245,11 @@
     console.error('faas-ui: unhandled error:', ev.reason);
   });
 
+  // The skip link moves focus without touching the hash (the router's).
+  document.querySelector('.skip').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    main.focus();
+  });
   window.addEventListener('hashchange', () => {
     navigated = true;
     route();

@@ -46,6 +46,7 @@ function parse(yaml) {
     if (/\{[^}]*$/.test(l)) details.push({ line: i + 1, column: l.indexOf('{') + 1, message: "did not find expected ',' or '}'" });
     if ((m = /^  name:\s*(\S+)/.exec(l))) out.name = m[1];
     if ((m = /^  image:\s*(\S+)/.exec(l))) out.spec.image = m[1];
+    if ((m = /^  scale: \{min: (\d+), max: (\d+)\}/.exec(l))) out.spec.scale = { min: +m[1], max: +m[2] };
     if ((m = /^  (\w+):/.exec(l)) && !['name', 'labels', 'annotations', 'image', 'fprocess', 'mode', 'env', 'scale', 'timeouts', 'limits', 'requests', 'secrets', 'constraints'].includes(m[1])) {
       details.push({ line: i + 1, column: 3, field: 'spec.' + m[1], message: 'unknown field' });
     }
@@ -100,6 +101,7 @@ const server = http.createServer((req, res) => {
         const result = fn ? 'configured' : 'created';
         if (u.searchParams.get('dryRun') === 'true') return send(res, fn ? 200 : 201, { result, diff: '--- live\n+++ applied\n@@\n-image: old\n+image: ' + out.spec.image + '\n' }, { 'X-Faas-Result': result });
         const nf = mk(name, out.spec.image);
+        if (out.spec.scale) Object.assign(nf.spec.scale, out.spec.scale);
         nf.status.availableReplicas = 0;
         nf.status.conditions[0] = { type: 'Ready', status: 'False', reason: 'Starting', message: '0/1 replicas running', lastTransitionTime: now() };
         fns.set(name, nf);
@@ -110,8 +112,11 @@ const server = http.createServer((req, res) => {
     if ((m = /^\/system\/scale-function\/([^/]+)$/.exec(u.pathname)) && req.method === 'POST') {
       const fn = fns.get(decodeURIComponent(m[1]));
       if (!fn) return send(res, 404, { error: 'not found' });
-      fn.status.replicas = JSON.parse(body).replicas;
-      res.writeHead(202); return res.end();
+      const previous = fn.status.replicas;
+      const got = Math.min(fn.spec.scale.max, Math.max(fn.spec.scale.min, JSON.parse(body).replicas));
+      fn.status.replicas = got;
+      setTimeout(() => { fn.status.availableReplicas = got; }, 1500);
+      return send(res, 200, { name: fn.metadata.name, replicas: got, previous });
     }
     send(res, 404, { error: 'no route' });
   });
