@@ -16,7 +16,7 @@ shots=$FX_ARTIFACTS/ui
 gateway=http://127.0.0.1:${FAAS_PORT:-8080}
 
 conf() { sed -nE "s/^$1=(.*)/\\1/p" "$conf_dir/config" 2>/dev/null | tail -n 1; }
-healthy() { curl -fsS -o /dev/null --max-time 2 "$gateway/healthz"; }
+healthy() { curl -fs -o /dev/null --max-time 2 "$gateway/healthz"; }
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! [ -x /usr/bin/chromium ]; then
 	t_fail "node, npm and /usr/bin/chromium are installed" "scripts/deps.sh all installs them"

@@ -47,7 +47,7 @@ function parse(yaml) {
     if ((m = /^  name:\s*(\S+)/.exec(l))) out.name = m[1];
     if ((m = /^  image:\s*(\S+)/.exec(l))) out.spec.image = m[1];
     if ((m = /^  scale: \{min: (\d+), max: (\d+)\}/.exec(l))) out.spec.scale = { min: +m[1], max: +m[2] };
-    if ((m = /^  (\w+):/.exec(l)) && !['name', 'labels', 'annotations', 'image', 'fprocess', 'mode', 'env', 'scale', 'timeouts', 'limits', 'requests', 'secrets', 'constraints'].includes(m[1])) {
+    if ((m = /^  (\w+):/.exec(l)) && !['name', 'labels', 'annotations', 'image', 'fprocess', 'mode', 'env', 'scale', 'timeouts', 'limits', 'requests', 'secrets', 'constraints', 'readOnlyRootFilesystem'].includes(m[1])) {
       details.push({ line: i + 1, column: 3, field: 'spec.' + m[1], message: 'unknown field' });
     }
   });
@@ -98,7 +98,7 @@ const server = http.createServer((req, res) => {
         const { out, details } = parse(body);
         if (details.length) return send(res, 400, { error: `${details[0].line}:${details[0].column}: ${details[0].field || ''}: ${details[0].message}`, details });
         if (out.name !== name) return send(res, 409, { error: 'name in body differs from path' });
-        const result = fn ? 'configured' : 'created';
+        const result = !fn ? 'created' : fn.spec.image === out.spec.image.replace(/"/g, '') ? 'unchanged' : 'configured';
         if (u.searchParams.get('dryRun') === 'true') return send(res, fn ? 200 : 201, { result, diff: '--- live\n+++ applied\n@@\n-image: old\n+image: ' + out.spec.image + '\n' }, { 'X-Faas-Result': result });
         const nf = mk(name, out.spec.image);
         if (out.spec.scale) Object.assign(nf.spec.scale, out.spec.scale);

@@ -242,6 +242,18 @@ try {
     assert(await page.$('[data-result="applied"]') === null, 'applied anyway');
   });
 
+  await step('Edit YAML of echo round-trips: the dry run says unchanged', async () => {
+    await page.goto(base + '/ui/#/deploy/echo');
+    await page.waitForFunction(() => {
+      const t = document.querySelector('textarea[data-editor]');
+      return t && !t.readOnly && /name: echo/.test(t.value);
+    });
+    await page.click('form.deploy button:text-is("Validate")');
+    await page.waitForSelector('[data-result="valid"], [data-errors] li');
+    const t = await page.textContent('.deploy-out');
+    assert(/echo: would be unchanged/.test(t), 'dry run: ' + t + ' ' + (await page.textContent('[data-errors]')));
+  });
+
   // 5. Phone width: same pages, one column, tables as cards.
   const phone = await newPage({ width: 390, height: 844 }, true);
   await step('phone: list, detail and deploy render without horizontal scrolling', async () => {

@@ -284,6 +284,27 @@ START_TEST(caps_and_garbage)
 			fx_function_list_release(&l);
 		fx_spec_errs_release(&errs);
 	}
+	/* The same for the JSON form. */
+	{
+		struct fx_function_list fl = {0};
+		ck_assert_int_eq(fx_spec_load(src, len, "full", &fl, &errs), 0);
+		struct json_object *j = fx_spec_to_json(&fl.v[0]);
+		const char *js = json_object_to_json_string(j);
+		size_t jl = strlen(js);
+		for (int round = 0; round < 2000; round++) {
+			struct fx_function fn;
+			memcpy(huge, js, jl);
+			for (int k = 0; k < 3; k++) {
+				seed = seed * 1103515245u + 12345u;
+				huge[(seed >> 8) % jl] = (char)(seed >> 16);
+			}
+			if (fx_spec_load_one(huge, jl, "flip.json", &fn, &errs) == 0)
+				fx_function_release(&fn);
+			fx_spec_errs_release(&errs);
+		}
+		json_object_put(j);
+		fx_function_list_release(&fl);
+	}
 	free(src);
 	free(huge);
 }

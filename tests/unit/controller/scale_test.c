@@ -115,6 +115,32 @@ START_TEST(dedup)
 }
 END_TEST
 
+/* Hostile payloads: mutations of a valid one never crash (ASan + UBSan). */
+START_TEST(garbage_never_crashes)
+{
+	size_t len = strlen(payload);
+	char *buf = malloc(len + 1);
+	unsigned seed = 7;
+	for (int round = 0; round < 3000; round++) {
+		struct alert *v = NULL;
+		char *err = NULL;
+		size_t cut = len;
+		memcpy(buf, payload, len + 1);
+		for (int k = 0; k < 4; k++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[(seed >> 8) % len] = (char)(seed >> 16);
+		}
+		if (round % 3 == 0)
+			cut = (seed >> 4) % len;
+		int n = alerts_parse(buf, cut, &v, &err);
+		if (n >= 0)
+			free(v);
+		free(err);
+	}
+	free(buf);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("scale");
@@ -123,6 +149,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, parse_payload);
 	tcase_add_test(tc, parse_rejects);
 	tcase_add_test(tc, dedup);
+	tcase_add_test(tc, garbage_never_crashes);
 	suite_add_tcase(s, tc);
 	return s;
 }
