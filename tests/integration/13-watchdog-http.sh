@@ -7,8 +7,8 @@ UP=$TOOLS/wd_upstream
 
 # free_port: a port on 127.0.0.1 that nothing answers on (bounded tries).
 free_port() {
-	local p i
-	for i in $(seq 50); do
+	local p
+	for _ in $(seq 50); do
 		p=$((10000 + RANDOM % 22000)) # below the ephemeral range
 		if ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; then
 			echo "$p"
@@ -53,7 +53,7 @@ check "hop-by-hop Connection not forwarded" bash -c "! grep -qi '^Connection:' <
 expect_eq "OPTIONS is 405 in http mode too" 405 "$(code -X OPTIONS "127.0.0.1:$PX/")"
 
 # keep-alive to the upstream: 50 requests, few upstream connections
-for i in $(seq 50); do curl -s -o /dev/null "127.0.0.1:$PX/"; done
+for _ in $(seq 50); do curl -s -o /dev/null "127.0.0.1:$PX/"; done
 up_pid=$(children "$PX_PID")
 n=$(find /proc/"$up_pid"/fd -mindepth 1 2>/dev/null | wc -l)
 check "upstream connections reused (upstream has $n fds after 50 requests)" test "$n" -lt 15
