@@ -84,8 +84,11 @@ try {
 
   // 1. The list shows the sample functions with their columns.
   await step('list shows the sample functions', async () => {
+    const t0 = Date.now();
     const r = await page.goto(base + '/ui/');
     assert(r && r.status() === 200, '/ui/ answered ' + (r && r.status()));
+    await page.waitForSelector('tr[data-function="echo"]');
+    console.log('note: the list showed echo ' + (Date.now() - t0) + ' ms after navigation started');
     // Every function the API lists, in its order: the samples among them
     // (e2e/30 checks that the platform has them all; echo is needed here).
     const want = api.items.map((f) => f.metadata.name);
@@ -148,6 +151,7 @@ try {
     assert(status === '200', 'status ' + status);
     const time = await page.textContent('[data-time]');
     assert(/ms$/.test(time), 'time ' + time);
+    console.log('note: invoke echo from the page took ' + time);
   });
   await page.click('details:has(summary:text-matches("Response headers")) summary').catch(() => {});
   await shot(page, 'detail-desktop');
@@ -189,8 +193,10 @@ try {
     const t = await page.textContent('[data-result="applied"]');
     assert(t.includes(newName + ' created'), 'result ' + t);
   });
+  const tApplied = Date.now();
   await step('deployed function becomes Ready', async () => {
     await page.waitForSelector(`[data-watch="${newName}"] [data-ready="True"]`, { timeout: readyMs });
+    console.log('note: the new function showed Ready ' + (Date.now() - tApplied) + ' ms after the apply');
   });
   await shot(page, 'deploy-applied-desktop');
   await step('deployed function answers an invoke from its page', async () => {
