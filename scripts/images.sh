@@ -39,15 +39,24 @@ ctx_new() {
 	chmod 1777 "$ctx/rootfs/tmp"
 }
 
-# add_exe SRC DEST: copies the executable SRC to DEST in the context, with
-# every shared library ldd names and the loader, under the paths ldd prints.
+# place SRC DEST: puts SRC (symlinks followed) at DEST in the context as a
+# hard link (no copy, mtime kept: see ctx_key), or a copy keeping mode and
+# mtime across file systems. Sources keep their own modes.
+place() {
+	local dst=$ctx/rootfs$2
+	mkdir -p "$(dirname "$dst")"
+	ln -f "$(readlink -f "$1")" "$dst" 2>/dev/null || cp -pL "$1" "$dst"
+}
+
+# add_exe SRC DEST: the executable SRC at DEST in the context, with every
+# shared library ldd names and the loader, under the paths ldd prints.
 add_exe() {
 	local src=$1 dest=$2 lib
-	install -D -m 0755 "$src" "$ctx/rootfs$dest"
+	place "$src" "$dest"
 	while IFS= read -r lib; do
 		[ -n "$lib" ] || continue
 		[ -e "$ctx/rootfs$lib" ] && continue
-		install -D -m 0755 "$(readlink -f "$lib")" "$ctx/rootfs$lib"
+		place "$lib" "$lib"
 	done < <(ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
 }
 
@@ -56,12 +65,12 @@ add_exe() {
 add_busybox() {
 	local a
 	need /bin/busybox "apt-get install busybox-static"
-	install -D -m 0755 /bin/busybox "$ctx/rootfs/bin/busybox"
+	place /bin/busybox /bin/busybox
 	for a in "$@"; do ln -sf busybox "$ctx/rootfs/bin/$a"; done
 }
 
-# add_file SRC DEST [MODE]
-add_file() { install -D -m "${3:-0644}" "$1" "$ctx/rootfs$2"; }
+# add_file SRC DEST
+add_file() { place "$1" "$2"; }
 
 # ctx_hash: the hash of the context's content (names, modes, bytes, links).
 ctx_hash() {
@@ -69,14 +78,36 @@ ctx_hash() {
 		sha256sum | cut -c1-12
 }
 
+# ctx_key: a cheap fingerprint of the context (names, sizes, mtimes, modes,
+# link targets, the Dockerfile's text) that avoids reading the bytes: files
+# are hard links to their sources, so an unchanged source keeps its mtime.
+ctx_key() {
+	{
+		find "$ctx/rootfs" -type f -printf 'f %P %s %T@ %m\n'
+		find "$ctx/rootfs" -type l -printf 'l %P %l\n'
+		find "$ctx/rootfs" -type d -printf 'd %P %m\n'
+		cat "$ctx/Dockerfile"
+	} | LC_ALL=C sort | sha256sum | cut -c1-32
+}
+
+# The faas images present: "repo:tag id" lines, read once.
+declare -A have=()
+while read -r ref id; do have[$ref]=$id; done < <(docker image ls --format '{{.Repository}}:{{.Tag}} {{.ID}}' --filter label=faas.image)
+
 declare -A built=()
 # build NAME: builds faas/NAME from $ctx unless an image with the context's
-# hash exists; sets built[NAME]=faas/NAME:HASH.
+# content hash exists (found from the last run's fingerprint without reading
+# the files when nothing changed); tags it :latest too; sets
+# built[NAME]=faas/NAME:HASH.
 build() {
-	local name=$1 hash ref
-	hash=$(ctx_hash)
-	ref=faas/$name:$hash
-	if docker image inspect "$ref" >/dev/null 2>&1; then
+	local name=$1 key ref="" stamp=$work/$1.key
+	key=$(ctx_key)
+	if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$key" ]; then
+		ref=$(sed -n 2p "$stamp")
+		[ -n "${have[$ref]:-}" ] || ref=""
+	fi
+	[ -n "$ref" ] || ref=faas/$name:$(ctx_hash)
+	if [ -n "${have[$ref]:-}" ]; then
 		echo "images: $ref is up to date" >&2
 	else
 		echo "images: building $ref" >&2
@@ -84,8 +115,13 @@ build() {
 			cat "$ctx.log" >&2
 			die "docker build of $ref failed"
 		fi
+		have[$ref]=$(docker image inspect -f '{{.ID}}' "$ref" | sed 's/^sha256://' | cut -c1-12)
 	fi
-	docker tag "$ref" "faas/$name:latest"
+	if [ "${have[faas/$name:latest]:-}" != "${have[$ref]}" ]; then
+		docker tag "$ref" "faas/$name:latest"
+		have[faas/$name:latest]=${have[$ref]}
+	fi
+	printf '%s\n%s\n' "$key" "$ref" >"$stamp"
 	built[$name]=$ref
 }
 
@@ -96,14 +132,16 @@ image_watchdog() {
 	add_busybox sh cat wc env sleep grep sort head tail tr sed printf echo ls httpd wget
 	# A HEALTHCHECK gates traffic: Swarm reports a task running, and Docker's
 	# DNS lists it in tasks.NAME, only once the check has passed. Docker
-	# accepts sub-second intervals; 250 ms bounds the wait after start while
-	# keeping the cost of the checks (one exec per interval per replica) low.
+	# accepts sub-second intervals; 250 ms bounds the wait after start (each
+	# check is one exec, a cost paid per replica). Timeout and retries are
+	# generous: on a loaded machine an exec alone can take seconds, and three
+	# slow checks in a row must not get a healthy replica killed.
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch
 		COPY rootfs/ /
 		ENV PATH=/usr/local/bin:/usr/bin:/bin
 		EXPOSE 8080
-		HEALTHCHECK --interval=250ms --timeout=2s --start-period=10s --retries=3 CMD ["/fwatchdog", "--healthcheck"]
+		HEALTHCHECK --interval=250ms --timeout=5s --start-period=10s --retries=12 CMD ["/fwatchdog", "--healthcheck"]
 		ENTRYPOINT ["/fwatchdog"]
 	DOCKERFILE
 	build watchdog

@@ -19,7 +19,7 @@ root=$PWD
 stack=faas
 port=${FAAS_PORT:-8080}
 timeout=${FAAS_UP_TIMEOUT:-120}
-conf_dir=${XDG_CONFIG_HOME:-$HOME/.config}/faas
+conf_dir=$HOME/.config/faas
 gateway=http://127.0.0.1:$port
 t0=$(date +%s%N)
 
@@ -97,13 +97,27 @@ fi
 [ "$(docker network inspect -f '{{.Driver}} {{.Attachable}}' func_net)" = "overlay true" ] ||
 	die "network func_net exists but is not an attachable overlay: remove it (docker network rm func_net) and run again"
 
-# The stack: --prune removes services an older version had; an unchanged
-# service is left alone.
+# The stack: --prune removes services an older version had. A stack whose
+# inputs (this file, the image tags, the port) did not change is not
+# redeployed: every service carries their hash as the label faas.stack-hash.
+FAAS_STACK_HASH=$(cat manifests/stack.yml build/images.env <(echo "port=$port") | sha256sum | cut -c1-16)
+export FAAS_STACK_HASH
+services=(gateway controller prometheus alertmanager)
+stack_current() {
+	local want have
+	want=$(printf "${stack}_%s\n" "${services[@]}" | sort)
+	have=$(docker service ls --filter "label=com.docker.stack.namespace=$stack" --format '{{.Name}}' | sort)
+	[ "$want" = "$have" ] || return 1
+	[ "$(docker service inspect -f '{{index .Spec.Labels "faas.stack-hash"}}' "${services[@]/#/${stack}_}" 2>/dev/null |
+		sort -u)" = "$FAAS_STACK_HASH" ]
+}
 deploy() {
 	docker stack deploy --prune --resolve-image never -c manifests/stack.yml "$stack" \
 		>"$root/build/stack-deploy.log" 2>&1
 }
-if ! deploy; then
+if stack_current; then
+	say "stack $stack is up to date"
+elif ! deploy; then
 	# A stack left by an older version may not update in place (e.g. an
 	# ingress-mode port): replace it.
 	say "the stack '$stack' could not be updated in place ($(tail -n 1 "$root/build/stack-deploy.log")); replacing it"
@@ -122,7 +136,7 @@ want_image() {
 		--format '{{.Image}} {{.CurrentState}}' 2>/dev/null)
 	grep -q "^$want Running" <<<"$got"
 }
-for svc in gateway controller prometheus alertmanager; do
+for svc in "${services[@]}"; do
 	key=FAAS_${svc^^}_IMAGE
 	until want_image "$svc" "${!key}"; do
 		if [ $SECONDS -ge $deadline ]; then
@@ -166,7 +180,7 @@ if [ "${FAAS_SAMPLES:-1}" != 0 ]; then
 	while IFS='=' read -r key ref; do
 		sed -i "s|image: ${ref%%:*}:latest\$|image: $ref|" "$rendered"/*.yaml
 	done <build/images.env
-	bin/faasctl apply -f "$rendered" >&2 || die "faasctl apply -f $rendered failed"
+	bin/faasctl apply -f "$rendered" --applyset samples >&2 || die "faasctl apply -f $rendered failed"
 
 	# Ready: every sample's Ready condition is True.
 	ready() {
