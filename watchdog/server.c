@@ -42,6 +42,7 @@ static struct {
 	struct MHD_Daemon *d;
 	char lock_path[4096];
 	bool lock_written;
+	bool lock_failed; /* e.g. a read-only root: health follows readiness */
 	atomic_bool listening, draining;
 	atomic_long inflight; /* function requests running */
 	atomic_long active;   /* every request between uri_log and completed */
@@ -131,7 +132,7 @@ static bool healthy(void)
 {
 	if (!atomic_load(&S.listening) || atomic_load(&S.draining))
 		return false;
-	if (!S.cfg->suppress_lock && access(S.lock_path, F_OK) != 0)
+	if (!S.cfg->suppress_lock && !S.lock_failed && access(S.lock_path, F_OK) != 0)
 		return false;
 	if (S.cfg->mode == WD_MODE_HTTP && !wd_proxy_ready(S.px))
 		return false;
@@ -705,7 +706,9 @@ static void write_lock(void)
 		return;
 	fd = open(S.lock_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_warn("lock file", "path=%s err=\"%s\"", S.lock_path, strerror(errno));
+		log_warn("lock file not written: health follows readiness only",
+		         "path=%s err=\"%s\"", S.lock_path, strerror(errno));
+		S.lock_failed = true;
 		return;
 	}
 	close(fd);

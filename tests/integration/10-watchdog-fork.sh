@@ -132,6 +132,12 @@ wd nolock fprocess=cat suppress_lock=true || exit 1
 check "suppress_lock: no lock file" test ! -e "$T_DIR/nolock.tmp/.lock"
 expect_eq "suppress_lock: health 200" 200 "$(code "127.0.0.1:$PORT/_/health")"
 
+# ---- a lock that cannot be written (read-only /tmp): health follows readiness
+mkdir -p "$T_DIR/ro"
+start_server rolock env TMPDIR="$T_DIR/ro/missing/dir" port=0 fprocess=cat "$W" || exit 1
+expect_eq "unwritable lock: health 200 all the same" 200 "$(code "127.0.0.1:$PORT/_/health")"
+check "unwritable lock: logged" grep -q 'lock file not written' "$T_DIR/rolock.log"
+
 # ---- client disconnect: the child is killed and reaped, no fd leaks
 wd disc fprocess="sleep 30" exec_timeout=60s || exit 1
 DISC_PID=$PID

@@ -2,6 +2,8 @@
 #include "../fx_test.h"
 #include "watchdog/watchdog.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +200,76 @@ START_TEST(url_split)
 }
 END_TEST
 
+/* Random hostile names and values (a fixed seed, so a failure replays): the
+ * environment holds only NAME=VALUE entries whose names are the container's
+ * or Http_[A-Za-z0-9_]+, and no value carries a control character. */
+START_TEST(hostile_random)
+{
+	unsigned seed = 20261126;
+	char *base[] = {(char[]){"PATH=/bin"}, (char[]){"HOME=/"}, NULL};
+
+	for (int iter = 0; iter < 1500; iter++) {
+		char names[8][48], vals[8][72], raw[96], path[128];
+		struct wd_kv h[8];
+		const char *q;
+
+		for (int i = 0; i < 8; i++) {
+			int nl = rand_r(&seed) % 40, vl = rand_r(&seed) % 64;
+			for (int k = 0; k < nl; k++) {
+				int pick = rand_r(&seed) % 4;
+				names[i][k] =
+				    (char)(pick == 0   ? 1 + rand_r(&seed) % 255
+				           : pick == 1 ? "=_-\n\r LD_PRELOAD"[rand_r(&seed) % 17]
+				                       : 'a' + rand_r(&seed) % 26);
+			}
+			names[i][nl] = '\0';
+			for (int k = 0; k < vl; k++)
+				vals[i][k] =
+				    (char)(rand_r(&seed) % 3 == 0 ? 1 + rand_r(&seed) % 255
+				                                  : 'A' + rand_r(&seed) % 26);
+			vals[i][vl] = '\0';
+			h[i] = (struct wd_kv){names[i], vals[i]};
+		}
+		struct wd_reqinfo ri = {.method = "POST",
+		                        .path = "/",
+		                        .content_length = -1,
+		                        .headers = h,
+		                        .nheaders = 8};
+		char **env = wd_env_build(base, &ri, NULL);
+		ck_assert_ptr_nonnull(env);
+		for (char **p = env; *p != NULL; p++) {
+			const char *eq = strchr(*p, '=');
+			ck_assert_ptr_nonnull(eq);
+			size_t nlen = (size_t)(eq - *p);
+			bool container = (nlen == 4 && strncmp(*p, "PATH", 4) == 0) ||
+			                 (nlen == 4 && strncmp(*p, "HOME", 4) == 0);
+			if (!container) {
+				ck_assert_msg(strncmp(*p, "Http_", 5) == 0, "bad name in '%s'", *p);
+				for (size_t k = 0; k < nlen; k++)
+					ck_assert(isalnum((unsigned char)(*p)[k]) ||
+					          (*p)[k] == '_');
+			}
+			for (const char *c = eq + 1; *c != '\0'; c++)
+				ck_assert((unsigned char)*c >= 0x20 || *c == '\t');
+		}
+		ck_assert_str_eq(get(env, "Http_Method"), "POST");
+		ck_assert_str_eq(get(env, "PATH"), "/bin");
+		wd_env_free(env);
+
+		int rl = rand_r(&seed) % 95;
+		for (int k = 0; k < rl; k++)
+			raw[k] = (char)(rand_r(&seed) % 3 == 0 ? "%0a?/"[rand_r(&seed) % 5]
+			                                       : 1 + rand_r(&seed) % 255);
+		raw[rl] = '\0';
+		if (wd_url_split(raw, path, sizeof(path), &q)) {
+			for (const char *c = path; *c != '\0'; c++)
+				ck_assert(*c != '?');
+			ck_assert(strlen(path) <= strlen(raw));
+		}
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("watchdog env");
@@ -207,6 +279,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, build_env);
 	tcase_add_test(tc, build_env_minimal_and_caps);
 	tcase_add_test(tc, url_split);
+	tcase_add_test(tc, hostile_random);
+	tcase_set_timeout(tc, 60); /* the machine may be shared and busy */
 	suite_add_tcase(s, tc);
 	return s;
 }
