@@ -417,12 +417,16 @@ static int flush(struct wd_pxreq *r, bool force)
 int wd_px_begin(struct wd_pxreq *r, struct wd_proxy *px, const char *method, const char *target,
                 const struct wd_kv *hdrs, size_t nhdrs, int64_t body_len, int64_t deadline_ms)
 {
-	bool host = false;
+	bool host = false, xff = false;
 	int rc = 0;
 	int client_fd = r->client_fd;
+	char ip[sizeof(r->client_ip)];
 
+	memcpy(ip, r->client_ip, sizeof(ip));
+	ip[sizeof(ip) - 1] = '\0';
 	memset(r, 0, sizeof(*r));
 	r->client_fd = client_fd;
+	memcpy(r->client_ip, ip, sizeof(ip));
 	r->px = px;
 	r->fd = -1;
 	r->deadline_ms = deadline_ms;
@@ -436,8 +440,17 @@ int wd_px_begin(struct wd_pxreq *r, struct wd_proxy *px, const char *method, con
 			continue;
 		if (strcasecmp(hdrs[i].name, "Host") == 0)
 			host = true;
+		if (strcasecmp(hdrs[i].name, "X-Forwarded-For") == 0 && ip[0] != '\0' && !xff) {
+			/* the client's address appended, as Go's ReverseProxy does */
+			rc |= fx_buf_appendf(&r->head, "%s: %s, %s\r\n", hdrs[i].name,
+			                     hdrs[i].value, ip);
+			xff = true;
+			continue;
+		}
 		rc |= fx_buf_appendf(&r->head, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
 	}
+	if (!xff && ip[0] != '\0')
+		rc |= fx_buf_appendf(&r->head, "X-Forwarded-For: %s\r\n", ip);
 	if (!host)
 		rc |= fx_buf_appendf(&r->head, "Host: %s:%s\r\n", px->cfg->upstream_host,
 		                     px->cfg->upstream_port);

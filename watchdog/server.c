@@ -581,6 +581,21 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 		               : (te != NULL && strcasecmp(te, "identity") != 0) ? -1
 		                                                                 : 0;
 		r->px.client_fd = r->client_fd;
+		r->px.client_ip[0] = '\0';
+		{
+			const union MHD_ConnectionInfo *ai =
+			    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+			if (sa != NULL && sa->sa_family == AF_INET)
+				inet_ntop(AF_INET,
+				          &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+				          r->px.client_ip, sizeof(r->px.client_ip));
+			else if (sa != NULL && sa->sa_family == AF_INET6)
+				inet_ntop(
+				    AF_INET6,
+				    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+				    r->px.client_ip, sizeof(r->px.client_ip));
+		}
 		rc = wd_px_begin(&r->px, S.px, method, r->uri, h->kv, h->n, blen, r->deadline);
 		if (rc < 0) {
 			log_warn("upstream unreachable", "upstream=%s err=\"%s\"",

@@ -160,11 +160,12 @@ void wd_proxy_free(struct wd_proxy *p);
 bool wd_proxy_ready(struct wd_proxy *p);
 
 /* One proxied exchange, driven by server.c (fields private to proxy.c,
- * except client_fd which server.c sets before wd_px_begin). */
+ * except client_fd and client_ip, which server.c sets before wd_px_begin). */
 struct wd_pxreq {
 	struct wd_proxy *px;
 	int fd;             /* upstream socket, -1 none */
 	int client_fd;      /* watched for hang-up, -1 none */
+	char client_ip[48]; /* for X-Forwarded-For ("" unknown) */
 	bool reused;        /* fd came from the pool */
 	bool chunked_up;    /* request body sent chunked */
 	bool streamed;      /* request bytes were let go: no retry */

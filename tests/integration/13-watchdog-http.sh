@@ -49,6 +49,9 @@ expect_eq "upstream status passed through" 418 "$(code "127.0.0.1:$PX/status/418
 out=$(curl -s -H 'X-Custom: v1' -H 'Connection: keep-alive, X-Custom' "127.0.0.1:$PX/headers?q=1")
 expect_match "path and query forwarded" '^GET /headers\?q=1 HTTP/1.1' "$out"
 expect_match "request headers forwarded" 'X-Custom: v1' "$out"
+expect_match "X-Forwarded-For added" 'X-Forwarded-For: 127\.0\.0\.1' "$out"
+out=$(curl -s -H 'X-Forwarded-For: 10.1.2.3' "127.0.0.1:$PX/headers")
+expect_match "X-Forwarded-For appended to" 'X-Forwarded-For: 10\.1\.2\.3, 127\.0\.0\.1' "$out"
 check "hop-by-hop Connection not forwarded" bash -c "! grep -qi '^Connection:' <<<\"\$1\"" _ "$out"
 expect_eq "OPTIONS is 405 in http mode too" 405 "$(code -X OPTIONS "127.0.0.1:$PX/")"
 
