@@ -118,7 +118,7 @@ static const char *jstr(struct json_object *o, const char *k)
 static int observe(struct json_object **svcs, struct json_object **tasks, char **err)
 {
 	char *q = docker_filters("label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, "label",
-	                         store_network_label(), NULL),
+	                         store_network_label(), (const char *)NULL),
 	     path[512];
 	int rc;
 	if (q == NULL)
@@ -289,13 +289,13 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 	err = NULL;
 	/* 1.41 has no ?status on inspect: take it from the list. */
 	{
-		char *q = docker_filters("name", name, NULL);
+		char *q = docker_filters("name", name, (const char *)NULL);
 		snprintf(path, sizeof(path), "/services%s&status=true", q ? q : "");
 		free(q);
 	}
 	rc = docker_call(&ctl->docker, "GET", path, NULL, &svc, &err);
 	if (rc >= 0 && !openfaas && service_named(svc, name) != NULL) {
-		char *q = docker_filters("service", name, NULL);
+		char *q = docker_filters("service", name, (const char *)NULL);
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
 		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
@@ -720,7 +720,7 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 	char *err = NULL, path[256];
 	int rc;
 	if (strcmp(method, "GET") == 0) {
-		char *q = docker_filters("label", "faas.secret", NULL);
+		char *q = docker_filters("label", "faas.secret", (const char *)NULL);
 		struct json_object *out = json_object_new_array();
 		snprintf(path, sizeof(path), "/secrets%s", q ? q : "");
 		free(q);

@@ -241,7 +241,9 @@ static int load_secrets(struct ctl *c, struct secrets *s, char **err)
 
 static int list_services(struct ctl *c, const char *label, struct json_object **out, char **err)
 {
-	char *q = docker_filters("label", label, "label", store_network_label(), NULL), path[512];
+	char *q =
+	         docker_filters("label", label, "label", store_network_label(), (const char *)NULL),
+	     path[512];
 	int rc;
 	if (q == NULL)
 		return -ENOMEM;
@@ -734,7 +736,8 @@ void *reconcile_events(void *arg)
 	struct ctl *c = arg;
 	struct events_state s = {.c = c};
 	int64_t backoff = 500;
-	char *q = docker_filters("type", "service", "type", "config", NULL), path[512];
+	char *q = docker_filters("type", "service", "type", "config", (const char *)NULL),
+	     path[512];
 	snprintf(path, sizeof(path), "/events%s", q ? q : "");
 	free(q);
 	fx_buf_init(&s.line, 1 << 20);

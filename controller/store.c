@@ -116,7 +116,8 @@ static int list_configs(struct docker *d, const char *name, struct json_object *
 	int rc;
 	if (name != NULL)
 		snprintf(sel, sizeof(sel), "%s=%s", FX_LABEL_FUNCTION, name);
-	q = docker_filters("label", name ? sel : FX_LABEL_FUNCTION, "label", network_label, NULL);
+	q = docker_filters("label", name ? sel : FX_LABEL_FUNCTION, "label", network_label,
+	                   (const char *)NULL);
 	if (q == NULL)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/configs%s", q);

@@ -172,7 +172,8 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 	return s;
 }
 
-/* Borrowed path lookup: get(o, "A", "B", NULL). */
+/* Borrowed path lookup: GET(o, "A", "B"). */
+#define GET(...) get(__VA_ARGS__, (const char *)NULL)
 static struct json_object *get(struct json_object *o, ...)
 {
 	va_list ap;
@@ -215,7 +216,7 @@ static void put_map(struct fx_buf *b, const char *prefix, struct json_object *m)
 	}
 	qsort(keys, n, sizeof(keys[0]), cmp_str);
 	for (size_t i = 0; i < n; i++)
-		fx_buf_appendf(b, "%s %s=%s\n", prefix, keys[i], gets_(get(m, keys[i], NULL)));
+		fx_buf_appendf(b, "%s %s=%s\n", prefix, keys[i], gets_(GET(m, keys[i])));
 }
 
 static void put_strings(struct fx_buf *b, const char *prefix, struct json_object *a, bool sort)
@@ -240,48 +241,47 @@ static int64_t geti(struct json_object *o)
 char *svc_drift_key(struct json_object *spec)
 {
 	struct fx_buf b;
-	struct json_object *tt = get(spec, "TaskTemplate", NULL),
-	                   *cs = get(tt, "ContainerSpec", NULL), *a;
+	struct json_object *tt = GET(spec, "TaskTemplate"), *cs = GET(tt, "ContainerSpec"), *a;
 	char *s;
 	fx_buf_init(&b, 8 << 20);
-	fx_buf_appendf(&b, "name %s\n", gets_(get(spec, "Name", NULL)));
-	put_map(&b, "label", get(spec, "Labels", NULL));
-	fx_buf_appendf(&b, "image %s\n", gets_(get(cs, "Image", NULL)));
-	put_strings(&b, "env", get(cs, "Env", NULL), true);
-	put_map(&b, "clabel", get(cs, "Labels", NULL));
-	a = get(cs, "ReadOnly", NULL);
+	fx_buf_appendf(&b, "name %s\n", gets_(GET(spec, "Name")));
+	put_map(&b, "label", GET(spec, "Labels"));
+	fx_buf_appendf(&b, "image %s\n", gets_(GET(cs, "Image")));
+	put_strings(&b, "env", GET(cs, "Env"), true);
+	put_map(&b, "clabel", GET(cs, "Labels"));
+	a = GET(cs, "ReadOnly");
 	fx_buf_appendf(&b, "readonly %d\n", a != NULL && json_object_get_boolean(a));
-	fx_buf_appendf(&b, "stopgrace %lld\n", (long long)geti(get(cs, "StopGracePeriod", NULL)));
-	a = get(cs, "Secrets", NULL);
+	fx_buf_appendf(&b, "stopgrace %lld\n", (long long)geti(GET(cs, "StopGracePeriod")));
+	a = GET(cs, "Secrets");
 	for (size_t i = 0;
 	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
 		struct json_object *r = json_object_array_get_idx(a, i);
-		fx_buf_appendf(&b, "secret %s %s\n", gets_(get(r, "SecretName", NULL)),
-		               gets_(get(r, "File", "Name", NULL)));
+		fx_buf_appendf(&b, "secret %s %s\n", gets_(GET(r, "SecretName")),
+		               gets_(GET(r, "File", "Name")));
 	}
-	a = get(cs, "Mounts", NULL);
+	a = GET(cs, "Mounts");
 	for (size_t i = 0;
 	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++) {
 		struct json_object *m = json_object_array_get_idx(a, i);
-		fx_buf_appendf(&b, "mount %s %s %s\n", gets_(get(m, "Type", NULL)),
-		               gets_(get(m, "Source", NULL)), gets_(get(m, "Target", NULL)));
+		fx_buf_appendf(&b, "mount %s %s %s\n", gets_(GET(m, "Type")),
+		               gets_(GET(m, "Source")), gets_(GET(m, "Target")));
 	}
 	fx_buf_appendf(&b, "limits %lld %lld\n",
-	               (long long)geti(get(tt, "Resources", "Limits", "NanoCPUs", NULL)),
-	               (long long)geti(get(tt, "Resources", "Limits", "MemoryBytes", NULL)));
+	               (long long)geti(GET(tt, "Resources", "Limits", "NanoCPUs")),
+	               (long long)geti(GET(tt, "Resources", "Limits", "MemoryBytes")));
 	fx_buf_appendf(&b, "reservations %lld %lld\n",
-	               (long long)geti(get(tt, "Resources", "Reservations", "NanoCPUs", NULL)),
-	               (long long)geti(get(tt, "Resources", "Reservations", "MemoryBytes", NULL)));
-	fx_buf_appendf(&b, "restart %s\n", gets_(get(tt, "RestartPolicy", "Condition", NULL)));
-	put_strings(&b, "constraint", get(tt, "Placement", "Constraints", NULL), true);
-	a = get(tt, "Networks", NULL);
+	               (long long)geti(GET(tt, "Resources", "Reservations", "NanoCPUs")),
+	               (long long)geti(GET(tt, "Resources", "Reservations", "MemoryBytes")));
+	fx_buf_appendf(&b, "restart %s\n", gets_(GET(tt, "RestartPolicy", "Condition")));
+	put_strings(&b, "constraint", GET(tt, "Placement", "Constraints"), true);
+	a = GET(tt, "Networks");
 	for (size_t i = 0;
 	     a && json_object_is_type(a, json_type_array) && i < json_object_array_length(a); i++)
 		fx_buf_appendf(&b, "network %s\n",
-		               gets_(get(json_object_array_get_idx(a, i), "Target", NULL)));
-	fx_buf_appendf(&b, "endpoint %s\n", gets_(get(spec, "EndpointSpec", "Mode", NULL)));
-	fx_buf_appendf(&b, "update %s\n", gets_(get(spec, "UpdateConfig", "Order", NULL)));
-	fx_buf_appendf(&b, "replicated %d\n", get(spec, "Mode", "Replicated", NULL) != NULL);
+		               gets_(GET(json_object_array_get_idx(a, i), "Target")));
+	fx_buf_appendf(&b, "endpoint %s\n", gets_(GET(spec, "EndpointSpec", "Mode")));
+	fx_buf_appendf(&b, "update %s\n", gets_(GET(spec, "UpdateConfig", "Order")));
+	fx_buf_appendf(&b, "replicated %d\n", GET(spec, "Mode", "Replicated") != NULL);
 	if (b.data == NULL || b.len == 0 || b.data[b.len - 1] != '\n' ||
 	    strstr(b.data, "\nreplicated ") == NULL) {
 		fx_buf_release(&b);
@@ -294,8 +294,8 @@ char *svc_drift_key(struct json_object *spec)
 
 int64_t svc_replicas(struct json_object *spec)
 {
-	struct json_object *r = get(spec, "Mode", "Replicated", "Replicas", NULL);
-	if (get(spec, "Mode", "Replicated", NULL) == NULL)
+	struct json_object *r = GET(spec, "Mode", "Replicated", "Replicas");
+	if (GET(spec, "Mode", "Replicated") == NULL)
 		return -1;
 	return r ? json_object_get_int64(r) : 1;
 }
@@ -313,7 +313,7 @@ int64_t svc_clamp(const struct fx_scale *s, int64_t replicas)
 
 const char *svc_label(struct json_object *spec, const char *key)
 {
-	struct json_object *v = get(spec, "Labels", key, NULL);
+	struct json_object *v = GET(spec, "Labels", key);
 	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
 	                                                             : NULL;
 }

@@ -23,7 +23,7 @@ cleanup_docker() {
 	true
 }
 trap 'cleanup_docker final; t_cleanup' EXIT
-cleanup_docker
+cleanup_docker start
 
 # Two tiny images FROM scratch with Debian's static busybox.
 build_image() {

@@ -2,6 +2,7 @@
 # The controller's API without a Docker engine (DOCKER_HOST points at a socket
 # that does not exist): validation, auth, caps and bad input answer at once;
 # whatever needs Docker answers a clear 503; the process never crashes.
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 tok=$T_DIR/token

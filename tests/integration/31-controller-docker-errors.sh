@@ -2,6 +2,7 @@
 # The controller against a Docker engine that answers badly (a fake one on
 # tcp://127.0.0.1): not a swarm manager, replies that are not JSON, replies
 # over the cap. Every answer is a clear 5xx, never a crash.
+# shellcheck source=tests/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 tok=$T_DIR/token
