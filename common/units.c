@@ -77,10 +77,12 @@ int fx_parse_duration_ms(const char *s, int64_t *out_ms)
 		if (ulen == 0)
 			return -EINVAL;
 		p += ulen;
-		if (milli > (uint64_t)INT64_MAX / ms)
+		/* milli * ms / 1000 without overflowing on the way: "3895339475795m"
+		 * fits in int64 ms (found by fuzz/common_units). */
+		if (milli / 1000 > (uint64_t)INT64_MAX / ms)
 			return -ERANGE;
-		milli = milli * ms / 1000;
-		if (total > (uint64_t)INT64_MAX - milli)
+		milli = milli / 1000 * ms + milli % 1000 * ms / 1000;
+		if (milli > (uint64_t)INT64_MAX || total > (uint64_t)INT64_MAX - milli)
 			return -ERANGE;
 		total += milli;
 	}
