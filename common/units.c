@@ -108,7 +108,7 @@ int fx_parse_size(const char *s, uint64_t *out)
 	    {"Ti", 1ULL << 40},
 	};
 	const char *p = s;
-	uint64_t milli;
+	uint64_t milli, v;
 	char suffix[4];
 	size_t slen;
 	int r;
@@ -132,8 +132,12 @@ int fx_parse_size(const char *s, uint64_t *out)
 			return -ERANGE;
 		if (milli % 1000 != 0 && milli > UINT64_MAX / units[i].mul)
 			return -ERANGE;
-		*out =
-		    milli % 1000 == 0 ? milli / 1000 * units[i].mul : milli * units[i].mul / 1000;
+		/* At most what a bare number can say (read_milli's bound), so every
+		 * size formats to text that parses back (found by fuzz/common_units). */
+		v = milli % 1000 == 0 ? milli / 1000 * units[i].mul : milli * units[i].mul / 1000;
+		if (v > UINT64_MAX / 1000)
+			return -ERANGE;
+		*out = v;
 		return 0;
 	}
 	return -EINVAL;
