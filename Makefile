@@ -5,6 +5,7 @@
 #   make unit       unit tests only
 #   make lint       clang-format, cppcheck, shellcheck
 #   make bench      benchmarks in bench/
+#   make fuzz       libFuzzer targets in bin/fuzz/ (clang; see fuzz/README.md)
 #   make up/down    run / remove the platform on the local swarm
 # DEVELOPER=1 (or CI=true) turns warnings into errors.
 
@@ -124,6 +125,35 @@ build/rel/tests/tools/%: build/rel/tests/tools/%.o build/rel/libfx.a
 	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
 build/rel/bench/%: build/rel/bench/%.o build/rel/libfx.a
 	$(CC) $(LDFLAGS_rel) -o $@ $^ $(PKG_LIBS)
+
+# Fuzzing (fuzz/README.md): fuzz/<area>_<name>_fuzz.c is a libFuzzer target
+# calling <area>'s real parser. `make fuzz` builds bin/fuzz/<area>_<name>_fuzz
+# with clang -fsanitize=fuzzer,address,undefined (objects in build/fuzz/); the
+# regular build links each target with fuzz/replay_main.c under ASan + UBSan as
+# build/asan/fuzz/<area>_<name>_replay, which tests/integration/60-fuzz-replay.sh
+# runs over fuzz/corpus/<area>_<name>/ on every test run.
+# clang warns differently from gcc: its warnings do not stop `make fuzz`.
+FUZZ_CC ?= clang
+FUZZ_SAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz_src := $(wildcard fuzz/*_fuzz.c)
+fuzz_area = $(firstword $(subst _, ,$(notdir $(1))))
+fuzz_lib = $(if $(filter common,$(call fuzz_area,$(2))),,build/$(1)/lib$(call fuzz_area,$(2)).a)
+FUZZ_REPLAYS := $(patsubst fuzz/%_fuzz.c,build/asan/fuzz/%_replay,$(fuzz_src))
+FUZZ_BINS := $(patsubst fuzz/%.c,bin/fuzz/%,$(fuzz_src))
+TOOLS += $(FUZZ_REPLAYS)
+build/asan/fuzz/%_replay: build/asan/fuzz/%_fuzz.o build/asan/fuzz/replay_main.o \
+		$$(call fuzz_lib,asan,$$*) build/asan/libfx.a
+	$(CC) $(LDFLAGS_asan) -o $@ $(filter %.o,$^) $(call fuzz_lib,asan,$*) build/asan/libfx.a \
+		$(PKG_LIBS)
+build/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE) $(filter-out -Werror,$(WARN)) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+$(eval $(call variant,fuzz))
+bin/fuzz/%: build/fuzz/fuzz/%.o $$(call fuzz_lib,fuzz,$$*) build/fuzz/libfx.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS)
 
 deps:
 	@scripts/deps.sh all

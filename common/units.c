@@ -38,6 +38,10 @@ static int read_milli(const char **p, uint64_t *out)
 	return 0;
 }
 
+/* The most "<n>ms" can say (read_milli's bound), so every duration formats to
+ * text that parses back: about 584,000 years (found by fuzz/common_units). */
+#define MAX_DURATION_MS (UINT64_MAX / 1000 / 10)
+
 int fx_parse_duration_ms(const char *s, int64_t *out_ms)
 {
 	static const struct {
@@ -53,7 +57,7 @@ int fx_parse_duration_ms(const char *s, int64_t *out_ms)
 	/* A bare integer means seconds, as the classic watchdog reads it. */
 	if (strspn(s, "0123456789") == strlen(s)) {
 		int64_t secs;
-		r = fx_parse_int(s, 0, INT64_MAX / 1000, &secs);
+		r = fx_parse_int(s, 0, MAX_DURATION_MS / 1000, &secs);
 		if (r < 0)
 			return r;
 		*out_ms = secs * 1000;
@@ -77,10 +81,12 @@ int fx_parse_duration_ms(const char *s, int64_t *out_ms)
 		if (ulen == 0)
 			return -EINVAL;
 		p += ulen;
-		if (milli > (uint64_t)INT64_MAX / ms)
+		/* milli * ms / 1000 without overflowing on the way: "3895339475795m"
+		 * fits in int64 ms (found by fuzz/common_units). */
+		if (milli / 1000 > (uint64_t)INT64_MAX / ms)
 			return -ERANGE;
-		milli = milli * ms / 1000;
-		if (total > (uint64_t)INT64_MAX - milli)
+		milli = milli / 1000 * ms + milli % 1000 * ms / 1000;
+		if (milli > MAX_DURATION_MS || total > MAX_DURATION_MS - milli)
 			return -ERANGE;
 		total += milli;
 	}
@@ -106,7 +112,7 @@ int fx_parse_size(const char *s, uint64_t *out)
 	    {"Ti", 1ULL << 40},
 	};
 	const char *p = s;
-	uint64_t milli;
+	uint64_t milli, v;
 	char suffix[4];
 	size_t slen;
 	int r;
@@ -130,8 +136,12 @@ int fx_parse_size(const char *s, uint64_t *out)
 			return -ERANGE;
 		if (milli % 1000 != 0 && milli > UINT64_MAX / units[i].mul)
 			return -ERANGE;
-		*out =
-		    milli % 1000 == 0 ? milli / 1000 * units[i].mul : milli * units[i].mul / 1000;
+		/* At most what a bare number can say (read_milli's bound), so every
+		 * size formats to text that parses back (found by fuzz/common_units). */
+		v = milli % 1000 == 0 ? milli / 1000 * units[i].mul : milli * units[i].mul / 1000;
+		if (v > UINT64_MAX / 1000 / 10)
+			return -ERANGE;
+		*out = v;
 		return 0;
 	}
 	return -EINVAL;

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(
-	build-essential pkg-config make gcc clang
+	build-essential pkg-config make gcc clang libclang-rt-14-dev
 	libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev
 	check libsubunit-dev
 	curl ca-certificates procps psmisc iproute2
