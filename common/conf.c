@@ -178,7 +178,7 @@ void fx_conf_help(const struct fx_setting *tab, size_t n, FILE *out)
 		char flag[64];
 		size_t j;
 
-		for (j = 0; s->name[j] != '\0' && j < sizeof(flag) - 1; j++)
+		for (j = 0; j < sizeof(flag) - 1 && s->name[j] != '\0'; j++)
 			flag[j] =
 			    s->name[j] == '_' ? '-' : (char)tolower((unsigned char)s->name[j]);
 		flag[j] = '\0';
