@@ -27,7 +27,7 @@ until [ "$(curl -s --max-time 2 -d hi "$GW/function/echo")" = hi ]; do
 	[ $(($(now_ms) - t)) -lt 300000 ] || { echo "bench/platform: echo never answered" >&2; exit 1; }
 	sleep 0.05
 done
-echo "platform: make up (images built from scratch, stack, 6 samples Ready) -> first invoke: $(secs $(($(now_ms) - t)))"
+echo "platform: make up (images built from scratch, stack, samples Ready) -> first invoke: $(secs $(($(now_ms) - t)))"
 
 # 2. Warm.
 t=$(now_ms)

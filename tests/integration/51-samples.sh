@@ -7,6 +7,7 @@ SPEC=$TOOLS/spec_check
 STASH=$FX_ROOT/build/rel/functions/webhook-stash/handler
 FN=$FX_ROOT/functions
 
+shopt -s nullglob
 for f in "$FX_ROOT"/manifests/functions/*.yaml "$FX_ROOT"/functions/*/*.yaml; do
 	n=$(basename "$f" .yaml)
 	check "sample $n loads with the schema" "$SPEC" "$f"
