@@ -108,3 +108,15 @@ char *fx_buf_detach(struct fx_buf *b, size_t *len)
 	b->cap = 0;
 	return p;
 }
+
+char *fx_strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}

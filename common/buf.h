@@ -24,4 +24,8 @@ int fx_buf_appendf(struct fx_buf *b, const char *fmt, ...) __attribute__((format
  * Returns "" (malloc'd) for an empty buffer, NULL on ENOMEM. */
 char *fx_buf_detach(struct fx_buf *b, size_t *len);
 
+/* A formatted string in fresh memory (caller frees); NULL when out of memory.
+ * The one place for the "error message" pattern: *err = fx_strdupf(...). */
+char *fx_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

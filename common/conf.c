@@ -1,4 +1,5 @@
 #include "conf.h"
+#include "buf.h"
 
 #include "units.h"
 
@@ -8,19 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 static const char *expected(enum fx_conf_type t)
 {
@@ -83,21 +71,21 @@ static int set_value(const struct fx_setting *s, const char *v, const char *orig
 			char lo[32], hi[32];
 			fx_format_duration(s->min, lo, sizeof(lo));
 			fx_format_duration(s->max, hi, sizeof(hi));
-			*err = msgf("%s (%s): \"%s\" is out of range, expected %s to %s", s->name,
-			            origin, v, lo, hi);
+			*err = fx_strdupf("%s (%s): \"%s\" is out of range, expected %s to %s",
+			                  s->name, origin, v, lo, hi);
 		} else if (s->type == FX_CONF_SIZE) {
 			char lo[32], hi[32];
 			fx_format_size((uint64_t)s->min, lo, sizeof(lo));
 			fx_format_size((uint64_t)s->max, hi, sizeof(hi));
-			*err = msgf("%s (%s): \"%s\" is out of range, expected %s to %s", s->name,
-			            origin, v, lo, hi);
+			*err = fx_strdupf("%s (%s): \"%s\" is out of range, expected %s to %s",
+			                  s->name, origin, v, lo, hi);
 		} else {
-			*err = msgf("%s (%s): \"%s\" is out of range, expected %lld to %lld",
-			            s->name, origin, v, (long long)s->min, (long long)s->max);
+			*err = fx_strdupf("%s (%s): \"%s\" is out of range, expected %lld to %lld",
+			                  s->name, origin, v, (long long)s->min, (long long)s->max);
 		}
 	} else {
-		*err = msgf("%s (%s): invalid value \"%s\", expected %s", s->name, origin,
-		            (s->flags & FX_CONF_SECRET) ? "***" : v, expected(s->type));
+		*err = fx_strdupf("%s (%s): invalid value \"%s\", expected %s", s->name, origin,
+		                  (s->flags & FX_CONF_SECRET) ? "***" : v, expected(s->type));
 	}
 	return -EINVAL;
 }
@@ -150,7 +138,7 @@ int fx_conf_load(const struct fx_setting *tab, size_t n, int argc, char *const *
 		if (strncmp(a, "--", 2) != 0) {
 			if (rest != NULL)
 				break;
-			*err = msgf("unexpected argument \"%s\" (see --help)", a);
+			*err = fx_strdupf("unexpected argument \"%s\" (see --help)", a);
 			return -EINVAL;
 		}
 		a += 2;
@@ -160,7 +148,7 @@ int fx_conf_load(const struct fx_setting *tab, size_t n, int argc, char *const *
 			if (!(tab[k].flags & FX_CONF_NO_FLAG) && flag_matches(tab[k].name, a, flen))
 				s = &tab[k];
 		if (s == NULL) {
-			*err = msgf("unknown flag \"--%.*s\" (see --help)", (int)flen, a);
+			*err = fx_strdupf("unknown flag \"--%.*s\" (see --help)", (int)flen, a);
 			return -EINVAL;
 		}
 		if (eq != NULL)
@@ -170,7 +158,7 @@ int fx_conf_load(const struct fx_setting *tab, size_t n, int argc, char *const *
 		else if (i + 1 < argc)
 			val = argv[++i];
 		else {
-			*err = msgf("flag \"--%s\" needs a value, %s", a, expected(s->type));
+			*err = fx_strdupf("flag \"--%s\" needs a value, %s", a, expected(s->type));
 			return -EINVAL;
 		}
 		if (set_value(s, val, "flag", err) < 0)
@@ -190,7 +178,7 @@ void fx_conf_help(const struct fx_setting *tab, size_t n, FILE *out)
 		char flag[64];
 		size_t j;
 
-		for (j = 0; s->name[j] != '\0' && j < sizeof(flag) - 1; j++)
+		for (j = 0; j < sizeof(flag) - 1 && s->name[j] != '\0'; j++)
 			flag[j] =
 			    s->name[j] == '_' ? '-' : (char)tolower((unsigned char)s->name[j]);
 		flag[j] = '\0';

@@ -1,4 +1,5 @@
 #include "httpc.h"
+#include "buf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -61,19 +62,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err)
 {
 	struct transfer t = {.req = req, .resp = resp};
@@ -91,14 +79,14 @@ int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **
 
 	c = curl_easy_init();
 	if (c == NULL) {
-		*err = errf("out of memory");
+		*err = fx_strdupf("out of memory");
 		return -ENOMEM;
 	}
 	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
 		struct curl_slist *n = curl_slist_append(hdrs, *h);
 		if (n == NULL) {
 			r = -ENOMEM;
-			*err = errf("out of memory");
+			*err = fx_strdupf("out of memory");
 			goto out_headers;
 		}
 		hdrs = n;
@@ -138,10 +126,10 @@ int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **
 		goto out_headers;
 	if (t.failed == -E2BIG) {
 		r = -E2BIG;
-		*err = errf("%s %s: response larger than %zu bytes", method, req->url, t.max);
+		*err = fx_strdupf("%s %s: response larger than %zu bytes", method, req->url, t.max);
 	} else if (t.failed) {
 		r = t.failed;
-		*err = errf("%s %s: out of memory", method, req->url);
+		*err = fx_strdupf("%s %s: out of memory", method, req->url);
 	} else {
 		const char *where = req->unix_socket ? req->unix_socket : req->url;
 		switch (rc) {
@@ -155,8 +143,8 @@ int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **
 			r = -EIO;
 			break;
 		}
-		*err = errf("%s %s: cannot reach %s: %s", method, req->url, where,
-		            curl_easy_strerror(rc));
+		*err = fx_strdupf("%s %s: cannot reach %s: %s", method, req->url, where,
+		                  curl_easy_strerror(rc));
 	}
 out_headers:
 	curl_slist_free_all(hdrs);

@@ -1026,6 +1026,10 @@ static int want_strmap(struct vc *c, const struct node *m, const char *path, enu
 			verr(c, v, fp, "too long (at most 16384 characters)");
 			continue;
 		}
+		if (!utf8_printable(val)) {
+			verr(c, v, fp, "not valid UTF-8 text");
+			continue;
+		}
 		rc = kv_set(out, k->text, val);
 		if (rc < 0)
 			return rc;

@@ -15,18 +15,6 @@
 #define DOCKER_MAX_REPLY  (64u << 20)
 #define DOCKER_TIMEOUT_MS 30000L
 
-static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 int docker_init(struct docker *d, const char *host, char **err)
 {
 	memset(d, 0, sizeof(*d));
@@ -37,15 +25,15 @@ int docker_init(struct docker *d, const char *host, char **err)
 		d->socket = strdup(host + 7);
 		d->base = strdup("http://localhost/" DOCKER_API);
 	} else if (strncmp(host, "tcp://", 6) == 0 && host[6] != '\0') {
-		d->base = errf("http://%s/" DOCKER_API, host + 6);
+		d->base = fx_strdupf("http://%s/" DOCKER_API, host + 6);
 	} else {
-		*err = errf("DOCKER_HOST %s: expected unix:///path or tcp://host:port", host);
+		*err = fx_strdupf("DOCKER_HOST %s: expected unix:///path or tcp://host:port", host);
 		docker_release(d);
 		return -EINVAL;
 	}
 	if (d->where == NULL || d->base == NULL || (host[0] == 'u' && d->socket == NULL)) {
 		docker_release(d);
-		*err = errf("out of memory");
+		*err = fx_strdupf("out of memory");
 		return -ENOMEM;
 	}
 	return 0;
@@ -138,7 +126,7 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 	if (out)
 		*out = NULL;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", d->base, path) >= sizeof(url)) {
-		*err = errf("docker %s: path too long", method);
+		*err = fx_strdupf("docker %s: path too long", method);
 		return -E2BIG;
 	}
 	rc = fx_http_do(&req, &resp, &herr);
@@ -147,8 +135,9 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 			*err = herr;
 			herr = NULL;
 		} else {
-			*err = errf("Docker daemon not reachable at %s (is dockerd running?): %s",
-			            d->where, herr ? herr : "error");
+			*err = fx_strdupf(
+			    "Docker daemon not reachable at %s (is dockerd running?): %s", d->where,
+			    herr ? herr : "error");
 			rc = -EHOSTDOWN;
 		}
 		free(herr);
@@ -159,8 +148,8 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 		enum json_tokener_error je = json_tokener_success;
 		j = json_tokener_parse_verbose(resp.body.data, &je);
 		if (j == NULL && resp.status >= 200 && resp.status < 300) {
-			*err = errf("docker %s %s: reply is not JSON (%s)", method, path,
-			            json_tokener_error_desc(je));
+			*err = fx_strdupf("docker %s %s: reply is not JSON (%s)", method, path,
+			                  json_tokener_error_desc(je));
 			fx_http_resp_release(&resp);
 			return -EIO;
 		}
@@ -177,25 +166,27 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 		const char *msg = docker_message(j, resp.body.len ? resp.body.data : "no message");
 		if (resp.status == 503 &&
 		    (strstr(msg, "not a swarm manager") || strstr(msg, "swarm") != NULL)) {
-			*err = errf("this Docker engine is not a swarm manager (docker swarm init, "
-			            "or run the controller on a manager): %s",
-			            msg);
+			*err = fx_strdupf(
+			    "this Docker engine is not a swarm manager (docker swarm init, "
+			    "or run the controller on a manager): %s",
+			    msg);
 			rc = -EPERM;
 		} else if (strstr(msg, "update out of sequence") != NULL) {
-			*err = errf("update out of sequence (someone else updated it): %s", msg);
+			*err =
+			    fx_strdupf("update out of sequence (someone else updated it): %s", msg);
 			rc = -EAGAIN;
 		} else if (resp.status == 404) {
-			*err = errf("%s", msg);
+			*err = fx_strdupf("%s", msg);
 			rc = -ENOENT;
 		} else if (resp.status == 409) {
-			*err = errf("%s", msg);
+			*err = fx_strdupf("%s", msg);
 			rc = -EEXIST;
 		} else if (resp.status == 400) {
-			*err = errf("Docker refused %s %s: %s", method, path, msg);
+			*err = fx_strdupf("Docker refused %s %s: %s", method, path, msg);
 			rc = -EINVAL;
 		} else {
-			*err =
-			    errf("Docker error %ld on %s %s: %s", resp.status, method, path, msg);
+			*err = fx_strdupf("Docker error %ld on %s %s: %s", resp.status, method,
+			                  path, msg);
 			rc = -EIO;
 		}
 	}
@@ -221,10 +212,11 @@ int docker_stream(struct docker *d, const char *path, int (*on_data)(const char 
 	snprintf(url, sizeof(url), "%s%s", d->base, path);
 	rc = fx_http_do(&req, &resp, &herr);
 	if (rc < 0) {
-		*err = errf("Docker daemon not reachable at %s: %s", d->where, herr ? herr : "");
+		*err =
+		    fx_strdupf("Docker daemon not reachable at %s: %s", d->where, herr ? herr : "");
 		rc = -EHOSTDOWN;
 	} else if (resp.status != 200) {
-		*err = errf("docker GET %s: status %ld", path, resp.status);
+		*err = fx_strdupf("docker GET %s: status %ld", path, resp.status);
 		rc = -EIO;
 	}
 	free(herr);

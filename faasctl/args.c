@@ -1,5 +1,6 @@
 /* args.c: the argument parser and --help, driven by the command table. Pure. */
 #include "faasctl.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,19 +20,6 @@ const struct fctl_opt fctl_global_opts[] = {
     {"help", 'h', FCTL_OPT_BOOL, NULL, "show help for the command"},
 };
 const size_t fctl_nglobal_opts = sizeof(fctl_global_opts) / sizeof(fctl_global_opts[0]);
-
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 /* Option index space: the command's options, then the global ones. */
 static size_t nopts_of(const struct fctl_cmd *c)
@@ -73,7 +61,7 @@ static int set_opt(struct fctl_args *out, const struct fctl_opt *o, int idx, con
 		else if (strcmp(v, "false") == 0)
 			out->set[idx] = false;
 		else {
-			*err = msgf("flag --%s takes true or false, not \"%s\"", o->name, v);
+			*err = fx_strdupf("flag --%s takes true or false, not \"%s\"", o->name, v);
 			return -EINVAL;
 		}
 		return 0;
@@ -83,7 +71,8 @@ static int set_opt(struct fctl_args *out, const struct fctl_opt *o, int idx, con
 		return 0;
 	case FCTL_OPT_LIST:
 		if (out->nl >= FCTL_MAX_VALUES) {
-			*err = msgf("too many --%s values (at most %d)", o->name, FCTL_MAX_VALUES);
+			*err = fx_strdupf("too many --%s values (at most %d)", o->name,
+			                  FCTL_MAX_VALUES);
 			return -EINVAL;
 		}
 		out->set[idx] = true;
@@ -127,8 +116,8 @@ static int parse_opt(const struct fctl_cmd *c, int argc, char *const *argv, int 
 		size_t len = eq ? (size_t)(eq - name) : strlen(name);
 		idx = find_long(c, name, len);
 		if (idx < 0) {
-			*err = msgf("unknown flag --%.*s%s%s (see faasctl %s--help)", (int)len,
-			            name, c ? " for " : "", c ? c->name : "", "");
+			*err = fx_strdupf("unknown flag --%.*s%s%s (see faasctl %s--help)",
+			                  (int)len, name, c ? " for " : "", c ? c->name : "", "");
 			return -EINVAL;
 		}
 		o = opt_at(c, (size_t)idx);
@@ -137,14 +126,14 @@ static int parse_opt(const struct fctl_cmd *c, int argc, char *const *argv, int 
 	} else {
 		idx = find_short(c, a[1]);
 		if (idx < 0) {
-			*err = msgf("unknown flag -%c%s%s (see --help)", a[1], c ? " for " : "",
-			            c ? c->name : "");
+			*err = fx_strdupf("unknown flag -%c%s%s (see --help)", a[1],
+			                  c ? " for " : "", c ? c->name : "");
 			return -EINVAL;
 		}
 		o = opt_at(c, (size_t)idx);
 		if (a[2] != '\0') {
 			if (o->kind == FCTL_OPT_BOOL) {
-				*err = msgf("flag -%c takes no value (got \"%s\")", a[1], a);
+				*err = fx_strdupf("flag -%c takes no value (got \"%s\")", a[1], a);
 				return -EINVAL;
 			}
 			v = a + 2;
@@ -152,7 +141,7 @@ static int parse_opt(const struct fctl_cmd *c, int argc, char *const *argv, int 
 	}
 	if (o->kind != FCTL_OPT_BOOL && v == NULL) {
 		if (*i + 1 >= argc) {
-			*err = msgf("flag --%s needs a value (%s)", o->name, o->metavar);
+			*err = fx_strdupf("flag --%s needs a value (%s)", o->name, o->metavar);
 			return -EINVAL;
 		}
 		v = argv[++*i];
@@ -193,7 +182,7 @@ int fctl_parse(const struct fctl_cmd *cmds, size_t ncmds, int argc, char *const 
 			}
 			c = find_cmd(cmds, ncmds, argc, argv, i, &used);
 			if (c == NULL) {
-				*err = msgf("unknown command \"%s\" (see faasctl --help)", a);
+				*err = fx_strdupf("unknown command \"%s\" (see faasctl --help)", a);
 				return -EINVAL;
 			}
 			/* Global options given before the command keep their index. */
@@ -212,7 +201,7 @@ int fctl_parse(const struct fctl_cmd *cmds, size_t ncmds, int argc, char *const 
 			continue;
 		}
 		if (out->npos >= FCTL_MAX_VALUES) {
-			*err = msgf("too many arguments (at most %d)", FCTL_MAX_VALUES);
+			*err = fx_strdupf("too many arguments (at most %d)", FCTL_MAX_VALUES);
 			return -EINVAL;
 		}
 		out->pos[out->npos++] = a;
@@ -223,13 +212,13 @@ int fctl_parse(const struct fctl_cmd *cmds, size_t ncmds, int argc, char *const 
 		return 0;
 	}
 	if (out->npos < c->min_args) {
-		*err =
-		    msgf("%s: missing argument, usage: faasctl %s %s", c->name, c->name, c->usage);
+		*err = fx_strdupf("%s: missing argument, usage: faasctl %s %s", c->name, c->name,
+		                  c->usage);
 		return -EINVAL;
 	}
 	if (c->max_args >= 0 && out->npos > c->max_args) {
-		*err = msgf("%s: unexpected argument \"%s\", usage: faasctl %s %s", c->name,
-		            out->pos[c->max_args], c->name, c->usage);
+		*err = fx_strdupf("%s: unexpected argument \"%s\", usage: faasctl %s %s", c->name,
+		                  out->pos[c->max_args], c->name, c->usage);
 		return -EINVAL;
 	}
 	return 0;

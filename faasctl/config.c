@@ -1,6 +1,7 @@
 /* config.c: where the gateway is and who we are. fctl_config_parse is pure;
  * fctl_config_resolve reads the environment and files. */
 #include "faasctl.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -9,19 +10,6 @@
 #include <string.h>
 
 #define CONFIG_MAX (64u << 10)
-
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
 
 static char *trimdup(const char *p, size_t n)
 {
@@ -55,7 +43,7 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
 		if (i == len || p[i] == '#')
 			goto next;
 		if (eq == NULL) {
-			*err = msgf("%s:%d: expected key=value", path, line);
+			*err = fx_strdupf("%s:%d: expected key=value", path, line);
 			goto fail;
 		}
 		key = trimdup(p, (size_t)(eq - p));
@@ -63,7 +51,7 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
 		if (key == NULL || val == NULL) {
 			free(key);
 			free(val);
-			*err = msgf("out of memory");
+			*err = fx_strdupf("out of memory");
 			goto fail;
 		}
 		if (strcmp(key, "gateway") == 0)
@@ -73,9 +61,9 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
 		else if (strcmp(key, "password_file") == 0)
 			slot = &pf;
 		if (slot == NULL) {
-			*err =
-			    msgf("%s:%d: unknown key \"%s\" (known: gateway, user, password_file)",
-			         path, line, key);
+			*err = fx_strdupf(
+			    "%s:%d: unknown key \"%s\" (known: gateway, user, password_file)", path,
+			    line, key);
 			free(key);
 			free(val);
 			goto fail;
@@ -117,7 +105,7 @@ static int read_small(const char *path, char **out, char **err)
 
 	if (f == NULL) {
 		e = errno;
-		*err = msgf("%s: %s", path, strerror(e));
+		*err = fx_strdupf("%s: %s", path, strerror(e));
 		return -e;
 	}
 	fx_buf_init(&b, CONFIG_MAX);
@@ -125,7 +113,7 @@ static int read_small(const char *path, char **out, char **err)
 		if (fx_buf_append(&b, chunk, n) < 0) {
 			fclose(f);
 			fx_buf_release(&b);
-			*err = msgf("%s: larger than %u bytes", path, CONFIG_MAX);
+			*err = fx_strdupf("%s: larger than %u bytes", path, CONFIG_MAX);
 			return -E2BIG;
 		}
 	}
@@ -133,13 +121,13 @@ static int read_small(const char *path, char **out, char **err)
 	fclose(f);
 	if (e) {
 		fx_buf_release(&b);
-		*err = msgf("%s: %s", path, strerror(e));
+		*err = fx_strdupf("%s: %s", path, strerror(e));
 		return -e;
 	}
 	*out = fx_buf_detach(&b, &n);
 	fx_buf_release(&b);
 	if (*out == NULL) {
-		*err = msgf("out of memory");
+		*err = fx_strdupf("out of memory");
 		return -ENOMEM;
 	}
 	while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
@@ -220,7 +208,8 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 		char *rerr = NULL;
 		r = read_small(pwfile, &c->password, &rerr);
 		if (r < 0) {
-			*err = msgf("password file (%s): %s", pwsrc, rerr ? rerr : "unreadable");
+			*err =
+			    fx_strdupf("password file (%s): %s", pwsrc, rerr ? rerr : "unreadable");
 			free(rerr);
 			r = -EINVAL;
 			goto out;
@@ -245,7 +234,7 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 		goto oom;
 	goto out;
 oom:
-	*err = msgf("out of memory");
+	*err = fx_strdupf("out of memory");
 	r = -ENOMEM;
 out:
 	if (r < 0)

@@ -1,6 +1,7 @@
 /* print.c: YAML, JSON, the get table and the describe view. Pure: everything
  * is written into an fx_buf, the caller prints it. */
 #include "faasctl.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -345,19 +346,6 @@ struct row {
 	char *cell[TABLE_COLS];
 };
 
-static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dupf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 static void fill_row(const struct json_object *fn, bool wide, int64_t now, struct row *r)
 {
 	int64_t gen = fctl_jint(fn, "metadata.generation", 0);
@@ -368,18 +356,19 @@ static void fill_row(const struct json_object *fn, bool wide, int64_t now, struc
 
 	fctl_age(fctl_jstr(fn, "metadata.creationTimestamp", NULL), now, age, sizeof(age));
 	r->cell[0] = strdup(fctl_jstr(fn, "metadata.name", "<none>"));
-	r->cell[1] = dupf("%" PRId64 "/%" PRId64, avail, want);
+	r->cell[1] = fx_strdupf("%" PRId64 "/%" PRId64, avail, want);
 	/* Replicas run the current spec once the controller observed this generation. */
-	r->cell[2] = dupf("%" PRId64, obs >= gen ? want : 0);
-	r->cell[3] = dupf("%" PRId64, avail);
+	r->cell[2] = fx_strdupf("%" PRId64, obs >= gen ? want : 0);
+	r->cell[3] = fx_strdupf("%" PRId64, avail);
 	r->cell[4] = strdup(fctl_jstr(fn, "spec.image", "<none>"));
 	r->cell[5] = strdup(age);
 	if (wide) {
-		r->cell[6] = dupf("%" PRId64, fctl_jint(fn, "status.invocationCount", 0));
+		r->cell[6] = fx_strdupf("%" PRId64, fctl_jint(fn, "status.invocationCount", 0));
 		r->cell[7] = strdup(fctl_jstr(fn, "spec.mode", "fork"));
-		r->cell[8] = dupf("%" PRId64 "-%" PRId64 "%s", fctl_jint(fn, "spec.scale.min", 1),
-		                  fctl_jint(fn, "spec.scale.max", 1),
-		                  jbool(fn, "spec.scale.zero", false) ? " (zero)" : "");
+		r->cell[8] =
+		    fx_strdupf("%" PRId64 "-%" PRId64 "%s", fctl_jint(fn, "spec.scale.min", 1),
+		               fctl_jint(fn, "spec.scale.max", 1),
+		               jbool(fn, "spec.scale.zero", false) ? " (zero)" : "");
 	}
 }
 

@@ -2,6 +2,7 @@
  * All or nothing: every document of every file is loaded and checked, and
  * names are unique across the files, before the caller writes anything. */
 #include "faasctl.h"
+#include "buf.h"
 
 #include "spec.h"
 
@@ -16,19 +17,6 @@
 #define WALK_MAX_DEPTH 32
 #define WALK_MAX_FILES 10000
 
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 static bool is_yaml_name(const char *n)
 {
 	size_t l = strlen(n);
@@ -39,7 +27,7 @@ static bool is_yaml_name(const char *n)
 static int add_file(struct json_object *files, const char *path, char **err)
 {
 	if (json_object_array_length(files) >= WALK_MAX_FILES) {
-		*err = msgf("more than %d files to apply", WALK_MAX_FILES);
+		*err = fx_strdupf("more than %d files to apply", WALK_MAX_FILES);
 		return -E2BIG;
 	}
 	json_object_array_add(files, json_object_new_string(path));
@@ -53,13 +41,13 @@ static int walk(const char *dir, int depth, struct json_object *files, struct fx
 	int n, r = 0;
 
 	if (depth > WALK_MAX_DEPTH) {
-		*err = msgf("%s: directories nested deeper than %d", dir, WALK_MAX_DEPTH);
+		*err = fx_strdupf("%s: directories nested deeper than %d", dir, WALK_MAX_DEPTH);
 		return -ELOOP;
 	}
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0) {
 		int e = errno;
-		*err = msgf("cannot read directory %s: %s", dir, strerror(e));
+		*err = fx_strdupf("cannot read directory %s: %s", dir, strerror(e));
 		return -e;
 	}
 	for (int i = 0; i < n; i++) {
@@ -72,13 +60,13 @@ static int walk(const char *dir, int depth, struct json_object *files, struct fx
 			continue;
 		if (asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) <
 		    0) {
-			*err = msgf("out of memory");
+			*err = fx_strdupf("out of memory");
 			r = -ENOMEM;
 			continue;
 		}
 		if (stat(path, &st) < 0) {
 			int e = errno;
-			*err = msgf("%s: %s", path, strerror(e));
+			*err = fx_strdupf("%s: %s", path, strerror(e));
 			r = -e;
 		} else if (S_ISDIR(st.st_mode)) {
 			r = walk(path, depth + 1, files, warn, err);
@@ -107,7 +95,7 @@ int fctl_collect_files(const char *const *paths, size_t npaths, struct json_obje
 			r = add_file(files, "-", err);
 		} else if (stat(paths[i], &st) < 0) {
 			int e = errno;
-			*err = msgf("%s: %s", paths[i], strerror(e));
+			*err = fx_strdupf("%s: %s", paths[i], strerror(e));
 			return -e;
 		} else if (S_ISDIR(st.st_mode)) {
 			r = walk(paths[i], 0, files, warn, err);
@@ -131,19 +119,19 @@ static int read_input(const char *path, struct fx_buf *b, char **err)
 
 	if (f == NULL) {
 		int e = errno;
-		*err = msgf("%s: %s", path, strerror(e));
+		*err = fx_strdupf("%s: %s", path, strerror(e));
 		return -e;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (fx_buf_append(b, chunk, n) < 0) {
-			*err = msgf("%s: larger than %d bytes", path, FX_SPEC_MAX_INPUT);
+			*err = fx_strdupf("%s: larger than %d bytes", path, FX_SPEC_MAX_INPUT);
 			r = -E2BIG;
 			break;
 		}
 	}
 	if (r == 0 && ferror(f)) {
 		int e = errno ? errno : EIO;
-		*err = msgf("%s: %s", path, strerror(e));
+		*err = fx_strdupf("%s: %s", path, strerror(e));
 		r = -e;
 	}
 	if (f != stdin)
@@ -176,15 +164,15 @@ int fctl_load(const char *const *paths, size_t npaths, struct fctl_fnlist *out, 
 	*err = NULL;
 	fx_buf_init(&msgs, 1u << 20);
 	if (files == NULL) {
-		*err = msgf("out of memory");
+		*err = fx_strdupf("out of memory");
 		return -ENOMEM;
 	}
 	r = fctl_collect_files(paths, npaths, files, warn, err);
 	if (r < 0)
 		goto out;
 	if (json_object_array_length(files) == 0) {
-		*err = msgf("no *.yaml or *.yml files found in %s%s", paths[0],
-		            npaths > 1 ? " (and the other -f paths)" : "");
+		*err = fx_strdupf("no *.yaml or *.yml files found in %s%s", paths[0],
+		                  npaths > 1 ? " (and the other -f paths)" : "");
 		r = -ENOENT;
 		goto out;
 	}
@@ -295,14 +283,15 @@ int fctl_canonical_yaml(const struct json_object *fn, struct fx_buf *out, char *
 	*err = NULL;
 	r = fx_spec_from_json(fctl_mut(fn), NULL, &f, &errs);
 	if (r < 0) {
-		*err = errs.n > 0 ? fx_spec_err_format(&errs.v[0]) : msgf("cannot read function");
+		*err = errs.n > 0 ? fx_spec_err_format(&errs.v[0])
+		                  : fx_strdupf("cannot read function");
 		fx_spec_errs_release(&errs);
 		return r;
 	}
 	text = fx_spec_canonical(&f);
 	fx_function_release(&f);
 	if (text == NULL) {
-		*err = msgf("out of memory");
+		*err = fx_strdupf("out of memory");
 		return -ENOMEM;
 	}
 	r = fx_buf_puts(out, text);

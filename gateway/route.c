@@ -1,5 +1,6 @@
 /* route.c: pure request classification and small parsers (no I/O). */
 #include "gateway.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -298,18 +299,6 @@ bool gw_header_value_ok(const char *v, size_t max)
 	return true;
 }
 
-static char *errf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 static void trim(const char **p, size_t *n)
 {
 	while (*n && isspace((unsigned char)**p))
@@ -355,9 +344,9 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 			continue;
 		const char *eq = memchr(e, '=', en);
 		if (!eq) {
-			*err =
-			    errf("static_functions: entry %d: expected name=host:port[,host:port]",
-			         entry);
+			*err = fx_strdupf(
+			    "static_functions: entry %d: expected name=host:port[,host:port]",
+			    entry);
 			return -EINVAL;
 		}
 		struct gw_static_fn fn = {.naddr = 0};
@@ -365,8 +354,9 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 		size_t nn = (size_t)(eq - e);
 		trim(&nm, &nn);
 		if (!gw_name_valid(nm, nn)) {
-			*err = errf("static_functions: entry %d: invalid function name \"%.*s\"",
-			            entry, (int)(nn > 80 ? 80 : nn), nm);
+			*err =
+			    fx_strdupf("static_functions: entry %d: invalid function name \"%.*s\"",
+			               entry, (int)(nn > 80 ? 80 : nn), nm);
 			return -EINVAL;
 		}
 		memcpy(fn.name, nm, nn);
@@ -383,14 +373,14 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 			if (avn == 0)
 				continue;
 			if (!addr_valid(av, avn)) {
-				*err = errf("static_functions: %s: invalid address \"%.*s\" "
-				            "(expected host:port)",
-				            fn.name, (int)(avn > 80 ? 80 : avn), av);
+				*err = fx_strdupf("static_functions: %s: invalid address \"%.*s\" "
+				                  "(expected host:port)",
+				                  fn.name, (int)(avn > 80 ? 80 : avn), av);
 				return -EINVAL;
 			}
 			if (fn.naddr >= sizeof(fn.addr) / sizeof(fn.addr[0])) {
-				*err =
-				    errf("static_functions: %s: more than 16 addresses", fn.name);
+				*err = fx_strdupf("static_functions: %s: more than 16 addresses",
+				                  fn.name);
 				return -EINVAL;
 			}
 			memcpy(fn.addr[fn.naddr], av, avn);
@@ -399,7 +389,7 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 		}
 		int rc = add(&fn, arg);
 		if (rc < 0) {
-			*err = errf("static_functions: %s: %s", fn.name, strerror(-rc));
+			*err = fx_strdupf("static_functions: %s: %s", fn.name, strerror(-rc));
 			return rc;
 		}
 	}
