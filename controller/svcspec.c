@@ -133,7 +133,9 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 	json_object_object_add(res, "Reservations", resources(&fn->requests));
 	json_object_object_add(tt, "Resources", res);
 	rp = json_object_new_object();
-	json_object_object_add(rp, "Condition", jstr("on-failure"));
+	/* "any", not "on-failure": a watchdog that drained and exited 0 because its
+	 * engine was stopped must come back when the engine does. */
+	json_object_object_add(rp, "Condition", jstr("any"));
 	json_object_object_add(rp, "Delay", json_object_new_int64(1000 * NS_PER_MS));
 	json_object_object_add(tt, "RestartPolicy", rp);
 	pl = json_object_new_object();

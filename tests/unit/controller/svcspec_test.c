@@ -21,7 +21,7 @@ static const char observed_fmt[] =
     "\"ctl-smoke\"},\"Env\":[\"fprocess=cat\",\"mode=fork\",\"read_timeout=10s\",\"write_timeout="
     "10s\",\"exec_timeout=10s\",\"LANG=C\"],\"StopGracePeriod\":12000000000,\"DNSConfig\":{},"
     "\"Isolation\":\"default\"},\"Resources\":{\"Limits\":{\"NanoCPUs\":250000000,\"MemoryBytes\":"
-    "67108864},\"Reservations\":{}},\"RestartPolicy\":{\"Condition\":\"on-failure\",\"Delay\":"
+    "67108864},\"Reservations\":{}},\"RestartPolicy\":{\"Condition\":\"any\",\"Delay\":"
     "1000000000,\"MaxAttempts\":0},\"Placement\":{},\"Networks\":[{\"Target\":\"net1\",\"Aliases\":"
     "[\"ctl-smoke\"]}],\"ForceUpdate\":0,\"Runtime\":\"container\"},\"Mode\":{\"Replicated\":{"
     "\"Replicas\":%d}},\"UpdateConfig\":{\"Parallelism\":1,\"FailureAction\":\"pause\",\"Monitor\":"
