@@ -218,8 +218,9 @@ void gw_registry_each(void (*fn)(struct gw_fn *f, void *arg), void *arg);
 char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen);
 
 /* Picks replicas in the order to try: fills out[] (refs taken), returns how many.
- * 0: no replicas; GW_PICK_PENDING: never resolved yet, the resolver thread was
- * asked (try again after gw_loops_wake). Never blocks. */
+ * 0: no replicas; GW_PICK_PENDING: never resolved yet (or an empty answer is
+ * stale), the resolver thread was asked (try again after gw_loops_wake).
+ * Never blocks. */
 #define GW_PICK_PENDING ((size_t)-1)
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max);
 void gw_replica_release(struct gw_replica *r);

@@ -297,6 +297,16 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *addrs, size_
 	f->resolved_ms = gw_now_ms();
 }
 
+/* An empty answer is asked again after 100 ms, not a whole TTL: a replica that
+ * has just passed its HEALTHCHECK (and so entered Docker's DNS) gets the
+ * first request at once, which is what "apply -> first invoke" measures. */
+#define NEG_TTL_MS 100
+
+static int64_t fn_ttl_ms(const struct gw_fn *f)
+{
+	return f->nreps == 0 && gw_cfg.dns_ttl_ms > NEG_TTL_MS ? NEG_TTL_MS : gw_cfg.dns_ttl_ms;
+}
+
 /* Resolves tasks.{name} and installs the answer. Called without the lock. */
 static void resolve_fn(struct gw_fn *f)
 {
@@ -323,8 +333,10 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 
 	pthread_mutex_lock(&mu);
 	f->used_ms = now;
-	if (!gw_cfg.static_discovery && f->resolved_ms == 0) {
-		/* First use: the resolver thread answers; the caller waits (bounded). */
+	if (!gw_cfg.static_discovery &&
+	    (f->resolved_ms == 0 || (f->nreps == 0 && now - f->resolved_ms > fn_ttl_ms(f)))) {
+		/* First use, or a stale empty answer: the resolver thread answers
+		 * and the caller waits (bounded) rather than failing at once. */
 		pthread_cond_broadcast(&wake);
 		pthread_mutex_unlock(&mu);
 		return GW_PICK_PENDING;
@@ -554,8 +566,7 @@ static void *dns_main(void *arg)
 		for (size_t b = 0; b < NBUCKET && n < 256; b++)
 			for (struct gw_fn *f = table[b]; f && n < 256; f = f->next)
 				if (f->present && f->used_ms && now - f->used_ms < ACTIVE_MS &&
-				    (f->resolved_ms == 0 ||
-				     now - f->resolved_ms >= gw_cfg.dns_ttl_ms))
+				    (f->resolved_ms == 0 || now - f->resolved_ms >= fn_ttl_ms(f)))
 					due[n++] = f;
 		pthread_mutex_unlock(&mu);
 		for (size_t i = 0; i < n; i++)
