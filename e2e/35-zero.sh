@@ -18,8 +18,8 @@ GW=http://127.0.0.1:${FAAS_PORT:-8080}
 CONF=${XDG_CONFIG_HOME:-$HOME/.config}/faas
 IDLE=${FX_IDLE_WINDOW:-15s}
 IDLE_S=${IDLE%s}
-FN=zero-e2e
-KEEP=zero-e2e-keep
+FN="zero-e2e"
+KEEP="zero-e2e-keep"
 DELAYS=$FX_ARTIFACTS/zero-delays.txt
 
 for b in /usr/bin/prometheus /usr/bin/prometheus-alertmanager; do
@@ -106,64 +106,101 @@ T_PIDS+=("$!")
 T_PIDS+=("$!")
 check "alertmanager starts" wait_for 20 curl -sf "http://127.0.0.1:$am_port/-/ready"
 check "prometheus starts" wait_for 20 curl -sf "http://127.0.0.1:$prom_port/-/ready"
-t_prom=$(now_ms)
 alert_state() {
 	curl -s "http://127.0.0.1:$prom_port/api/v1/alerts" | jq -r --arg f "$1" \
 		'[.data.alerts[] | select(.labels.alertname == "FunctionIdle" and .labels.function_name == $f) | .state][0] // "inactive"'
 }
-
-# --- idle: the alert fires, the controller scales to zero
-t_alert='' t_zero='' t_gone=''
-deadline=$((SECONDS + IDLE_S + 60))
-while [ $SECONDS -lt $deadline ] && [ -z "$t_gone" ]; do
-	if [ -z "$t_zero" ] && [ "$(want_replicas "$FN")" = 0 ]; then
-		t_zero=$(now_ms)
-	elif [ -z "$t_zero" ] && [ -z "$t_alert" ] && [ "$(alert_state "$FN")" = firing ]; then
-		t_alert=$(now_ms)
-	elif [ -n "$t_zero" ] && [ "$(running_tasks "$FN")" = 0 ]; then
-		t_gone=$(now_ms)
-	fi
-	sleep 0.1
-done
-[ -n "$t_alert" ] || [ -z "$t_zero" ] || t_alert=$t_zero
-got() { if [ -n "$2" ]; then t_pass "$1"; else t_fail "$1" "$3"; fi; }
-got "FunctionIdle fires for $FN after the $IDLE window" "$t_alert" "state $(alert_state "$FN")"
-got "the controller scales $FN to zero" "$t_zero" "replicas $(want_replicas "$FN"); $(tail -n 5 "$T_DIR/am.log")"
-got "no $FN replica runs" "$t_gone" "running $(running_tasks "$FN")"
+# When Prometheus saw FunctionIdle become active for $1 (ms), or nothing.
+alert_active_ms() {
+	local at
+	at=$(curl -s "http://127.0.0.1:$prom_port/api/v1/alerts" | jq -r --arg f "$1" \
+		'[.data.alerts[] | select(.labels.alertname == "FunctionIdle" and .labels.function_name == $f and .state == "firing") | .activeAt][0] // empty')
+	[ -n "$at" ] && echo $(($(date -d "$at" +%s%N) / 1000000))
+}
 state_is() { [ "$(alert_state "$1")" = "$2" ]; }
-check "FunctionIdle fires for $KEEP too" wait_for 20 state_is "$KEEP" firing
-zero_gw() { curl -s "$GW/metrics" | grep -q "^gateway_service_count{function_name=\"$FN\"} 0$"; }
-check "the gateway reports 0 replicas" wait_for 10 zero_gw
-check "so the alert resolves" wait_for 20 state_is "$FN" inactive
-expect_eq "$KEEP (zero: false) keeps its replica" 1 "$(want_replicas "$KEEP")"
-logs=$(timeout 20 docker service logs --since 5m faas_controller 2>&1)
-expect_match "the controller logs the scale to zero" "msg=scaled function=$FN status=firing replicas=0 previous=1 source=idle" "$logs"
-expect_match "and why it ignored $KEEP" "msg=alert_ignored function=$KEEP idle=1 status=firing why=\"idle, but the spec says zero: false\"" "$logs"
-sleep 2
-expect_eq "$FN stays at zero (reconcile does not restore min)" 0 "$(want_replicas "$FN")"
+scraped() { curl -s "http://127.0.0.1:$prom_port/api/v1/query?query=gateway_service_count" | grep -q "\"$FN\""; }
+check "prometheus scrapes the gateway" wait_for 30 scraped
+got() { if [ -n "$2" ]; then t_pass "$1"; else t_fail "$1" "$3"; fi; }
+median() { sort -n | awk '{v[NR] = $1} END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
-# --- the next request scales it from zero
-t_req=$(now_ms)
-out=$(curl -s --max-time 40 -w '\n%{http_code}' --data-binary 'wake up' "$GW/function/$FN")
-t_resp=$(now_ms)
-expect_eq "a request at zero is answered (scale from zero)" $'wake up\n200' "$out"
-expect_eq "$FN is back at one replica" 1 "$(want_replicas "$FN")"
-expect_eq "$FN runs one replica" 1 "$(running_tasks "$FN")"
-# A repeat of the resolved incident must not undo it: the rule needs a whole
-# window with replicas and no invocation again.
-sleep 3
-expect_eq "and stays there" 1 "$(want_replicas "$FN")"
-expect_eq "the alert is not firing" inactive "$(alert_state "$FN")"
+# Each round: traffic for a whole window (the alert must stay quiet), then
+# nothing: FunctionIdle fires one window after the last request, the
+# controller scales to zero; then a request scales it from zero. A second and
+# third round are new incidents: each scales to zero again.
+ROUNDS=${FX_ZERO_ROUNDS:-3}
+: >"$T_DIR/fire.ms"
+: >"$T_DIR/zero.ms"
+: >"$T_DIR/cold.ms"
+for round in $(seq 1 "$ROUNDS"); do
+	quiet=ok
+	end=$((SECONDS + IDLE_S + 3))
+	while [ $SECONDS -lt $end ]; do
+		curl -s -o /dev/null --max-time 10 --data-binary x "$GW/function/$FN"
+		state_is "$FN" inactive || quiet="$(alert_state "$FN") at $SECONDS"
+		sleep 0.5
+	done
+	t_last=$(now_ms)
+	expect_eq "round $round: FunctionIdle stays quiet while $FN is invoked" ok "$quiet"
 
-d() { [ -n "$2" ] && secs "$1" "$2" || echo "n/a"; }
+	t_alert='' t_zero='' t_gone=''
+	deadline=$((SECONDS + IDLE_S + 30))
+	while [ $SECONDS -lt $deadline ] && [ -z "$t_gone" ]; do
+		[ -n "$t_alert" ] || t_alert=$(alert_active_ms "$FN")
+		if [ -z "$t_zero" ] && [ "$(want_replicas "$FN")" = 0 ]; then
+			t_zero=$(now_ms)
+		elif [ -n "$t_zero" ] && [ "$(running_tasks "$FN")" = 0 ]; then
+			t_gone=$(now_ms)
+		fi
+		sleep 0.1
+	done
+	got "round $round: FunctionIdle fires for $FN after the $IDLE window" "$t_alert" "state $(alert_state "$FN")"
+	got "round $round: the controller scales $FN to zero" "$t_zero" "replicas $(want_replicas "$FN"); $(tail -n 5 "$T_DIR/am.log")"
+	got "round $round: no $FN replica runs" "$t_gone" "running $(running_tasks "$FN")"
+	if [ "$round" = 1 ]; then
+		check "FunctionIdle fires for $KEEP too" wait_for 20 state_is "$KEEP" firing
+		zero_gw() { curl -s "$GW/metrics" | grep -q "^gateway_service_count{function_name=\"$FN\"} 0$"; }
+		check "the gateway reports 0 replicas" wait_for 10 zero_gw
+		check "so the alert resolves" wait_for 20 state_is "$FN" inactive
+		expect_eq "$KEEP (zero: false) keeps its replica" 1 "$(want_replicas "$KEEP")"
+		logs=$(timeout 20 docker service logs --since 5m faas_controller 2>&1)
+		expect_match "the controller logs the scale to zero" "msg=scaled function=$FN status=firing replicas=0 previous=1 source=idle" "$logs"
+		expect_match "and why it ignored $KEEP" "msg=alert_ignored function=$KEEP idle=1 status=firing why=\"idle, but the spec says zero: false\"" "$logs"
+		sleep 2
+		expect_eq "$FN stays at zero (reconcile does not restore min)" 0 "$(want_replicas "$FN")"
+	else
+		check "round $round: the alert resolves" wait_for 20 state_is "$FN" inactive
+	fi
+
+	# The next request scales it from zero.
+	t_req=$(now_ms)
+	out=$(curl -s --max-time 40 -w '\n%{http_code}' --data-binary 'wake up' "$GW/function/$FN")
+	t_resp=$(now_ms)
+	expect_eq "round $round: a request at zero is answered (scale from zero)" $'wake up\n200' "$out"
+	expect_eq "round $round: $FN is back at one replica" 1 "$(want_replicas "$FN")"
+	expect_eq "round $round: one replica runs" 1 "$(running_tasks "$FN")"
+	# Alertmanager's repeats of the resolved incident must not undo it.
+	sleep 2
+	expect_eq "round $round: and stays there" 1 "$(want_replicas "$FN")"
+	[ -n "$t_alert" ] && echo $((t_alert - t_last)) >>"$T_DIR/fire.ms"
+	[ -n "$t_alert" ] && [ -n "$t_zero" ] && echo $((t_zero - t_alert)) >>"$T_DIR/zero.ms"
+	echo $((t_resp - t_req)) >>"$T_DIR/cold.ms"
+	echo "  round $round: last request -> FunctionIdle active $(secs 0 "$(tail -n 1 "$T_DIR/fire.ms")") s;" \
+		"-> replicas 0 $(secs 0 "$(tail -n 1 "$T_DIR/zero.ms")") s; no task $(secs "${t_zero:-0}" "${t_gone:-0}") s;" \
+		"request at zero -> 200 $(secs "$t_req" "$t_resp") s"
+done
+
+fire=$(median <"$T_DIR/fire.ms")
+zero=$(median <"$T_DIR/zero.ms")
+cold=$(median <"$T_DIR/cold.ms")
 {
-	echo "idle window (shortened for the test): $IDLE, Prometheus started $(secs "$t_last" "$t_prom") s after the last invocation"
-	echo "last invocation -> FunctionIdle firing: $(d "$t_last" "$t_alert") s"
-	echo "FunctionIdle firing -> replicas 0: $(d "$t_alert" "$t_zero") s"
-	echo "replicas 0 -> no task running: $(d "$t_zero" "$t_gone") s"
-	echo "request at zero -> 200 (scale from zero, cold start): $(secs "$t_req" "$t_resp") s"
+	echo "idle window (shortened for the test): $IDLE; medians of $ROUNDS rounds"
+	echo "last request -> FunctionIdle active: $(secs 0 "${fire:-0}") s (window + scrape + evaluation)"
+	echo "FunctionIdle active -> replicas 0 (Alertmanager group_wait, controller): $(secs 0 "${zero:-0}") s"
+	echo "request at zero -> 200 (scale from zero, cold start): $(secs 0 "${cold:-0}") s"
 } | tee "$DELAYS" | sed 's/^/  /'
-if [ -n "$t_alert" ] && [ -n "$t_zero" ]; then
-	check "FunctionIdle firing -> replicas 0 within 5 s" test $((t_zero - t_alert)) -le 5000
+if [ -n "$fire" ]; then
+	check "last request -> FunctionIdle within the window + 5 s" test "$fire" -le $(((IDLE_S + 5) * 1000))
+	check "and not before the window" test "$fire" -ge $((IDLE_S * 1000))
 fi
-check "a request at zero is answered within 10 s" test $((t_resp - t_req)) -le 10000
+[ -z "$zero" ] || check "FunctionIdle -> replicas 0 within 5 s" test "$zero" -le 5000
+[ -z "$cold" ] || check "a request at zero is answered within 10 s" test "$cold" -le 10000
