@@ -367,10 +367,8 @@ struct wd_pxreq {
 	char *ibuf;
 	size_t icap, ilen, ioff;
 	struct fx_http1_head h;
-	bool head_ready, keep_alive, up_eof, body_error;
-	enum fx_http1_framing framing;
-	uint64_t left;
-	struct fx_http1_chunked ck;
+	bool head_ready, keep_alive, body_error;
+	struct fx_http1_body ans;  /* framing, what is left, end of stream */
 	struct MHD_Response *resp; /* made, not yet handed to the handler */
 	int status;
 };
@@ -715,40 +713,20 @@ static bool skip_resp_header(const struct wd_pxreq *r, const char *name)
 /* Takes decoded body bytes from ibuf into out; sets *done at the end. */
 static size_t take_body(struct wd_pxreq *r, char *out, size_t max, bool *done, bool *bad)
 {
-	size_t have = r->ilen - r->ioff, n = 0, used = 0;
-	int st;
+	size_t used = 0, n = 0;
+	int st =
+	    fx_http1_body_take(&r->ans, r->ibuf + r->ioff, r->ilen - r->ioff, &used, out, max, &n);
 
-	*done = false;
-	*bad = false;
-	switch (r->framing) {
-	case FX_BODY_NONE:
-		*done = true;
-		break;
-	case FX_BODY_LENGTH:
-	case FX_BODY_CLOSE:
-		n = have < max ? have : max;
-		if (r->framing == FX_BODY_LENGTH && n > r->left)
-			n = (size_t)r->left;
-		memcpy(out, r->ibuf + r->ioff, n);
-		r->ioff += n;
-		r->left -= r->framing == FX_BODY_LENGTH ? n : 0;
-		*done =
-		    r->framing == FX_BODY_LENGTH ? r->left == 0 : r->up_eof && r->ioff == r->ilen;
-		break;
-	case FX_BODY_CHUNKED:
-		st = fx_http1_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
-		r->ioff += used;
-		*bad = st < 0;
-		*done = st == 1;
-		break;
-	}
+	r->ioff += used;
+	*bad = st < 0;
+	*done = st == 1;
 	return n;
 }
 
 /* The answer is complete: the connection goes back to the pool if it can. */
 static void body_finished(struct wd_pxreq *r)
 {
-	bool keep = r->keep_alive && r->ioff == r->ilen && !r->up_eof && !r->answered_early &&
+	bool keep = r->keep_alive && r->ioff == r->ilen && !r->ans.eof && !r->answered_early &&
 	            r->out_off == r->out.len;
 	close_upstream(r, keep);
 	r->st = ST_DONE;
@@ -796,8 +774,8 @@ static void handle_head(struct wd_pxreq *r)
 	bool complete;
 
 	r->status = h->status;
-	r->framing = h->framing;
-	r->left = h->content_length;
+	r->ans.framing = h->framing;
+	r->ans.left = h->content_length;
 	r->keep_alive = h->keep_alive;
 	r->ioff = h->head_len;
 	r->st = ST_BODY;
@@ -808,7 +786,7 @@ static void handle_head(struct wd_pxreq *r)
 		resp =
 		    MHD_create_response_from_buffer(blen, r->ibuf + r->ioff, MHD_RESPMEM_MUST_COPY);
 		r->ioff += blen;
-		r->left = 0;
+		r->ans.left = 0;
 		body_finished(r);
 	} else {
 		resp = MHD_create_response_from_callback(
@@ -881,8 +859,8 @@ static void do_read(struct wd_pxreq *r)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			if (n == 0 && r->head_ready && r->framing == FX_BODY_CLOSE) {
-				r->up_eof = true;
+			if (n == 0 && r->head_ready && r->ans.framing == FX_BODY_CLOSE) {
+				r->ans.eof = true;
 				set_events(r, 0);
 				break;
 			}
@@ -917,7 +895,7 @@ static void do_read(struct wd_pxreq *r)
 				return;
 		}
 	}
-	if (r->head_ready && r->reader_waiting && (r->ilen > r->ioff || r->up_eof)) {
+	if (r->head_ready && r->reader_waiting && (r->ilen > r->ioff || r->ans.eof)) {
 		r->reader_waiting = false;
 		resume(r);
 	}
