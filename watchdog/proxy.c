@@ -675,6 +675,7 @@ struct wd_pxreq *wd_px_new(struct wd_proxy *px, struct wd_loop *l, struct MHD_Co
 	r->fd = -1;
 	r->deadline = deadline_ms;
 	r->chunked_up = body_len < 0;
+	r->upload_done = body_len == 0; /* no body: the head is the whole request */
 	r->ev_client.kind = WD_EV_CLIENT;
 	r->ev_client.req = r;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);

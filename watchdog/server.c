@@ -780,9 +780,9 @@ int wd_server_run(struct wd_config *cfg)
 
 	while (sigwait(&set, &sig) != 0)
 		;
+	atomic_store(&S.draining, true); /* before the log line: tests wait for it */
 	log_info("draining", "signal=%d inflight=%ld write_timeout_ms=%lld", sig,
 	         atomic_load(&S.active), (long long)cfg->write_timeout_ms);
-	atomic_store(&S.draining, true);
 	if (S.lock_written)
 		unlink(S.lock_path);
 	/* Stop accepting; connections in progress go on. */
