@@ -91,11 +91,11 @@ struct gw_req {
 	/* the answer */
 	char *ibuf;
 	size_t icap, ilen, ioff;
-	struct gw_resp_head h;
+	struct fx_http1_head h;
 	bool head_ready, keep_alive;
-	enum gw_framing framing;
+	enum fx_http1_framing framing;
 	uint64_t left;
-	struct gw_chunked ck;
+	struct fx_http1_chunked ck;
 	struct fx_buf all;         /* inject: the whole body */
 	struct MHD_Response *resp; /* ready to queue */
 	int retries;
@@ -636,7 +636,7 @@ static bool skip_resp_header(const char *name)
 	return false;
 }
 
-static bool draining_answer(const struct gw_resp_head *h)
+static bool draining_answer(const struct fx_http1_head *h)
 {
 	for (size_t i = 0; i < h->nhdr; i++)
 		if (strcasecmp(h->hdr[i].name, "X-Faas-Draining") == 0)
@@ -655,10 +655,10 @@ static size_t take_body(struct gw_req *r, char *out, size_t max, bool *done, boo
 	*done = false;
 	*bad = false;
 	switch (r->framing) {
-	case GW_BODY_NONE:
+	case FX_BODY_NONE:
 		*done = true;
 		break;
-	case GW_BODY_LENGTH:
+	case FX_BODY_LENGTH:
 		n = have < max ? have : max;
 		if (n > r->left)
 			n = (size_t)r->left;
@@ -667,15 +667,16 @@ static size_t take_body(struct gw_req *r, char *out, size_t max, bool *done, boo
 		r->left -= n;
 		*done = r->left == 0;
 		break;
-	case GW_BODY_CLOSE:
+	case FX_BODY_CLOSE:
 		n = have < max ? have : max;
 		memcpy(out, r->ibuf + r->ioff, n);
 		r->ioff += n;
 		*done = r->up_eof && r->ioff == r->ilen;
 		break;
-	case GW_BODY_CHUNKED: {
+	case FX_BODY_CHUNKED: {
 		size_t used = 0;
-		int st = gw_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
+		int st =
+		    fx_http1_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
 		r->ioff += used;
 		if (st < 0)
 			*bad = true;
@@ -696,7 +697,7 @@ static void body_finished(struct gw_req *r)
 
 static void handle_head(struct gw_req *r)
 {
-	struct gw_resp_head *h = &r->h;
+	struct fx_http1_head *h = &r->h;
 	struct MHD_Response *resp = NULL;
 
 	r->status = h->status;
@@ -712,10 +713,10 @@ static void handle_head(struct gw_req *r)
 		r->head_ready = true;
 		return;
 	}
-	bool complete = h->framing == GW_BODY_NONE ||
-	                (h->framing == GW_BODY_LENGTH && r->ilen - r->ioff >= h->content_length);
+	bool complete = h->framing == FX_BODY_NONE ||
+	                (h->framing == FX_BODY_LENGTH && r->ilen - r->ioff >= h->content_length);
 	if (complete) {
-		size_t blen = h->framing == GW_BODY_NONE ? 0 : (size_t)h->content_length;
+		size_t blen = h->framing == FX_BODY_NONE ? 0 : (size_t)h->content_length;
 		resp =
 		    MHD_create_response_from_buffer(blen, r->ibuf + r->ioff, MHD_RESPMEM_MUST_COPY);
 		r->ioff += blen;
@@ -723,7 +724,7 @@ static void handle_head(struct gw_req *r)
 		body_finished(r);
 	} else {
 		resp = MHD_create_response_from_callback(
-		    h->framing == GW_BODY_LENGTH ? h->content_length : MHD_SIZE_UNKNOWN, 32u << 10,
+		    h->framing == FX_BODY_LENGTH ? h->content_length : MHD_SIZE_UNKNOWN, 32u << 10,
 		    body_reader, r, reader_free);
 		if (resp)
 			r->refs++; /* the response's hold on r, dropped in reader_free */
@@ -811,7 +812,7 @@ static void do_read(struct gw_req *r)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			if (n == 0 && r->head_ready && r->framing == GW_BODY_CLOSE) {
+			if (n == 0 && r->head_ready && r->framing == FX_BODY_CLOSE) {
 				r->up_eof = true;
 				break;
 			}
@@ -821,7 +822,7 @@ static void do_read(struct gw_req *r)
 		r->ilen += (size_t)n;
 		r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
 		if (!r->head_ready) {
-			int rc = gw_resp_head_parse(r->ibuf, r->ilen, r->is_head, &r->h);
+			int rc = fx_http1_head_parse(r->ibuf, r->ilen, r->is_head, &r->h);
 			if (rc == -EAGAIN)
 				continue;
 			if (rc < 0) {
