@@ -561,13 +561,30 @@ static int64_t fixed_target(int64_t current, void *arg)
 
 struct alert_step {
 	const struct fx_scale *scale;
-	bool firing;
+	const struct alert *alert;
+	const char *why; /* set when the alert leaves the function alone */
 };
 
 static int64_t alert_target(int64_t current, void *arg)
 {
-	const struct alert_step *a = arg;
-	return scale_compute(a->firing, current, a->scale->min, a->scale->max, a->scale->factor);
+	struct alert_step *a = arg;
+	int64_t want;
+	a->why = NULL; /* the last attempt counts (update conflicts retry) */
+	want = alert_decide(a->alert, a->scale, current, &a->why);
+	return want < 0 ? current : want;
+}
+
+/* An alert that leaves its function alone: logged once per incident at info. */
+static void alert_ignored(const struct alert *a, const char *why)
+{
+	if (!a->firing && !a->idle)
+		alert_memory_resolved(ctl->alerts, a, wq_now_ms());
+	if (alert_memory_first_ignore(ctl->alerts, a))
+		log_info("alert_ignored", "function=%s idle=%d status=%s why=\"%s\"", a->function,
+		         a->idle, a->firing ? "firing" : "resolved", why);
+	else
+		log_debug("alert_ignored", "function=%s idle=%d why=\"%s\"", a->function, a->idle,
+		          why);
 }
 
 static void scale_function(struct reply *r, const char *name, const char *body, size_t len)
@@ -639,8 +656,10 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	for (int i = 0; i < n; i++) {
 		struct alert *a = &v[i];
 		struct fx_scale sc;
-		struct alert_step step = {.scale = &sc, .firing = a->firing};
+		struct alert_step step = {.scale = &sc, .alert = a};
 		int64_t now = wq_now_ms(), cur = -1, want = -1;
+		const char *why = NULL;
+		bool fresh;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
 		if (!ctl_cached_scale(ctl, a->function, &sc)) {
@@ -659,9 +678,19 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			ctl_cache_scale(ctl, a->function, &sc);
 			stored_release(&s);
 		}
-		if (a->firing && !alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms)) {
-			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function,
-			         a->key);
+		/* What does not depend on the replicas needs no Docker call. */
+		if (alert_decide(a, &sc, -1, &why) < 0) {
+			alert_ignored(a, why);
+			continue;
+		}
+		if (a->idle)
+			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
+		else
+			fresh = !a->firing ||
+			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
+		if (!fresh) {
+			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
+			         a->function, a->idle, a->key);
 			continue;
 		}
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
@@ -674,16 +703,22 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			err = NULL;
 			continue;
 		}
-		if (a->firing)
+		if (step.why != NULL) {
+			alert_ignored(a, step.why);
+			continue;
+		}
+		if (a->idle)
+			alert_memory_zeroed(ctl->alerts, a, now);
+		else if (a->firing)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
 		scaled++;
-		log_info(
-		    "scaled",
-		    "function=%s status=%s replicas=%lld previous=%lld source=alert took_ms=%lld",
-		    a->function, a->firing ? "firing" : "resolved", (long long)want, (long long)cur,
-		    (long long)(wq_now_ms() - now));
+		log_info("scaled",
+		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",
+		         a->function, a->firing ? "firing" : "resolved", (long long)want,
+		         (long long)cur, a->idle ? "idle" : "alert",
+		         (long long)(wq_now_ms() - now));
 	}
 	free(v);
 	if (transient > 0) {
