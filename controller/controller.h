@@ -43,6 +43,10 @@ struct docker {
  * unix:///var/run/docker.sock. 0 or -EINVAL with *err (caller frees). */
 int docker_init(struct docker *d, const char *host, char **err);
 void docker_release(struct docker *d);
+/* Member k of object o (borrowed), NULL when o is not an object or has no k. */
+struct json_object *docker_jget(struct json_object *o, const char *k);
+/* String member k of o (borrowed), "" when absent or not a string. */
+const char *docker_jstr(struct json_object *o, const char *k);
 /* One call. path starts with "/" (e.g. "/services?filters=..."); body may be NULL.
  * Returns the HTTP status (2xx) with *out the parsed JSON reply (caller puts; NULL
  * for an empty body), or a negative errno with *err (caller frees), a clear message:
