@@ -142,10 +142,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	end=$((SECONDS + IDLE_S + 3))
 	while [ $SECONDS -lt $end ]; do
 		curl -s -o /dev/null --max-time 10 --data-binary x "$GW/function/$FN"
+		t_last=$(now_ms)
 		state_is "$FN" inactive || quiet="$(alert_state "$FN") at $SECONDS"
 		sleep 0.5
 	done
-	t_last=$(now_ms)
 	expect_eq "round $round: FunctionIdle stays quiet while $FN is invoked" ok "$quiet"
 
 	t_alert='' t_zero='' t_gone=''
