@@ -98,22 +98,6 @@ static void reply_spec_errors(struct reply *r, struct fx_spec_errs *errs)
 
 /* ---- reading state ---- */
 
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v = jget(o, k);
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-	                                                             : "";
-}
-
 /* Managed services (with ServiceStatus) and, when want_tasks, all tasks. */
 static int observe(struct json_object **svcs, struct json_object **tasks, char **err)
 {
@@ -143,7 +127,7 @@ static struct json_object *service_named(struct json_object *svcs, const char *n
 {
 	for (size_t i = 0; svcs && i < json_object_array_length(svcs); i++) {
 		struct json_object *s = json_object_array_get_idx(svcs, i);
-		if (strcmp(jstr(jget(s, "Spec"), "Name"), name) == 0)
+		if (strcmp(docker_jstr(docker_jget(s, "Spec"), "Name"), name) == 0)
 			return s;
 	}
 	return NULL;
@@ -153,11 +137,11 @@ static struct json_object *service_named(struct json_object *svcs, const char *n
 static struct json_object *tasks_of(struct json_object *tasks, struct json_object *svc)
 {
 	struct json_object *a = json_object_new_array();
-	const char *id = jstr(svc, "ID");
+	const char *id = docker_jstr(svc, "ID");
 	size_t n;
 	for (size_t i = 0; svc && tasks && i < json_object_array_length(tasks); i++) {
 		struct json_object *t = json_object_array_get_idx(tasks, i);
-		if (strcmp(jstr(t, "ServiceID"), id) == 0)
+		if (strcmp(docker_jstr(t, "ServiceID"), id) == 0)
 			json_object_array_add(a, json_object_get(t));
 	}
 	/* insertion sort by Status.Timestamp, descending (small lists) */
@@ -166,8 +150,8 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 		for (size_t j = i; j > 0; j--) {
 			struct json_object *x = json_object_array_get_idx(a, j - 1),
 			                   *y = json_object_array_get_idx(a, j);
-			if (strcmp(jstr(jget(x, "Status"), "Timestamp"),
-			           jstr(jget(y, "Status"), "Timestamp")) >= 0)
+			if (strcmp(docker_jstr(docker_jget(x, "Status"), "Timestamp"),
+			           docker_jstr(docker_jget(y, "Status"), "Timestamp")) >= 0)
 				break;
 			json_object_get(x);
 			json_object_get(y);
@@ -181,7 +165,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 static struct json_object *function_json(const struct stored *s, struct json_object *svc,
                                          struct json_object *tasks)
 {
-	struct json_object *o = fx_spec_to_json(&s->fn), *meta = jget(o, "metadata"), *mine;
+	struct json_object *o = fx_spec_to_json(&s->fn), *meta = docker_jget(o, "metadata"), *mine;
 	struct fn_status st;
 	char errbuf[512];
 	bool has_err = ctl_get_error(ctl, s->fn.name, errbuf, sizeof(errbuf));
@@ -198,8 +182,9 @@ static struct json_object *openfaas_json(const struct stored *s, struct json_obj
 {
 	struct json_object *o = json_object_new_object(), *labels = json_object_new_object(),
 	                   *ann = json_object_new_object();
-	int64_t replicas = svc ? svc_replicas(jget(svc, "Spec")) : 0;
-	struct json_object *running = jget(jget(svc, "ServiceStatus"), "RunningTasks");
+	int64_t replicas = svc ? svc_replicas(docker_jget(svc, "Spec")) : 0;
+	struct json_object *running =
+	    docker_jget(docker_jget(svc, "ServiceStatus"), "RunningTasks");
 	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
 	json_object_object_add(o, "image", json_object_new_string(s->fn.image));
 	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
@@ -308,7 +293,8 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 	}
 	{
 		struct json_object *one = service_named(svc, name);
-		const char *net = one ? svc_label(jget(one, "Spec"), CTL_LABEL_NETWORK) : NULL;
+		const char *net =
+		    one ? svc_label(docker_jget(one, "Spec"), CTL_LABEL_NETWORK) : NULL;
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
@@ -562,13 +548,14 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	labels = json_object_new_object();
 	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
 	json_object_object_add(f, "kind", json_object_new_string("Function"));
-	if (jget(in, "service"))
-		json_object_object_add(meta, "name", json_object_get(jget(in, "service")));
-	if (jget(in, "annotations"))
+	if (docker_jget(in, "service"))
+		json_object_object_add(meta, "name", json_object_get(docker_jget(in, "service")));
+	if (docker_jget(in, "annotations"))
 		json_object_object_add(meta, "annotations",
-		                       json_object_get(jget(in, "annotations")));
-	if (jget(in, "labels") && json_object_is_type(jget(in, "labels"), json_type_object)) {
-		json_object_object_foreach(jget(in, "labels"), k, v)
+		                       json_object_get(docker_jget(in, "annotations")));
+	if (docker_jget(in, "labels") &&
+	    json_object_is_type(docker_jget(in, "labels"), json_type_object)) {
+		json_object_object_foreach(docker_jget(in, "labels"), k, v)
 		{
 			static const char *const sk[] = {"min", "max", "factor", "zero"};
 			bool sc = false;
@@ -594,9 +581,9 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	}
 	json_object_object_add(meta, "labels", labels);
 	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
-		if (jget(in, copy_spec[i][0]))
+		if (docker_jget(in, copy_spec[i][0]))
 			json_object_object_add(spec, copy_spec[i][1],
-			                       json_object_get(jget(in, copy_spec[i][0])));
+			                       json_object_get(docker_jget(in, copy_spec[i][0])));
 	if (json_object_object_length(scale) > 0)
 		json_object_object_add(spec, "scale", scale);
 	else
@@ -619,7 +606,7 @@ static void delete_openfaas(struct reply *r, const char *body, size_t len)
 	struct json_object *in = parse_json_body(r, body, len);
 	if (in == NULL)
 		return;
-	delete_function(r, jstr(in, "functionName"), true);
+	delete_function(r, docker_jstr(in, "functionName"), true);
 	json_object_put(in);
 }
 
@@ -631,13 +618,30 @@ static int64_t fixed_target(int64_t current, void *arg)
 
 struct alert_step {
 	const struct fx_scale *scale;
-	bool firing;
+	const struct alert *alert;
+	const char *why; /* set when the alert leaves the function alone */
 };
 
 static int64_t alert_target(int64_t current, void *arg)
 {
-	const struct alert_step *a = arg;
-	return scale_compute(a->firing, current, a->scale->min, a->scale->max, a->scale->factor);
+	struct alert_step *a = arg;
+	int64_t want;
+	a->why = NULL; /* the last attempt counts (update conflicts retry) */
+	want = alert_decide(a->alert, a->scale, current, &a->why);
+	return want < 0 ? current : want;
+}
+
+/* An alert that leaves its function alone: logged once per incident at info. */
+static void alert_ignored(const struct alert *a, const char *why)
+{
+	if (!a->firing && !a->idle)
+		alert_memory_resolved(ctl->alerts, a, wq_now_ms());
+	if (alert_memory_first_ignore(ctl->alerts, a))
+		log_info("alert_ignored", "function=%s idle=%d status=%s why=\"%s\"", a->function,
+		         a->idle, a->firing ? "firing" : "resolved", why);
+	else
+		log_debug("alert_ignored", "function=%s idle=%d why=\"%s\"", a->function, a->idle,
+		          why);
 }
 
 static void scale_function(struct reply *r, const char *name, const char *body, size_t len)
@@ -649,14 +653,14 @@ static void scale_function(struct reply *r, const char *name, const char *body, 
 	int rc;
 	if (in == NULL)
 		return;
-	rep = jget(in, "replicas");
+	rep = docker_jget(in, "replicas");
 	if (rep == NULL || !json_object_is_type(rep, json_type_int) ||
 	    json_object_get_int64(rep) < 0 || json_object_get_int64(rep) > FX_SPEC_MAX_REPLICAS) {
 		json_object_put(in);
 		reply_error(r, 400, "replicas: expected an integer between 0 and 1000", NULL);
 		return;
 	}
-	if (jget(in, "serviceName") && strcmp(jstr(in, "serviceName"), name) != 0) {
+	if (docker_jget(in, "serviceName") && strcmp(docker_jstr(in, "serviceName"), name) != 0) {
 		json_object_put(in);
 		reply_error(r, 400, "serviceName differs from the name in the path", NULL);
 		return;
@@ -709,8 +713,10 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	for (int i = 0; i < n; i++) {
 		struct alert *a = &v[i];
 		struct fx_scale sc;
-		struct alert_step step = {.scale = &sc, .firing = a->firing};
+		struct alert_step step = {.scale = &sc, .alert = a};
 		int64_t now = wq_now_ms(), cur = -1, want = -1;
+		const char *why = NULL;
+		bool fresh;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
 		if (!ctl_cached_scale(ctl, a->function, &sc)) {
@@ -729,9 +735,19 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			ctl_cache_scale(ctl, a->function, &sc);
 			stored_release(&s);
 		}
-		if (a->firing && !alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms)) {
-			log_info("alert_deduplicated", "function=%s key=\"%s\"", a->function,
-			         a->key);
+		/* What does not depend on the replicas needs no Docker call. */
+		if (alert_decide(a, &sc, -1, &why) < 0) {
+			alert_ignored(a, why);
+			continue;
+		}
+		if (a->idle)
+			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
+		else
+			fresh = !a->firing ||
+			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
+		if (!fresh) {
+			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
+			         a->function, a->idle, a->key);
 			continue;
 		}
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
@@ -744,16 +760,22 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			err = NULL;
 			continue;
 		}
-		if (a->firing)
+		if (step.why != NULL) {
+			alert_ignored(a, step.why);
+			continue;
+		}
+		if (a->idle)
+			alert_memory_zeroed(ctl->alerts, a, now);
+		else if (a->firing)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
 		scaled++;
-		log_info(
-		    "scaled",
-		    "function=%s status=%s replicas=%lld previous=%lld source=alert took_ms=%lld",
-		    a->function, a->firing ? "firing" : "resolved", (long long)want, (long long)cur,
-		    (long long)(wq_now_ms() - now));
+		log_info("scaled",
+		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",
+		         a->function, a->firing ? "firing" : "resolved", (long long)want,
+		         (long long)cur, a->idle ? "idle" : "alert",
+		         (long long)(wq_now_ms() - now));
 	}
 	free(v);
 	if (transient > 0) {
@@ -791,8 +813,8 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(
 			    o, "name",
-			    json_object_new_string(
-			        jstr(jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
+			    json_object_new_string(docker_jstr(
+			        docker_jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
 			json_object_array_add(out, o);
 		}
 		json_object_put(reply);
@@ -803,7 +825,7 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 	if (in == NULL)
 		return;
 	{
-		const char *name = jstr(in, "name"), *value = jstr(in, "value");
+		const char *name = docker_jstr(in, "name"), *value = docker_jstr(in, "value");
 		bool ok = name[0] != '\0' && strlen(name) <= 64;
 		for (const char *p = name; *p; p++)
 			ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||

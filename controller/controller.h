@@ -43,6 +43,10 @@ struct docker {
  * unix:///var/run/docker.sock. 0 or -EINVAL with *err (caller frees). */
 int docker_init(struct docker *d, const char *host, char **err);
 void docker_release(struct docker *d);
+/* Member k of object o (borrowed), NULL when o is not an object or has no k. */
+struct json_object *docker_jget(struct json_object *o, const char *k);
+/* String member k of o (borrowed), "" when absent or not a string. */
+const char *docker_jstr(struct json_object *o, const char *k);
 /* One call. path starts with "/" (e.g. "/services?filters=..."); body may be NULL.
  * Returns the HTTP status (2xx) with *out the parsed JSON reply (caller puts; NULL
  * for an empty body), or a negative errno with *err (caller frees), a clear message:
@@ -122,9 +126,13 @@ struct json_object *status_endpoints(struct json_object *tasks, const char *fn, 
  * factor 0 (alert scaling disabled) gives min either way, like OpenFaaS. */
 int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, int64_t factor);
 
+/* The alertname that asks for scale to zero (alerts/rules/idle.yml). */
+#define ALERT_IDLE "FunctionIdle"
+
 struct alert {
 	char function[64];
 	bool firing;
+	bool idle;     /* alertname FunctionIdle: scale to zero, not a step */
 	char key[256]; /* fingerprint (or labels) + startsAt: one incident */
 };
 
@@ -143,6 +151,26 @@ bool alert_memory_should_step(struct alert_memory *m, const struct alert *a, int
                               int64_t cooldown_ms);
 void alert_memory_stepped(struct alert_memory *m, const struct alert *a, int64_t now_ms);
 void alert_memory_resolved(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+
+/* What one alert asks of a function whose service has current replicas:
+ *   high rate (any alertname but FunctionIdle): firing steps up
+ *     (scale_compute); resolved returns to min, except that a function at 0
+ *     with zero: true stays there (the gateway brings it back on a request).
+ *   FunctionIdle: firing scales to 0 when the spec says zero: true; resolved
+ *     does nothing.
+ * Returns the replicas to set, or -1 to leave the function alone with *why (a
+ * static string) saying why. Pure. */
+int64_t alert_decide(const struct alert *a, const struct fx_scale *s, int64_t current,
+                     const char **why);
+/* Idle deduplication: an idle incident (key) scales to zero at most once, and
+ * not within cooldown_ms of the last step up. The caller calls
+ * alert_memory_zeroed after scaling. */
+bool alert_memory_should_zero(struct alert_memory *m, const struct alert *a, int64_t now_ms,
+                              int64_t cooldown_ms);
+void alert_memory_zeroed(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+/* True the first time an ignored alert's incident is seen (log it at info
+ * level then, at debug level for Alertmanager's repeats). */
+bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a);
 
 /* ---- queue.c ---- */
 

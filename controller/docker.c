@@ -93,6 +93,22 @@ char *docker_filters(const char *first_key, ...)
 	return s;
 }
 
+struct json_object *docker_jget(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return v;
+}
+
+const char *docker_jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v = docker_jget(o, k);
+	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+	                                                             : "";
+}
+
 /* Docker's {"message": "..."}; borrowed from j, or a fallback. */
 static const char *docker_message(struct json_object *j, const char *fallback)
 {

@@ -7,7 +7,6 @@
 #include "httpc.h"
 #include "log.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
@@ -120,10 +119,8 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	/* Plain HTTP over the unix socket: leaving TLS uninitialised keeps
-	 * libcrypto's pages out of memory (about 3 MiB of RSS). */
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK || fx_http_global_init() < 0)
-		return 1;
+	/* Plain HTTP to Docker (common/httpc.c): no fx_http_global_init, so no
+	 * libcurl and no TLS libraries in memory (the Makefile's LIBS_controller). */
 	pthread_mutex_init(&c.mu, NULL);
 	c.network = network;
 	store_set_network(network);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,102 +52,98 @@ static bool repair_allowed(const char *name, int64_t now)
 	return ok;
 }
 
-/* ---- error memory (for the Degraded condition) ---- */
+/* ---- per-function memory: last error (for Degraded), scale settings ----
+ * Two small tables under c->mu, arrays of records that each start with the
+ * function's name; these helpers serve both. */
+
+/* The record of name in v[0..n), NULL if absent. */
+static void *slot_find(void *v, size_t n, size_t elem, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *rec = (char *)v + i * elem;
+		if (strcmp(rec, name) == 0)
+			return rec;
+	}
+	return NULL;
+}
+
+/* Sets (rec != NULL: elem bytes, name first) or removes (rec NULL) name's record. */
+static void slot_set(void **v, size_t *n, size_t elem, const char *name, const void *rec)
+{
+	char *at = slot_find(*v, *n, elem, name);
+	if (rec == NULL) {
+		if (at != NULL) {
+			char *last = (char *)*v + (*n - 1) * elem;
+			if (at != last)
+				memcpy(at, last, elem);
+			(*n)--;
+		}
+		return;
+	}
+	if (at == NULL && *n < CTL_MAX_FUNCTIONS) {
+		char *nv = realloc(*v, (*n + 1) * elem);
+		if (nv == NULL)
+			return; /* the memory is advisory: a status loses its message */
+		*v = nv;
+		at = nv + (*n)++ * elem;
+	}
+	if (at != NULL)
+		memcpy(at, rec, elem);
+}
+
+/* Copies name's record in the table *v (*n records) into out; false if absent. */
+static bool slot_get(struct ctl *c, void *const *v, const size_t *n, size_t elem, const char *name,
+                     void *out)
+{
+	void *at;
+	pthread_mutex_lock(&c->mu);
+	at = slot_find(*v, *n, elem, name);
+	if (at != NULL)
+		memcpy(out, at, elem);
+	pthread_mutex_unlock(&c->mu);
+	return at != NULL;
+}
+
+_Static_assert(offsetof(struct ctl_err, name) == 0, "slot records start with the name");
+_Static_assert(offsetof(struct ctl_scale, name) == 0, "slot records start with the name");
 
 void ctl_set_error(struct ctl *c, const char *name, const char *msg)
 {
-	size_t i;
+	struct ctl_err e;
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	snprintf(e.msg, sizeof(e.msg), "%s", msg ? msg : "");
 	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < c->nerrors; i++)
-		if (strcmp(c->errors[i].name, name) == 0)
-			break;
-	if (msg == NULL) {
-		if (i < c->nerrors)
-			c->errors[i] = c->errors[--c->nerrors];
-	} else {
-		if (i == c->nerrors && c->nerrors < CTL_MAX_FUNCTIONS) {
-			struct ctl_err *v = realloc(c->errors, (c->nerrors + 1) * sizeof(*v));
-			if (v != NULL) {
-				c->errors = v;
-				snprintf(c->errors[i].name, sizeof(c->errors[i].name), "%s", name);
-				c->nerrors++;
-			}
-		}
-		if (i < c->nerrors)
-			snprintf(c->errors[i].msg, sizeof(c->errors[i].msg), "%s", msg);
-	}
+	slot_set((void **)&c->errors, &c->nerrors, sizeof(e), name, msg ? &e : NULL);
 	pthread_mutex_unlock(&c->mu);
 }
 
 bool ctl_get_error(struct ctl *c, const char *name, char *buf, size_t n)
 {
-	bool found = false;
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nerrors; i++) {
-		if (strcmp(c->errors[i].name, name) == 0) {
-			snprintf(buf, n, "%s", c->errors[i].msg);
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&c->mu);
-	return found;
+	struct ctl_err e;
+	if (!slot_get(c, (void *const *)&c->errors, &c->nerrors, sizeof(e), name, &e))
+		return false;
+	snprintf(buf, n, "%s", e.msg);
+	return true;
 }
 
 void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s)
 {
-	size_t i;
+	struct ctl_scale r;
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	if (s != NULL)
+		r.scale = *s;
 	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < c->nscales; i++)
-		if (strcmp(c->scales[i].name, name) == 0)
-			break;
-	if (s == NULL) {
-		if (i < c->nscales)
-			c->scales[i] = c->scales[--c->nscales];
-	} else {
-		if (i == c->nscales && c->nscales < CTL_MAX_FUNCTIONS) {
-			struct ctl_scale *v = realloc(c->scales, (c->nscales + 1) * sizeof(*v));
-			if (v != NULL) {
-				c->scales = v;
-				snprintf(c->scales[i].name, sizeof(c->scales[i].name), "%s", name);
-				c->nscales++;
-			}
-		}
-		if (i < c->nscales)
-			c->scales[i].scale = *s;
-	}
+	slot_set((void **)&c->scales, &c->nscales, sizeof(r), name, s ? &r : NULL);
 	pthread_mutex_unlock(&c->mu);
 }
 
 bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out)
 {
-	bool found = false;
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->nscales; i++) {
-		if (strcmp(c->scales[i].name, name) == 0) {
-			*out = c->scales[i].scale;
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&c->mu);
-	return found;
-}
-
-/* ---- helpers ---- */
-
-static struct json_object *jget(struct json_object *o, const char *k)
-{
-	struct json_object *v = NULL;
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, k, &v))
-		return NULL;
-	return v;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v = jget(o, k);
-	return v != NULL && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-	                                                             : "";
+	struct ctl_scale r;
+	if (!slot_get(c, (void *const *)&c->scales, &c->nscales, sizeof(r), name, &r))
+		return false;
+	*out = r.scale;
+	return true;
 }
 
 int reconcile_ensure_network(struct ctl *c, char **err)
@@ -156,16 +153,16 @@ int reconcile_ensure_network(struct ctl *c, char **err)
 	int rc;
 	snprintf(path, sizeof(path), "/networks/%s", c->network);
 	rc = docker_call(&c->docker, "GET", path, NULL, &net, err);
-	if (rc >= 0 && strcmp(jstr(net, "Name"), c->network) == 0) {
-		if (strcmp(jstr(net, "Driver"), "overlay") != 0 ||
-		    strcmp(jstr(net, "Scope"), "swarm") != 0) {
+	if (rc >= 0 && strcmp(docker_jstr(net, "Name"), c->network) == 0) {
+		if (strcmp(docker_jstr(net, "Driver"), "overlay") != 0 ||
+		    strcmp(docker_jstr(net, "Scope"), "swarm") != 0) {
 			*err = strdup(
 			    "the functions' network exists but is not a swarm overlay network");
 			json_object_put(net);
 			return -EINVAL;
 		}
 		pthread_mutex_lock(&c->mu);
-		snprintf(c->network_id, sizeof(c->network_id), "%s", jstr(net, "Id"));
+		snprintf(c->network_id, sizeof(c->network_id), "%s", docker_jstr(net, "Id"));
 		pthread_mutex_unlock(&c->mu);
 		json_object_put(net);
 		return 0;
@@ -185,9 +182,10 @@ int reconcile_ensure_network(struct ctl *c, char **err)
 	json_object_put(body);
 	if (rc >= 0) {
 		pthread_mutex_lock(&c->mu);
-		snprintf(c->network_id, sizeof(c->network_id), "%s", jstr(reply, "Id"));
+		snprintf(c->network_id, sizeof(c->network_id), "%s", docker_jstr(reply, "Id"));
 		pthread_mutex_unlock(&c->mu);
-		log_info("network_created", "network=%s id=%s", c->network, jstr(reply, "Id"));
+		log_info("network_created", "network=%s id=%s", c->network,
+		         docker_jstr(reply, "Id"));
 		json_object_put(reply);
 		return 0;
 	}
@@ -233,8 +231,8 @@ static int load_secrets(struct ctl *c, struct secrets *s, char **err)
 	                   i < json_object_array_length(s->list) && s->n < 1024;
 	     i++) {
 		struct json_object *x = json_object_array_get_idx(s->list, i);
-		s->names[s->n] = jstr(jget(x, "Spec"), "Name");
-		s->ids[s->n++] = jstr(x, "ID");
+		s->names[s->n] = docker_jstr(docker_jget(x, "Spec"), "Name");
+		s->ids[s->n++] = docker_jstr(x, "ID");
 	}
 	return 0;
 }
@@ -261,13 +259,13 @@ static int list_services(struct ctl *c, const char *label, struct json_object **
 
 static bool is_managed(struct json_object *svc)
 {
-	const char *m = svc_label(jget(svc, "Spec"), FX_LABEL_MANAGED_BY);
+	const char *m = svc_label(docker_jget(svc, "Spec"), FX_LABEL_MANAGED_BY);
 	return m != NULL && strcmp(m, FX_MANAGED_BY) == 0;
 }
 
 static bool same_generation(struct json_object *svc, const char *gen)
 {
-	const char *g = svc_label(jget(svc, "Spec"), FX_LABEL_GENERATION);
+	const char *g = svc_label(docker_jget(svc, "Spec"), FX_LABEL_GENERATION);
 	return g != NULL && strcmp(g, gen) == 0;
 }
 
@@ -278,7 +276,7 @@ static enum action decide(const struct stored *want, struct json_object *svc,
                           const struct svc_ctx *ctx, struct json_object **spec,
                           const char **missing)
 {
-	struct json_object *obs = jget(svc, "Spec");
+	struct json_object *obs = docker_jget(svc, "Spec");
 	int64_t cur = svc ? svc_replicas(obs) : -1;
 	int64_t r = svc ? svc_clamp(&want->fn.scale, cur < 0 ? want->fn.scale.min : cur)
 	                : want->fn.scale.min;
@@ -309,7 +307,7 @@ static int update_service(struct ctl *c, const char *id, int64_t version, struct
 	rc = docker_call(&c->docker, "POST", path,
 	                 json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN), &reply, err);
 	if (rc >= 0) {
-		struct json_object *w = jget(reply, "Warnings");
+		struct json_object *w = docker_jget(reply, "Warnings");
 		for (size_t i = 0; w && json_object_is_type(w, json_type_array) &&
 		                   i < json_object_array_length(w);
 		     i++)
@@ -322,7 +320,7 @@ static int update_service(struct ctl *c, const char *id, int64_t version, struct
 
 static int64_t version_of(struct json_object *svc)
 {
-	return json_object_get_int64(jget(jget(svc, "Version"), "Index"));
+	return json_object_get_int64(docker_jget(docker_jget(svc, "Version"), "Index"));
 }
 
 int reconcile_one(struct ctl *c, const char *name)
@@ -351,7 +349,7 @@ int reconcile_one(struct ctl *c, const char *name)
 	/* Managed services of this function: keep the one named after it (if wanted). */
 	for (size_t i = 0; i < json_object_array_length(svcs); i++) {
 		struct json_object *s = json_object_array_get_idx(svcs, i);
-		const char *sname = jstr(jget(s, "Spec"), "Name");
+		const char *sname = docker_jstr(docker_jget(s, "Spec"), "Name");
 		char path[256];
 		if (!is_managed(s))
 			continue;
@@ -359,7 +357,7 @@ int reconcile_one(struct ctl *c, const char *name)
 			svc = s;
 			continue;
 		}
-		snprintf(path, sizeof(path), "/services/%s", jstr(s, "ID"));
+		snprintf(path, sizeof(path), "/services/%s", docker_jstr(s, "ID"));
 		rc = docker_call(&c->docker, "DELETE", path, NULL, NULL, &err);
 		if (rc < 0 && rc != -ENOENT)
 			goto fail_want;
@@ -439,7 +437,7 @@ int reconcile_one(struct ctl *c, const char *name)
 			        name) < 0)
 				err = NULL;
 		} else if (a == ACT_UPDATE || a == ACT_SCALE) {
-			rc = update_service(c, jstr(svc, "ID"), version_of(svc), spec, &err);
+			rc = update_service(c, docker_jstr(svc, "ID"), version_of(svc), spec, &err);
 			if (rc == 0) {
 				metrics_inc(M_SERVICE_UPDATES);
 				log_info("service_updated", "function=%s generation=%s reason=%s",
@@ -460,7 +458,8 @@ int reconcile_one(struct ctl *c, const char *name)
 			break;
 		for (size_t i = 0; i < json_object_array_length(svcs); i++) {
 			struct json_object *s = json_object_array_get_idx(svcs, i);
-			if (is_managed(s) && strcmp(jstr(jget(s, "Spec"), "Name"), name) == 0)
+			if (is_managed(s) &&
+			    strcmp(docker_jstr(docker_jget(s, "Spec"), "Name"), name) == 0)
 				svc = s;
 		}
 		rc = -EAGAIN;
@@ -512,8 +511,8 @@ int reconcile_set_replicas(struct ctl *c, const char *name,
 		rc = docker_call(&c->docker, "GET", path, NULL, &svc, err);
 		if (rc < 0)
 			return rc;
-		spec = jget(svc, "Spec");
-		if (!is_managed(svc) || strcmp(jstr(spec, "Name"), name) != 0 ||
+		spec = docker_jget(svc, "Spec");
+		if (!is_managed(svc) || strcmp(docker_jstr(spec, "Name"), name) != 0 ||
 		    svc_label(spec, CTL_LABEL_NETWORK) == NULL ||
 		    strcmp(svc_label(spec, CTL_LABEL_NETWORK), c->network) != 0) {
 			json_object_put(svc);
@@ -530,14 +529,14 @@ int reconcile_set_replicas(struct ctl *c, const char *name,
 			json_object_put(svc);
 			return 0;
 		}
-		rep = jget(jget(spec, "Mode"), "Replicated");
+		rep = docker_jget(docker_jget(spec, "Mode"), "Replicated");
 		if (rep == NULL) {
 			json_object_put(svc);
 			*err = strdup("the service is not in replicated mode");
 			return -EINVAL;
 		}
 		json_object_object_add(rep, "Replicas", json_object_new_int64(replicas));
-		rc = update_service(c, jstr(svc, "ID"), version_of(svc), spec, err);
+		rc = update_service(c, docker_jstr(svc, "ID"), version_of(svc), spec, err);
 		json_object_put(svc);
 		if (rc != -EAGAIN)
 			break;
@@ -590,7 +589,8 @@ int reconcile_resync(struct ctl *c, bool force)
 		snprintf(gen, sizeof(gen), "%lld", (long long)want[i].generation);
 		for (size_t j = 0; j < json_object_array_length(svcs); j++) {
 			struct json_object *s = json_object_array_get_idx(svcs, j);
-			if (strcmp(jstr(jget(s, "Spec"), "Name"), want[i].fn.name) == 0)
+			if (strcmp(docker_jstr(docker_jget(s, "Spec"), "Name"), want[i].fn.name) ==
+			    0)
 				svc = s;
 		}
 		if (force || decide(&want[i], svc, &ctx, &spec, &missing) != ACT_NONE ||
@@ -602,10 +602,11 @@ int reconcile_resync(struct ctl *c, bool force)
 	}
 	for (size_t j = 0; j < json_object_array_length(svcs); j++) {
 		struct json_object *s = json_object_array_get_idx(svcs, j);
-		const char *fn = svc_label(jget(s, "Spec"), FX_LABEL_FUNCTION);
+		const char *fn = svc_label(docker_jget(s, "Spec"), FX_LABEL_FUNCTION);
 		bool wanted = false;
 		for (size_t i = 0; fn && i < nwant; i++)
-			wanted |= strcmp(want[i].fn.name, jstr(jget(s, "Spec"), "Name")) == 0;
+			wanted |= strcmp(want[i].fn.name,
+			                 docker_jstr(docker_jget(s, "Spec"), "Name")) == 0;
 		if (fn != NULL && !wanted && fx_spec_valid_name(fn)) {
 			wq_add(c->queue, fn, 0);
 			queued++;
@@ -690,8 +691,8 @@ static void handle_event(struct ctl *c, const char *text)
 	if (e == NULL)
 		return;
 	metrics_inc(M_EVENTS_RECEIVED);
-	type = jstr(e, "Type");
-	name = jstr(jget(jget(e, "Actor"), "Attributes"), "name");
+	type = docker_jstr(e, "Type");
+	name = docker_jstr(docker_jget(docker_jget(e, "Actor"), "Attributes"), "name");
 	if (strcmp(type, "service") == 0 && fx_spec_valid_name(name)) {
 		/* A change comes as a burst of events (ours included): let them
 		 * coalesce in the queue. Drift is still repaired within a second. */

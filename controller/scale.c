@@ -1,5 +1,6 @@
-/* scale.c: scaling from Alertmanager alerts. Pure: the formula, the webhook
- * payload parser and the deduplication memory (no I/O, no clock of its own). */
+/* scale.c: scaling from Alertmanager alerts. Pure: the formula, what each
+ * alert asks for (step up, back to min, idle to zero), the webhook payload
+ * parser and the deduplication memory (no I/O, no clock of its own). */
 #include "controller.h"
 
 #include <errno.h>
@@ -20,6 +21,29 @@ int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, in
 		return current + step > max ? max : current + step;
 	}
 	return min;
+}
+
+int64_t alert_decide(const struct alert *a, const struct fx_scale *s, int64_t current,
+                     const char **why)
+{
+	if (a->idle) {
+		if (!a->firing) {
+			/* Nothing to undo: the gateway scales from zero on a request. */
+			*why = "idle resolved: the next request scales from zero";
+			return -1;
+		}
+		if (!s->zero) {
+			*why = "idle, but the spec says zero: false";
+			return -1;
+		}
+		return 0;
+	}
+	if (!a->firing && current == 0 && s->zero) {
+		/* A late resolve of a load alert must not wake an idle function. */
+		*why = "resolved while scaled to zero: stays at zero";
+		return -1;
+	}
+	return scale_compute(a->firing, current, s->min, s->max, s->factor);
 }
 
 static char *errf(const char *s)
@@ -96,7 +120,7 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 	}
 	for (size_t i = 0; i < count; i++) {
 		struct json_object *a = json_object_array_get_idx(alerts, i), *labels = NULL;
-		const char *fn, *status, *fp, *starts;
+		const char *fn, *status, *fp, *starts, *an;
 		if (!json_object_is_type(a, json_type_object)) {
 			*err = errf("alerts[] must be objects");
 			free(v);
@@ -119,14 +143,17 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 			continue;
 		fp = jstr(a, "fingerprint");
 		starts = jstr(a, "startsAt");
+		an = jstr(labels, "alertname");
+		if (an == NULL)
+			an = jstr(common, "alertname");
 		snprintf(v[n].function, sizeof(v[n].function), "%s", fn);
 		v[n].firing = strcmp(status, "firing") == 0;
+		v[n].idle = an != NULL && strcmp(an, ALERT_IDLE) == 0;
 		if (fp != NULL) {
 			snprintf(v[n].key, sizeof(v[n].key), "%.64s|%.64s", fp,
 			         starts ? starts : "");
 		} else {
 			/* No fingerprint (older senders): the labels identify the alert. */
-			const char *an = labels ? jstr(labels, "alertname") : NULL;
 			snprintf(v[n].key, sizeof(v[n].key), "%.64s/%.63s|%.64s", an ? an : "", fn,
 			         starts ? starts : "");
 		}
@@ -146,7 +173,9 @@ struct memo {
 	char last_key[256];
 	bool resolved_since;
 	char resolved[RESOLVED_KEEP][256];
-	size_t nresolved; /* ring position */
+	size_t nresolved;     /* ring position */
+	char zeroed_key[256]; /* the idle incident that scaled to zero */
+	char ignored_key[256];
 };
 
 struct alert_memory {
@@ -244,4 +273,49 @@ void alert_memory_resolved(struct alert_memory *m, const struct alert *a, int64_
 		e->resolved_since = true;
 	}
 	pthread_mutex_unlock(&m->mu);
+}
+
+bool alert_memory_should_zero(struct alert_memory *m, const struct alert *a, int64_t now_ms,
+                              int64_t cooldown_ms)
+{
+	bool zero = true;
+	struct memo *e;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, false);
+	if (e != NULL) {
+		/* Alertmanager repeats a firing alert: one incident zeroes once, so a
+		 * repeat never undoes a scale from zero that a request started. */
+		if (strcmp(e->zeroed_key, a->key) == 0)
+			zero = false;
+		/* Stepped up recently: the load alert's cooldown holds. */
+		if (e->stepped && now_ms - e->last_step_ms < cooldown_ms)
+			zero = false;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return zero;
+}
+
+void alert_memory_zeroed(struct alert_memory *m, const struct alert *a, int64_t now_ms)
+{
+	struct memo *e;
+	(void)now_ms;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, true);
+	if (e != NULL)
+		snprintf(e->zeroed_key, sizeof(e->zeroed_key), "%s", a->key);
+	pthread_mutex_unlock(&m->mu);
+}
+
+bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a)
+{
+	bool first = true;
+	struct memo *e;
+	pthread_mutex_lock(&m->mu);
+	e = memo_of(m, a->function, true);
+	if (e != NULL) {
+		first = strcmp(e->ignored_key, a->key) != 0;
+		snprintf(e->ignored_key, sizeof(e->ignored_key), "%s", a->key);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return first;
 }

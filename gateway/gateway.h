@@ -6,12 +6,13 @@
  * (registry.c: controller poll or static table, DNS tasks.NAME or static
  * addresses), then streams the request to a replica over a pooled keep-alive
  * connection and the answer back without blocking, parsing HTTP/1.1 with
- * http1.c. /system and /apis go to the controller the same way. metrics.c
+ * common/http1.c. /system and /apis go to the controller the same way. metrics.c
  * counts; ui.c serves the web UI embedded at build time. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
 #include "buf.h"
+#include "http1.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -80,40 +81,6 @@ struct gw_static_fn {
 };
 int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, void *arg),
                     void *arg, char **err);
-
-/* ---- http1.c: HTTP/1.1 response heads and chunked bodies (pure) ---- */
-
-enum gw_framing { GW_BODY_NONE, GW_BODY_LENGTH, GW_BODY_CHUNKED, GW_BODY_CLOSE };
-
-#define GW_MAX_HEADERS 100
-struct gw_resp_head {
-	int status;
-	size_t head_len; /* bytes of the head including the blank line */
-	enum gw_framing framing;
-	uint64_t content_length;
-	bool keep_alive;
-	size_t nhdr;
-	struct {
-		char *name; /* NUL-terminated in place, inside the parsed buffer */
-		char *value;
-	} hdr[GW_MAX_HEADERS];
-};
-
-/* Parses the head at the start of buf[0..len) in place (writes NULs into it).
- * head_request: the request was HEAD (no body whatever the headers say).
- * 0, -EAGAIN (incomplete: read more), -EBADMSG (malformed), -E2BIG (too many headers).
- * A 1xx head is returned as is; the caller skips it. */
-int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_head *h);
-
-struct gw_chunked {
-	int state;
-	uint64_t left;
-	unsigned line; /* bytes of the current size/extension/trailer line */
-};
-/* Decodes in[0..inlen) into out[0..outcap). Sets *used and *made.
- * 0 more to come, 1 done (final chunk and trailers read), -EBADMSG. */
-int gw_chunked_decode(struct gw_chunked *c, const char *in, size_t inlen, size_t *used, char *out,
-                      size_t outcap, size_t *made);
 
 /* ---- metrics.c ---- */
 

@@ -87,15 +87,13 @@ struct gw_req {
 	unsigned err_status;
 	const char *err_msg;
 	int64_t suspended_at;
-	bool suspended, reader_waiting, client_gone, body_error, up_eof, answered_early;
+	bool suspended, reader_waiting, client_gone, body_error, answered_early;
 	/* the answer */
 	char *ibuf;
 	size_t icap, ilen, ioff;
-	struct gw_resp_head h;
+	struct fx_http1_head h;
 	bool head_ready, keep_alive;
-	enum gw_framing framing;
-	uint64_t left;
-	struct gw_chunked ck;
+	struct fx_http1_body ans;  /* framing, what is left, end of stream */
 	struct fx_buf all;         /* inject: the whole body */
 	struct MHD_Response *resp; /* ready to queue */
 	int retries;
@@ -636,7 +634,7 @@ static bool skip_resp_header(const char *name)
 	return false;
 }
 
-static bool draining_answer(const struct gw_resp_head *h)
+static bool draining_answer(const struct fx_http1_head *h)
 {
 	for (size_t i = 0; i < h->nhdr; i++)
 		if (strcasecmp(h->hdr[i].name, "X-Faas-Draining") == 0)
@@ -650,58 +648,32 @@ static void reader_free(void *cls);
 /* Takes decoded body bytes from ibuf into out; sets *done at the end. */
 static size_t take_body(struct gw_req *r, char *out, size_t max, bool *done, bool *bad)
 {
-	size_t have = r->ilen - r->ioff, n = 0;
+	size_t used = 0, n = 0;
+	int st =
+	    fx_http1_body_take(&r->ans, r->ibuf + r->ioff, r->ilen - r->ioff, &used, out, max, &n);
 
-	*done = false;
-	*bad = false;
-	switch (r->framing) {
-	case GW_BODY_NONE:
-		*done = true;
-		break;
-	case GW_BODY_LENGTH:
-		n = have < max ? have : max;
-		if (n > r->left)
-			n = (size_t)r->left;
-		memcpy(out, r->ibuf + r->ioff, n);
-		r->ioff += n;
-		r->left -= n;
-		*done = r->left == 0;
-		break;
-	case GW_BODY_CLOSE:
-		n = have < max ? have : max;
-		memcpy(out, r->ibuf + r->ioff, n);
-		r->ioff += n;
-		*done = r->up_eof && r->ioff == r->ilen;
-		break;
-	case GW_BODY_CHUNKED: {
-		size_t used = 0;
-		int st = gw_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
-		r->ioff += used;
-		if (st < 0)
-			*bad = true;
-		*done = st == 1;
-		break;
-	}
-	}
+	r->ioff += used;
+	*bad = st < 0;
+	*done = st == 1;
 	return n;
 }
 
 /* The body is complete: the connection goes back to the pool if it can. */
 static void body_finished(struct gw_req *r)
 {
-	bool keep = r->keep_alive && r->ioff == r->ilen && !r->up_eof;
+	bool keep = r->keep_alive && r->ioff == r->ilen && !r->ans.eof;
 	close_upstream(r, keep);
 	r->st = ST_DONE;
 }
 
 static void handle_head(struct gw_req *r)
 {
-	struct gw_resp_head *h = &r->h;
+	struct fx_http1_head *h = &r->h;
 	struct MHD_Response *resp = NULL;
 
 	r->status = h->status;
-	r->framing = h->framing;
-	r->left = h->content_length;
+	r->ans.framing = h->framing;
+	r->ans.left = h->content_length;
 	r->keep_alive = h->keep_alive;
 	r->ioff = h->head_len;
 	r->st = ST_BODY;
@@ -712,18 +684,18 @@ static void handle_head(struct gw_req *r)
 		r->head_ready = true;
 		return;
 	}
-	bool complete = h->framing == GW_BODY_NONE ||
-	                (h->framing == GW_BODY_LENGTH && r->ilen - r->ioff >= h->content_length);
+	bool complete = h->framing == FX_BODY_NONE ||
+	                (h->framing == FX_BODY_LENGTH && r->ilen - r->ioff >= h->content_length);
 	if (complete) {
-		size_t blen = h->framing == GW_BODY_NONE ? 0 : (size_t)h->content_length;
+		size_t blen = h->framing == FX_BODY_NONE ? 0 : (size_t)h->content_length;
 		resp =
 		    MHD_create_response_from_buffer(blen, r->ibuf + r->ioff, MHD_RESPMEM_MUST_COPY);
 		r->ioff += blen;
-		r->left = 0;
+		r->ans.left = 0;
 		body_finished(r);
 	} else {
 		resp = MHD_create_response_from_callback(
-		    h->framing == GW_BODY_LENGTH ? h->content_length : MHD_SIZE_UNKNOWN, 32u << 10,
+		    h->framing == FX_BODY_LENGTH ? h->content_length : MHD_SIZE_UNKNOWN, 32u << 10,
 		    body_reader, r, reader_free);
 		if (resp)
 			r->refs++; /* the response's hold on r, dropped in reader_free */
@@ -811,8 +783,8 @@ static void do_read(struct gw_req *r)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			if (n == 0 && r->head_ready && r->framing == GW_BODY_CLOSE) {
-				r->up_eof = true;
+			if (n == 0 && r->head_ready && r->ans.framing == FX_BODY_CLOSE) {
+				r->ans.eof = true;
 				break;
 			}
 			upstream_failed(r, n == 0 ? 0 : errno);
@@ -821,7 +793,7 @@ static void do_read(struct gw_req *r)
 		r->ilen += (size_t)n;
 		r->deadline = gw_now_ms() + gw_cfg.upstream_timeout_ms;
 		if (!r->head_ready) {
-			int rc = gw_resp_head_parse(r->ibuf, r->ilen, r->is_head, &r->h);
+			int rc = fx_http1_head_parse(r->ibuf, r->ilen, r->is_head, &r->h);
 			if (rc == -EAGAIN)
 				continue;
 			if (rc < 0) {
@@ -877,13 +849,13 @@ static void do_read(struct gw_req *r)
 			if (n == 0)
 				break;
 		}
-		if (r->up_eof) {
+		if (r->ans.eof) {
 			inject_done(r);
 			return;
 		}
 		return;
 	}
-	if (r->reader_waiting && (r->ilen > r->ioff || r->up_eof)) {
+	if (r->reader_waiting && (r->ilen > r->ioff || r->ans.eof)) {
 		r->reader_waiting = false;
 		resume(r);
 	}

@@ -74,13 +74,13 @@ START_TEST(fuzz_resp_head)
 	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
 	};
 	char buf[4096];
-	struct gw_resp_head h;
+	struct fx_http1_head h;
 	for (int i = 0; i < ITER; i++) {
 		size_t n = mutate(seeds[i % 4], buf, sizeof(buf));
-		int rc = gw_resp_head_parse(buf, n, i % 7 == 0, &h);
+		int rc = fx_http1_head_parse(buf, n, i % 7 == 0, &h);
 		if (rc == 0) {
 			ck_assert_uint_le(h.head_len, n);
-			ck_assert_uint_le(h.nhdr, GW_MAX_HEADERS);
+			ck_assert_uint_le(h.nhdr, FX_HTTP1_MAX_HEADERS);
 			ck_assert_int_ge(h.status, 100);
 			ck_assert_int_le(h.status, 999);
 			for (size_t k = 0; k < h.nhdr; k++)
@@ -100,14 +100,14 @@ START_TEST(fuzz_chunked)
 	char buf[1024], out[64];
 	for (int i = 0; i < ITER; i++) {
 		size_t n = mutate(seeds[i % 3], buf, sizeof(buf)), off = 0, total = 0;
-		struct gw_chunked c = {0};
+		struct fx_http1_chunked c = {0};
 		int st = 0;
 		for (int guard = 0; st == 0 && off < n && guard < 10000; guard++) {
 			size_t step = 1 + next_rand() % 16, used = 0, made = 0;
 			if (step > n - off)
 				step = n - off;
-			st = gw_chunked_decode(&c, buf + off, step, &used, out,
-			                       1 + next_rand() % sizeof(out), &made);
+			st = fx_http1_chunked_decode(&c, buf + off, step, &used, out,
+			                             1 + next_rand() % sizeof(out), &made);
 			ck_assert_uint_le(used, step);
 			ck_assert_uint_le(made, sizeof(out));
 			off += used;

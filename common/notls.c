@@ -1,12 +1,14 @@
-/* notls.c: fwatchdog never serves TLS (the gateway reaches replicas over the
- * function network; a platform terminates TLS at its edge). Debian's
+/* notls.c: GnuTLS stand-ins for programs that link libmicrohttpd.a
+ * statically and never serve TLS: fwatchdog (the gateway reaches replicas over
+ * the function network) and faas-controller (behind the gateway or on a
+ * manager's loopback; a platform terminates TLS at its edge). Debian's
  * libmicrohttpd is built with HTTPS support, and linking it dynamically loads
  * GnuTLS and eight more libraries whose relocation and start-up work doubles
- * the idle RSS (4.4 MiB instead of about 2). So fwatchdog links
- * libmicrohttpd.a statically and these entry points stand in for GnuTLS.
- * libmicrohttpd calls only gnutls_global_init/deinit unless a daemon is
- * started with MHD_USE_TLS, which fwatchdog never does; every other stub
- * fails. Not part of the unit-test libraries' link (nothing there needs it). */
+ * the idle RSS (4.4 MiB instead of about 2). libmicrohttpd calls only
+ * gnutls_global_init/deinit unless a daemon is started with MHD_USE_TLS,
+ * which neither does; every other stub fails. Linked as an object by the
+ * Makefile (NOTLS), not part of libfx.a: a program that links libmicrohttpd
+ * dynamically must get the real GnuTLS. */
 #include <stddef.h>
 #include <stdlib.h>
 

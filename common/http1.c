@@ -1,5 +1,5 @@
 /* http1.c: HTTP/1.1 response heads and chunked bodies, parsed without I/O. */
-#include "gateway.h"
+#include "http1.h"
 
 #include <errno.h>
 #include <string.h>
@@ -41,7 +41,7 @@ static bool has_token(const char *v, const char *tok)
 	return false;
 }
 
-int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_head *h)
+int fx_http1_head_parse(char *buf, size_t len, bool head_request, struct fx_http1_head *h)
 {
 	size_t end = head_end(buf, len);
 	char *p, *eol, *lim;
@@ -92,7 +92,7 @@ int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_
 		for (char *q = v; q < ve; q++)
 			if ((unsigned char)*q < 0x20 && *q != '\t')
 				return -EBADMSG;
-		if (h->nhdr >= GW_MAX_HEADERS)
+		if (h->nhdr >= FX_HTTP1_MAX_HEADERS)
 			return -E2BIG;
 		*colon = '\0';
 		*ve = '\0';
@@ -125,14 +125,14 @@ int gw_resp_head_parse(char *buf, size_t len, bool head_request, struct gw_resp_
 	h->head_len = end;
 	h->keep_alive = http11 ? !close : keep && !close;
 	if (head_request || h->status < 200 || h->status == 204 || h->status == 304) {
-		h->framing = GW_BODY_NONE;
+		h->framing = FX_BODY_NONE;
 	} else if (chunked) {
-		h->framing = GW_BODY_CHUNKED;
+		h->framing = FX_BODY_CHUNKED;
 	} else if (have_len) {
-		h->framing = clen ? GW_BODY_LENGTH : GW_BODY_NONE;
+		h->framing = clen ? FX_BODY_LENGTH : FX_BODY_NONE;
 		h->content_length = clen;
 	} else {
-		h->framing = GW_BODY_CLOSE;
+		h->framing = FX_BODY_CLOSE;
 		h->keep_alive = false;
 	}
 	return 0;
@@ -161,8 +161,8 @@ static int hexval(char c)
 	return -1;
 }
 
-int gw_chunked_decode(struct gw_chunked *c, const char *in, size_t inlen, size_t *used, char *out,
-                      size_t outcap, size_t *made)
+int fx_http1_chunked_decode(struct fx_http1_chunked *c, const char *in, size_t inlen, size_t *used,
+                            char *out, size_t outcap, size_t *made)
 {
 	size_t i = 0, o = 0;
 
@@ -265,4 +265,30 @@ out:
 	*used = i;
 	*made = o;
 	return c->state == CK_DONE ? 1 : 0;
+}
+
+int fx_http1_body_take(struct fx_http1_body *b, const char *in, size_t inlen, size_t *used,
+                       char *out, size_t max, size_t *made)
+{
+	size_t n = inlen < max ? inlen : max;
+
+	*used = *made = 0;
+	switch (b->framing) {
+	case FX_BODY_NONE:
+		return 1;
+	case FX_BODY_LENGTH:
+		if (n > b->left)
+			n = (size_t)b->left;
+		memcpy(out, in, n);
+		*used = *made = n;
+		b->left -= n;
+		return b->left == 0;
+	case FX_BODY_CLOSE:
+		memcpy(out, in, n);
+		*used = *made = n;
+		return b->eof && n == inlen;
+	case FX_BODY_CHUNKED:
+		return fx_http1_chunked_decode(&b->ck, in, inlen, used, out, max, made);
+	}
+	return -EBADMSG;
 }
