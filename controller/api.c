@@ -321,7 +321,7 @@ static bool container_started(const char *id, void *arg)
 	int rc = docker_call(&ctl->docker, "GET", path, NULL, &c, &err);
 	free(err);
 	yes = rc == -ENOENT ||
-	      (rc >= 0 && json_object_object_get_ex(jget(c, "State"), "Running", &running) &&
+	      (rc >= 0 && json_object_object_get_ex(docker_jget(c, "State"), "Running", &running) &&
 	       json_object_get_boolean(running));
 	json_object_put(c);
 	return yes;

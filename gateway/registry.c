@@ -275,7 +275,8 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 	struct gw_replica **reps;
 	size_t k = 0;
 
-	memcpy(addrs, dns, n * sizeof(addrs[0]));
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = dns[i];
 	for (size_t p = 0; gw_now_ms() < f->probed_until && p < f->nprobed; p++) {
 		size_t i = 0;
 		while (i < n && memcmp(&addrs[i], &f->probed[p], sizeof(addrs[0])) != 0)
