@@ -493,6 +493,15 @@ static bool hop_by_hop(const char *n)
 	return false;
 }
 
+/* "Name: value\r\n" (no printf: this runs for every header of every request). */
+static int put_header(struct fx_buf *b, const char *name, const char *value)
+{
+	int rc = fx_buf_puts(b, name);
+	rc |= fx_buf_append(b, ": ", 2);
+	rc |= fx_buf_puts(b, value);
+	return rc | fx_buf_append(b, "\r\n", 2);
+}
+
 static int build_head(struct wd_pxreq *r, const char *method, const char *target,
                       const struct wd_kv *hdrs, size_t nhdrs, int64_t body_len, const char *ip)
 {
@@ -512,7 +521,7 @@ static int build_head(struct wd_pxreq *r, const char *method, const char *target
 			xff = true;
 			continue;
 		}
-		rc |= fx_buf_appendf(&r->out, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+		rc |= put_header(&r->out, hdrs[i].name, hdrs[i].value);
 	}
 	if (!xff && ip[0] != '\0')
 		rc |= fx_buf_appendf(&r->out, "X-Forwarded-For: %s\r\n", ip);

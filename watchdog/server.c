@@ -85,6 +85,17 @@ static enum MHD_Result defer(struct req *r, int code, const char *text)
 
 /* ---- responses --------------------------------------------------------- */
 
+/* X-Duration-Seconds: time since the request began, "0.001234" (integers
+ * only: no floating-point printf on every answer). */
+static void add_duration(struct MHD_Response *resp, const struct req *r)
+{
+	int64_t us = wd_now_us() - r->t0_us;
+	char d[32];
+
+	snprintf(d, sizeof(d), "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+	MHD_add_response_header(resp, "X-Duration-Seconds", d);
+}
+
 /* While draining, every answer ends its connection so clients move on. */
 static void closing(struct MHD_Response *resp)
 {
@@ -109,11 +120,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, 
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	if (code == 405)
 		MHD_add_response_header(resp, "Allow", "GET, POST, PUT, PATCH, DELETE");
-	if (r != NULL && r->kind == K_FN) {
-		char d[32];
-		snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
-		MHD_add_response_header(resp, "X-Duration-Seconds", d);
-	}
+	if (r != NULL && r->kind == K_FN)
+		add_duration(resp, r);
 	if (r != NULL)
 		r->code = code;
 	closing(resp);
@@ -471,10 +479,8 @@ static enum MHD_Result px_answer(struct MHD_Connection *c, struct req *r, struct
                                  int status)
 {
 	enum MHD_Result ret;
-	char d[32];
 
-	snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
-	MHD_add_response_header(resp, "X-Duration-Seconds", d);
+	add_duration(resp, r);
 	r->code = status;
 	closing(resp);
 	ret = MHD_queue_response(c, (unsigned)status, resp);
