@@ -111,10 +111,17 @@ put() { # NAME [extra spec lines]
 }
 
 # Alternate the two, twice, and keep the best of each (the machine is shared).
-read -r d_issue1 d_all1 < <(direct_run)
-read -r c_issue1 c_all1 < <(ctl_run)
-read -r d_issue2 d_all2 < <(direct_run)
-read -r c_issue2 c_all2 < <(ctl_run)
+# Each run finishes (its services removed and gone) before the next starts:
+# its figures go through a file, not `< <(...)`, which would let the next run
+# start while this one still deletes.
+direct_run >"$T/d1"
+ctl_run >"$T/c1"
+direct_run >"$T/d2"
+ctl_run >"$T/c2"
+read -r d_issue1 d_all1 <"$T/d1"
+read -r c_issue1 c_all1 <"$T/c1"
+read -r d_issue2 d_all2 <"$T/d2"
+read -r c_issue2 c_all2 <"$T/c2"
 best() { echo "$1 $2" | awk '{print ($1 < $2) ? $1 : $2}'; }
 direct=$(best "$d_all1" "$d_all2")
 direct_issue=$(best "$d_issue1" "$d_issue2")
