@@ -73,11 +73,23 @@ to_ms() {
 		if (u == "us") n /= 1000; else if (u == "s") n *= 1000
 		printf "%.3f", n }'
 }
-# bench_wrk NAME THREADS CONNS URL [LUA]: sets RPS P50 P99 (ms)
+# cpu_ticks PID...: user + system clock ticks used so far by these processes
+cpu_ticks() {
+	local p t=0 s
+	for p in "$@"; do
+		s=$(sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + $(awk '{print $12 + $13}' <<<"$s")))
+	done
+	echo "$t"
+}
+# us_per_req TICKS REQUESTS: CPU microseconds per request
+us_per_req() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
+# bench_wrk NAME THREADS CONNS URL [LUA]: sets RPS P50 P99 (ms) and REQS
 bench_wrk() {
 	local name=$1 t=$2 c=$3 url=$4 lua=${5:-}
 	wrk -t "$t" -c "$c" -d "${D}s" --latency ${lua:+-s "$lua"} "$url" >"$TMP/$name.wrk" 2>&1
 	RPS=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$TMP/$name.wrk")
+	REQS=$(awk '/requests in/ {print $1}' "$TMP/$name.wrk")
 	P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$TMP/$name.wrk")")
 	P99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$TMP/$name.wrk")")
 	if grep -q 'Non-2xx\|Socket errors' "$TMP/$name.wrk"; then
@@ -177,14 +189,19 @@ nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' 2>"$TMP/nginx/
 PIDS+=($!)
 wait_http "127.0.0.1:$NPORT/" || { echo "nginx did not start" >&2; cat "$TMP/nginx/stderr" >&2; exit 1; }
 
-di_r=() ng_r=() ht_r=() di_5=() ng_5=() ht_5=() di_9=() ng_9=() ht_9=()
+NG_PIDS=$(pgrep -P "$(cat "$TMP/nginx/nginx.pid")" | tr '\n' ' ')
+di_r=() ng_r=() ht_r=() di_5=() ng_5=() ht_5=() di_9=() ng_9=() ht_9=() ng_c=() ht_c=()
 for round in $(seq "$ROUNDS"); do
 	bench_wrk "direct16-$round" 2 16 "http://127.0.0.1:$UPORT/"
 	di_r+=("$RPS")
+	# shellcheck disable=SC2086 # a list of pids
+	t0=$(cpu_ticks $NG_PIDS)
 	bench_wrk "nginx16-$round" 2 16 "http://127.0.0.1:$NPORT/"
-	ng_r+=("$RPS")
+	# shellcheck disable=SC2086
+	ng_r+=("$RPS") ng_c+=("$(us_per_req $(($(cpu_ticks $NG_PIDS) - t0)) "$REQS")")
+	t0=$(cpu_ticks "$HTTP_PID")
 	bench_wrk "http16-$round" 2 16 "http://127.0.0.1:$HTTP/"
-	ht_r+=("$RPS")
+	ht_r+=("$RPS") ht_c+=("$(us_per_req $(($(cpu_ticks "$HTTP_PID") - t0)) "$REQS")")
 	bench_wrk "direct1-$round" 1 1 "http://127.0.0.1:$UPORT/"
 	di_5+=("$P50") di_9+=("$P99")
 	bench_wrk "nginx1-$round" 1 1 "http://127.0.0.1:$NPORT/"
@@ -192,11 +209,13 @@ for round in $(seq "$ROUNDS"); do
 	bench_wrk "http1-$round" 1 1 "http://127.0.0.1:$HTTP/"
 	ht_5+=("$P50") ht_9+=("$P99")
 	echo "round $round: 16 conns: fwatchdog ${ht_r[-1]}/s nginx ${ng_r[-1]}/s direct ${di_r[-1]}/s;" \
+		"CPU per request: fwatchdog ${ht_c[-1]} us, nginx ${ng_c[-1]} us;" \
 		"1 conn p50/p99 ms: fwatchdog ${ht_5[-1]}/${ht_9[-1]} nginx ${ng_5[-1]}/${ng_9[-1]} direct ${di_5[-1]}/${di_9[-1]}"
 done
 DI_RPS=$(best_max "${di_r[@]}") NG_RPS=$(best_max "${ng_r[@]}") HT_RPS=$(best_max "${ht_r[@]}")
 DI_P50=$(best_min "${di_5[@]}") NG_P50=$(best_min "${ng_5[@]}") HT_P50=$(best_min "${ht_5[@]}")
 DI_P99=$(best_min "${di_9[@]}") NG_P99=$(best_min "${ng_9[@]}") HT_P99=$(best_min "${ht_9[@]}")
+NG_CPU=$(best_min "${ng_c[@]}") HT_CPU=$(best_min "${ht_c[@]}")
 wrk -t 2 -c 64 -d "${D}s" "http://127.0.0.1:$HTTP/" >"$TMP/http64.wrk" 2>&1 &
 WP=$!
 RSS64_HTTP=$(peak_rss "$HTTP_PID" "$D")
@@ -219,6 +238,7 @@ Best of $ROUNDS alternating rounds of ${D} s; load average at the start: $LOAD0,
 | fork, cat, ${C} conns: p50 | ${FK_P50} ms | spawn floor ${FL_P50} ms | +${D_P50} ms | <= +0.2 ms: $(verdict 'd <= 0.2' d="$D_P50") |
 | fork, cat, 1 conn: p50 | ${W1_P50} ms | spawn floor ${F1_P50} ms | +${D1_P50} ms | (<= +0.2 ms: $(verdict 'd <= 0.2' d="$D1_P50")) |
 | http, 16 conns: req/s | $HT_RPS | nginx $NG_RPS (direct $DI_RPS) | ${R_HTTP}x | >= 0.9x: $(verdict 'r >= 0.9' r="$R_HTTP") |
+| http, 16 conns: CPU per request | ${HT_CPU} us | nginx ${NG_CPU} us | $(ratio "$HT_CPU" "$NG_CPU")x | (lower is better; load does not distort it much) |
 | http, 1 conn: p50 / p99 | ${HT_P50} / ${HT_P99} ms | direct ${DI_P50} / ${DI_P99} ms; nginx ${NG_P50} / ${NG_P99} ms | p50 +${ADD_P50} ms; p99 +${ADD_P99} ms (nginx +${ADD_P99_NG}) | < +1 ms: $(verdict 'd < 1' d="$ADD_P99") |
 | RSS idle (fork / http) | ${IDLE} / ${IDLE_HTTP} KiB | | | <= 2048 KiB: $(verdict 'a <= 2048 && b <= 2048' a="$IDLE" b="$IDLE_HTTP") |
 | RSS peak, 64 conns (fork / http) | ${RSS64_FORK} / ${RSS64_HTTP} KiB | | | <= 8192 KiB: $(verdict 'a <= 8192 && b <= 8192' a="$RSS64_FORK" b="$RSS64_HTTP") |

@@ -266,3 +266,29 @@ out:
 	*made = o;
 	return c->state == CK_DONE ? 1 : 0;
 }
+
+int fx_http1_body_take(struct fx_http1_body *b, const char *in, size_t inlen, size_t *used,
+                       char *out, size_t max, size_t *made)
+{
+	size_t n = inlen < max ? inlen : max;
+
+	*used = *made = 0;
+	switch (b->framing) {
+	case FX_BODY_NONE:
+		return 1;
+	case FX_BODY_LENGTH:
+		if (n > b->left)
+			n = (size_t)b->left;
+		memcpy(out, in, n);
+		*used = *made = n;
+		b->left -= n;
+		return b->left == 0;
+	case FX_BODY_CLOSE:
+		memcpy(out, in, n);
+		*used = *made = n;
+		return b->eof && n == inlen;
+	case FX_BODY_CHUNKED:
+		return fx_http1_chunked_decode(&b->ck, in, inlen, used, out, max, made);
+	}
+	return -EBADMSG;
+}

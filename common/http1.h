@@ -40,4 +40,17 @@ struct fx_http1_chunked {
 int fx_http1_chunked_decode(struct fx_http1_chunked *c, const char *in, size_t inlen, size_t *used,
                             char *out, size_t outcap, size_t *made);
 
+/* An answer's body being read: its framing (from the head), what is left of
+ * it, and the upstream's end of stream (FX_BODY_CLOSE). */
+struct fx_http1_body {
+	enum fx_http1_framing framing;
+	uint64_t left; /* FX_BODY_LENGTH: bytes still to come */
+	struct fx_http1_chunked ck;
+	bool eof; /* set by the caller when the upstream closed */
+};
+/* Takes body bytes from in[0..inlen) into out[0..max), decoding chunks. Sets
+ * *used and *made. 1 when the body is complete, 0 more to come, -EBADMSG. */
+int fx_http1_body_take(struct fx_http1_body *b, const char *in, size_t inlen, size_t *used,
+                       char *out, size_t max, size_t *made);
+
 #endif

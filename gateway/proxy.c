@@ -87,15 +87,13 @@ struct gw_req {
 	unsigned err_status;
 	const char *err_msg;
 	int64_t suspended_at;
-	bool suspended, reader_waiting, client_gone, body_error, up_eof, answered_early;
+	bool suspended, reader_waiting, client_gone, body_error, answered_early;
 	/* the answer */
 	char *ibuf;
 	size_t icap, ilen, ioff;
 	struct fx_http1_head h;
 	bool head_ready, keep_alive;
-	enum fx_http1_framing framing;
-	uint64_t left;
-	struct fx_http1_chunked ck;
+	struct fx_http1_body ans;  /* framing, what is left, end of stream */
 	struct fx_buf all;         /* inject: the whole body */
 	struct MHD_Response *resp; /* ready to queue */
 	int retries;
@@ -650,47 +648,20 @@ static void reader_free(void *cls);
 /* Takes decoded body bytes from ibuf into out; sets *done at the end. */
 static size_t take_body(struct gw_req *r, char *out, size_t max, bool *done, bool *bad)
 {
-	size_t have = r->ilen - r->ioff, n = 0;
+	size_t used = 0, n = 0;
+	int st =
+	    fx_http1_body_take(&r->ans, r->ibuf + r->ioff, r->ilen - r->ioff, &used, out, max, &n);
 
-	*done = false;
-	*bad = false;
-	switch (r->framing) {
-	case FX_BODY_NONE:
-		*done = true;
-		break;
-	case FX_BODY_LENGTH:
-		n = have < max ? have : max;
-		if (n > r->left)
-			n = (size_t)r->left;
-		memcpy(out, r->ibuf + r->ioff, n);
-		r->ioff += n;
-		r->left -= n;
-		*done = r->left == 0;
-		break;
-	case FX_BODY_CLOSE:
-		n = have < max ? have : max;
-		memcpy(out, r->ibuf + r->ioff, n);
-		r->ioff += n;
-		*done = r->up_eof && r->ioff == r->ilen;
-		break;
-	case FX_BODY_CHUNKED: {
-		size_t used = 0;
-		int st =
-		    fx_http1_chunked_decode(&r->ck, r->ibuf + r->ioff, have, &used, out, max, &n);
-		r->ioff += used;
-		if (st < 0)
-			*bad = true;
-		*done = st == 1;
-		break;
-	}
-	}
+	r->ioff += used;
+	*bad = st < 0;
+	*done = st == 1;
 	return n;
 }
 
 /* The body is complete: the connection goes back to the pool if it can. */
 static void body_finished(struct gw_req *r)
 {
-	bool keep = r->keep_alive && r->ioff == r->ilen && !r->up_eof;
+	bool keep = r->keep_alive && r->ioff == r->ilen && !r->ans.eof;
 	close_upstream(r, keep);
 	r->st = ST_DONE;
 }
@@ -701,8 +672,8 @@ static void handle_head(struct gw_req *r)
 	struct MHD_Response *resp = NULL;
 
 	r->status = h->status;
-	r->framing = h->framing;
-	r->left = h->content_length;
+	r->ans.framing = h->framing;
+	r->ans.left = h->content_length;
 	r->keep_alive = h->keep_alive;
 	r->ioff = h->head_len;
 	r->st = ST_BODY;
@@ -720,7 +691,7 @@ static void handle_head(struct gw_req *r)
 		resp =
 		    MHD_create_response_from_buffer(blen, r->ibuf + r->ioff, MHD_RESPMEM_MUST_COPY);
 		r->ioff += blen;
-		r->left = 0;
+		r->ans.left = 0;
 		body_finished(r);
 	} else {
 		resp = MHD_create_response_from_callback(
@@ -812,8 +783,8 @@ static void do_read(struct gw_req *r)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			if (n == 0 && r->head_ready && r->framing == FX_BODY_CLOSE) {
-				r->up_eof = true;
+			if (n == 0 && r->head_ready && r->ans.framing == FX_BODY_CLOSE) {
+				r->ans.eof = true;
 				break;
 			}
 			upstream_failed(r, n == 0 ? 0 : errno);
@@ -878,13 +849,13 @@ static void do_read(struct gw_req *r)
 			if (n == 0)
 				break;
 		}
-		if (r->up_eof) {
+		if (r->ans.eof) {
 			inject_done(r);
 			return;
 		}
 		return;
 	}
-	if (r->reader_waiting && (r->ilen > r->ioff || r->up_eof)) {
+	if (r->reader_waiting && (r->ilen > r->ioff || r->ans.eof)) {
 		r->reader_waiting = false;
 		resume(r);
 	}

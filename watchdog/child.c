@@ -165,24 +165,18 @@ static int poll_timeout(int64_t deadline_ms)
 	return left > 60000 ? 60000 : (int)left;
 }
 
-int wd_child_pump(struct wd_child *c, const char *in, size_t n, bool finish, struct fx_buf *out,
-                  struct fx_buf *err, bool *over, int64_t deadline_ms, int client_fd)
+/* Waits until stdin can take bytes (want_in), stdout has some, the client
+ * hangs up or the deadline passes; meanwhile stderr is drained into err and
+ * the leader's exit is noted. 0 (see *in_ready and *out_ready; both may be
+ * false), WD_PUMP_TIMEOUT, WD_PUMP_CLIENT_GONE or a negative errno. */
+static int child_wait(struct wd_child *c, bool want_in, int client_fd, int64_t deadline_ms,
+                      struct fx_buf *err, bool *in_ready, bool *out_ready)
 {
-	size_t off = 0;
-
-	if (finish)
-		closefd(&c->in);
 	for (;;) {
 		struct pollfd p[5];
 		int np = 0, iin = -1, iout = -1, ierr = -1, icl = -1, ipid = -1, t, r;
 
-		if (c->in < 0)
-			off = n; /* the child closed its stdin: the rest is not wanted */
-		if (!finish && off >= n)
-			return 0;
-		if (finish && c->out < 0 && c->err < 0)
-			return 0;
-		if (c->in >= 0 && off < n) {
+		if (c->in >= 0 && want_in) {
 			iin = np;
 			p[np++] = (struct pollfd){.fd = c->in, .events = POLLOUT};
 		}
@@ -206,28 +200,53 @@ int wd_child_pump(struct wd_child *c, const char *in, size_t n, bool finish, str
 		if (t == 0)
 			return WD_PUMP_TIMEOUT;
 		r = poll(p, (nfds_t)np, t);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			return -errno;
-		}
 		if (r == 0)
 			continue; /* re-checks the deadline */
 		if (icl >= 0 && (p[icl].revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			return WD_PUMP_CLIENT_GONE;
-		if (iin >= 0 && p[iin].revents) {
+		if (ierr >= 0 && p[ierr].revents)
+			drain(&c->err, err, NULL);
+		if (ipid >= 0 && (p[ipid].revents & POLLIN))
+			leader_exited(c);
+		*in_ready = iin >= 0 && p[iin].revents != 0;
+		*out_ready = iout >= 0 && p[iout].revents != 0;
+		return 0;
+	}
+}
+
+int wd_child_pump(struct wd_child *c, const char *in, size_t n, bool finish, struct fx_buf *out,
+                  struct fx_buf *err, bool *over, int64_t deadline_ms, int client_fd)
+{
+	size_t off = 0;
+
+	if (finish)
+		closefd(&c->in);
+	for (;;) {
+		bool in_ready, out_ready;
+		int rc;
+
+		if (c->in < 0)
+			off = n; /* the child closed its stdin: the rest is not wanted */
+		if (!finish && off >= n)
+			return 0;
+		if (finish && c->out < 0 && c->err < 0)
+			return 0;
+		rc = child_wait(c, off < n, client_fd, deadline_ms, err, &in_ready, &out_ready);
+		if (rc < 0)
+			return rc;
+		if (in_ready) {
 			ssize_t w = write(c->in, in + off, n - off);
 			if (w > 0)
 				off += (size_t)w;
 			else if (w < 0 && errno != EAGAIN && errno != EINTR)
 				closefd(&c->in); /* EPIPE: it stopped reading */
 		}
-		if (iout >= 0 && p[iout].revents)
+		if (out_ready)
 			drain(&c->out, out, over);
-		if (ierr >= 0 && p[ierr].revents)
-			drain(&c->err, err, NULL);
-		if (ipid >= 0 && (p[ipid].revents & POLLIN))
-			leader_exited(c);
 	}
 }
 
@@ -236,50 +255,23 @@ ssize_t wd_child_read(struct wd_child *c, char *buf, size_t max, struct fx_buf *
 {
 	closefd(&c->in);
 	for (;;) {
-		struct pollfd p[4];
-		int np = 0, iout = -1, ierr = -1, icl = -1, ipid = -1, t, r;
+		bool in_ready, out_ready;
+		int rc;
+		ssize_t n;
 
 		if (c->out < 0)
 			return 0;
-		iout = np;
-		p[np++] = (struct pollfd){.fd = c->out, .events = POLLIN};
-		if (c->err >= 0) {
-			ierr = np;
-			p[np++] = (struct pollfd){.fd = c->err, .events = POLLIN};
-		}
-		if (client_fd >= 0) {
-			icl = np;
-			p[np++] = (struct pollfd){.fd = client_fd, .events = POLLRDHUP};
-		}
-		if (c->pidfd >= 0 && !c->exited) {
-			ipid = np;
-			p[np++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-		}
-		t = poll_timeout(deadline_ms);
-		if (t == 0)
-			return WD_PUMP_TIMEOUT;
-		r = poll(p, (nfds_t)np, t);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
+		rc = child_wait(c, false, client_fd, deadline_ms, err, &in_ready, &out_ready);
+		if (rc < 0)
+			return rc;
+		if (!out_ready)
 			continue;
-		if (icl >= 0 && (p[icl].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return WD_PUMP_CLIENT_GONE;
-		if (ierr >= 0 && p[ierr].revents)
-			drain(&c->err, err, NULL);
-		if (ipid >= 0 && (p[ipid].revents & POLLIN))
-			leader_exited(c);
-		if (p[iout].revents) {
-			ssize_t n = read(c->out, buf, max);
-			if (n > 0)
-				return n;
-			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				closefd(&c->out);
-				return 0;
-			}
+		n = read(c->out, buf, max);
+		if (n > 0)
+			return n;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			closefd(&c->out);
+			return 0;
 		}
 	}
 }

@@ -1,12 +1,15 @@
-/* server.c: the HTTP side of fwatchdog (libmicrohttpd, a thread per
- * connection, so a handler may block on its child's pipes or its upstream).
+/* server.c: the HTTP side of fwatchdog (libmicrohttpd). In fork and
+ * streaming modes a thread per connection, so a handler may block on its
+ * child's pipes; in http mode the event loops of loop.c (one daemon per loop
+ * in external epoll mode), where nothing blocks: proxy.c suspends the
+ * client's connection while it waits for the upstream.
  *
  * A request's life: uri_log() allocates its context and keeps the raw target
  * (Http_Query must be raw); the first handler() call routes it and starts the
  * process (or opens the upstream exchange); body chunks are written to the
  * child's STDIN as they arrive; the last call answers (fork: buffered output;
  * streaming: a chunked response read from STDOUT; http: the upstream's
- * answer streamed through). completed() kills and reaps whatever is still
+ * answer streamed through, see proxy.c). completed() kills and reaps whatever is still
  * running (client gone, timeout) and records the metrics. */
 #include "watchdog.h"
 
@@ -57,7 +60,7 @@ enum kind { K_FN, K_HEALTH, K_METRICS };
 struct req {
 	char *uri; /* raw target, owned */
 	enum kind kind;
-	bool started, counted, has_child, px_open, streaming;
+	bool started, counted, has_child, streaming;
 	int code, fail;
 	int64_t t0, t0_us, deadline;
 	int client_fd;
@@ -66,8 +69,8 @@ struct req {
 	struct fx_buf out, err;
 	size_t out_pos; /* streaming: bytes of out already sent */
 	bool over;
-	struct wd_pxreq px;
-	int pend_code; /* answer decided at the first call, sent once the body is read */
+	struct wd_pxreq *px; /* http mode */
+	int pend_code;       /* answer decided at the first call, sent once the body is read */
 	const char *pend_text;
 };
 
@@ -81,6 +84,17 @@ static enum MHD_Result defer(struct req *r, int code, const char *text)
 }
 
 /* ---- responses --------------------------------------------------------- */
+
+/* X-Duration-Seconds: time since the request began, "0.001234" (integers
+ * only: no floating-point printf on every answer). */
+static void add_duration(struct MHD_Response *resp, const struct req *r)
+{
+	int64_t us = wd_now_us() - r->t0_us;
+	char d[32];
+
+	snprintf(d, sizeof(d), "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+	MHD_add_response_header(resp, "X-Duration-Seconds", d);
+}
 
 /* While draining, every answer ends its connection so clients move on. */
 static void closing(struct MHD_Response *resp)
@@ -106,11 +120,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, 
 		MHD_add_response_header(resp, "Content-Type", ctype);
 	if (code == 405)
 		MHD_add_response_header(resp, "Allow", "GET, POST, PUT, PATCH, DELETE");
-	if (r != NULL && r->kind == K_FN) {
-		char d[32];
-		snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
-		MHD_add_response_header(resp, "X-Duration-Seconds", d);
-	}
+	if (r != NULL && r->kind == K_FN)
+		add_duration(resp, r);
 	if (r != NULL)
 		r->code = code;
 	closing(resp);
@@ -219,7 +230,6 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	wd_child_init(&r->ch);
 	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
 	fx_buf_init(&r->err, ERR_CAP);
-	r->px.fd = -1;
 	atomic_fetch_add(&S.active, 1);
 	return r;
 }
@@ -247,8 +257,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		wd_child_kill(&r->ch);
 		log_stderr(r, "process stderr");
 	}
-	if (r->px_open)
-		wd_px_release(&r->px);
+	wd_px_done(r->px);
 	if (r->kind == K_FN && r->started) {
 		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->code == 0)
 			r->code = 499; /* nginx's "client closed request", for the metrics */
@@ -465,76 +474,56 @@ static enum MHD_Result stream_start(struct MHD_Connection *c, struct req *r)
 
 /* ---- http mode --------------------------------------------------------- */
 
-static ssize_t px_read(void *cls, uint64_t pos, char *buf, size_t max)
+/* The upstream's answer, with the watchdog's own headers. */
+static enum MHD_Result px_answer(struct MHD_Connection *c, struct req *r, struct MHD_Response *resp,
+                                 int status)
 {
-	struct req *r = cls;
-	ssize_t n;
-
-	(void)pos;
-	n = wd_px_read_body(&r->px, buf, max);
-	if (n > 0)
-		return n;
-	if (n == 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	log_warn("upstream body", "err=%d", (int)n);
-	return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-static enum MHD_Result px_finish(struct MHD_Connection *c, struct req *r)
-{
-	const char *small = NULL;
-	size_t smalllen = 0;
-	struct wd_kv kv[MAX_HEADERS];
-	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	size_t n;
-	int rc;
 
-	rc = wd_px_finish_request(&r->px);
-	if (rc == WD_PUMP_TIMEOUT) {
-		log_warn("exec_timeout", "upstream=%s", S.cfg->upstream_url);
-		return reply_text(c, r, 504, "exec_timeout reached waiting for the upstream\n");
-	}
-	if (rc == WD_PUMP_CLIENT_GONE)
-		return MHD_NO;
-	if (rc < 0) {
-		log_warn("upstream unreachable", "upstream=%s err=\"%s\"", S.cfg->upstream_url,
-		         strerror(-rc));
-		return reply_text(c, r, 502, "upstream unreachable\n");
-	}
-	if (wd_px_body_ready(&r->px, &small, &smalllen))
-		resp = MHD_create_response_from_buffer(smalllen, (void *)(uintptr_t)small,
-		                                       MHD_RESPMEM_MUST_COPY);
-	else
-		resp = MHD_create_response_from_callback(
-		    r->px.resp_len >= 0 ? (uint64_t)r->px.resp_len : MHD_SIZE_UNKNOWN, 32 << 10,
-		    px_read, r, NULL);
-	if (resp == NULL)
-		return MHD_NO;
-	n = wd_px_headers(&r->px, kv, MAX_HEADERS);
-	for (size_t i = 0; i < n; i++)
-		MHD_add_response_header(resp, kv[i].name, kv[i].value);
-	if (S.cfg->content_type != NULL) {
-		MHD_del_response_header(resp, "Content-Type",
-		                        MHD_get_response_header(resp, "Content-Type"));
-		MHD_add_response_header(resp, "Content-Type", S.cfg->content_type);
-	}
-	{
-		char d[32];
-		snprintf(d, sizeof(d), "%.6f", (double)(wd_now_us() - r->t0_us) / 1e6);
-		MHD_add_response_header(resp, "X-Duration-Seconds", d);
-	}
-	r->code = r->px.status;
+	add_duration(resp, r);
+	r->code = status;
 	closing(resp);
-	ret = MHD_queue_response(c, (unsigned)r->px.status, resp);
+	ret = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
+/* Every call after the first, in http mode (proxy.c decides). */
+static enum MHD_Result px_call(struct MHD_Connection *c, struct req *r, const char *data,
+                               size_t *size)
+{
+	struct MHD_Response *resp = NULL;
+	const char *text = NULL;
+	size_t n = *size;
+	int status = 0;
+	enum wd_px_next next;
+
+	if (n > 0 && r->body + n > S.cfg->max_body) {
+		wd_px_done(r->px); /* the upstream's request is abandoned */
+		r->px = NULL;
+		r->body += n;
+		*size = 0;
+		return defer(r, 413, "request body over max_body\n");
+	}
+	next = wd_px_step(r->px, data, size, &resp, &status, &text);
+	r->body += n - *size;
+	switch (next) {
+	case WD_PX_MORE:
+		return MHD_YES;
+	case WD_PX_ANSWER:
+		return px_answer(c, r, resp, status);
+	case WD_PX_ERROR:
+		return reply_text(c, r, status, text);
+	case WD_PX_ABORT:
+		break;
+	}
+	return MHD_NO;
+}
+
 /* ---- the handler ------------------------------------------------------- */
 
-static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const char *method,
-                                  struct hdrs *h)
+static enum MHD_Result first_call(struct wd_loop *loop, struct MHD_Connection *c, struct req *r,
+                                  const char *method, struct hdrs *h)
 {
 	char path[MAX_URI + 1];
 	const char *query = NULL;
@@ -580,29 +569,25 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct req *r, const
 		int64_t blen = cl >= 0                                           ? cl
 		               : (te != NULL && strcasecmp(te, "identity") != 0) ? -1
 		                                                                 : 0;
-		r->px.client_fd = r->client_fd;
-		r->px.client_ip[0] = '\0';
-		{
-			const union MHD_ConnectionInfo *ai =
-			    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-			const struct sockaddr *sa = ai ? ai->client_addr : NULL;
-			if (sa != NULL && sa->sa_family == AF_INET)
-				inet_ntop(AF_INET,
-				          &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-				          r->px.client_ip, sizeof(r->px.client_ip));
-			else if (sa != NULL && sa->sa_family == AF_INET6)
-				inet_ntop(
-				    AF_INET6,
-				    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-				    r->px.client_ip, sizeof(r->px.client_ip));
-		}
-		rc = wd_px_begin(&r->px, S.px, method, r->uri, h->kv, h->n, blen, r->deadline);
-		if (rc < 0) {
-			log_warn("upstream unreachable", "upstream=%s err=\"%s\"",
-			         S.cfg->upstream_url, strerror(-rc));
-			return reply_text(c, r, 502, "upstream unreachable\n");
-		}
-		r->px_open = true;
+		const union MHD_ConnectionInfo *ai =
+		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ai ? ai->client_addr : NULL;
+		char ip[48] = "";
+		int status = 0;
+
+		if (sa != NULL && sa->sa_family == AF_INET)
+			inet_ntop(AF_INET,
+			          &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+			          sizeof(ip));
+		else if (sa != NULL && sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			          &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+			          sizeof(ip));
+		r->px = wd_px_new(S.px, loop, c, method, r->uri, h->kv, h->n, blen, ip, r->deadline,
+		                  &status);
+		if (r->px == NULL)
+			return defer(r, status,
+			             status == 503 ? "out of memory\n" : "upstream unreachable\n");
 		return MHD_YES;
 	}
 	rc = start_child(c, r, method, path, query, h);
@@ -622,7 +607,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	struct hdrs *h;
 	enum MHD_Result ret;
 
-	(void)cls;
 	(void)url;
 	(void)version;
 	if (r == NULL)
@@ -634,10 +618,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		h->n = h->seen = 0;
 		h->nul = false;
 		MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect, h);
-		ret = first_call(c, r, method, h);
+		ret = first_call(cls, c, r, method, h);
 		free(h);
 		return ret;
 	}
+	if (r->px != NULL && r->code == 0 && r->pend_code == 0)
+		return px_call(c, r, data, size);
 	if (r->code != 0 || r->pend_code != 0) { /* answered or decided: drop the body */
 		if (*size > 0 || r->code != 0) {
 			r->body += *size;
@@ -663,15 +649,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				wd_child_kill(&r->ch);
 			return defer(r, 413, "request body over max_body\n");
 		}
-		if (S.cfg->mode == WD_MODE_HTTP) {
-			rc = wd_px_send_body(&r->px, data, n);
-			if (rc < 0) {
-				log_warn("upstream write", "err=\"%s\"", strerror(-rc));
-				return defer(r, rc == WD_PUMP_TIMEOUT ? 504 : 502,
-				             "upstream failed while sending the body\n");
-			}
-			return MHD_YES;
-		}
 		/* libmicrohttpd answers only once the body is in: output written
 		 * before that (an echo-like function) is held, up to max_output. */
 		rc = wd_child_pump(&r->ch, data, n, false, &r->out, &r->err, &r->over, r->deadline,
@@ -688,8 +665,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		}
 		return MHD_YES;
 	}
-	if (S.cfg->mode == WD_MODE_HTTP)
-		return px_finish(c, r);
 	if (S.cfg->mode == WD_MODE_STREAMING)
 		return stream_start(c, r);
 	return fork_finish(c, r);
@@ -730,13 +705,60 @@ static void write_lock(void)
 	S.lock_written = true;
 }
 
+struct MHD_Daemon *wd_server_daemon(struct wd_loop *l, int listen_fd)
+{
+	unsigned read_s = (unsigned)((S.cfg->read_timeout_ms + 999) / 1000);
+
+	return MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+	    NULL, handler, l, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+	    read_s, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_URI_LOG_CALLBACK,
+	    uri_log, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_END);
+}
+
+/* fork and streaming modes: a thread per connection. */
+static int start_threaded(struct wd_config *cfg, int *port)
+{
+	unsigned read_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
+	const union MHD_DaemonInfo *di;
+
+	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                           MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	                       (uint16_t)cfg->port, NULL, NULL, handler, NULL,
+	                       MHD_OPTION_CONNECTION_TIMEOUT, read_s, MHD_OPTION_NOTIFY_COMPLETED,
+	                       completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+	                       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
+	                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
+	                       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT,
+	                       1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (S.d == NULL) {
+		log_error("cannot listen", "port=%lld", (long long)cfg->port);
+		return -EIO;
+	}
+	di = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
+	*port = di ? di->port : (int)cfg->port;
+	return 0;
+}
+
+/* http mode: one event loop per core (at most 4), as nginx's workers. */
+static int start_loops(struct wd_config *cfg, int *port)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	S.px = wd_proxy_new(cfg);
+	if (S.px == NULL)
+		return -EIO;
+	return wd_loops_start(n < 1 ? 1 : n > 4 ? 4 : (int)n, cfg->port, port);
+}
+
 int wd_server_run(struct wd_config *cfg)
 {
 	const char *tmp = getenv("TMPDIR");
-	const union MHD_DaemonInfo *di;
+	bool http = cfg->mode == WD_MODE_HTTP;
 	sigset_t set;
-	int sig = 0, port;
-	unsigned read_s;
+	int sig = 0, port = 0;
 
 	S.cfg = cfg;
 	/* A thread per connection would otherwise get up to 8 malloc arenas per
@@ -753,28 +775,10 @@ int wd_server_run(struct wd_config *cfg)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread inherits it; main waits */
 
-	if (cfg->mode == WD_MODE_HTTP) {
-		S.px = wd_proxy_new(cfg);
-		if (S.px == NULL)
-			return 1;
-	}
-	read_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
-	S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-	                           MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-	                       (uint16_t)cfg->port, NULL, NULL, handler, NULL,
-	                       MHD_OPTION_CONNECTION_TIMEOUT, read_s, MHD_OPTION_NOTIFY_COMPLETED,
-	                       completed, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
-	                       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 << 10),
-	                       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
-	                       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_STRICT_FOR_CLIENT,
-	                       1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-	if (S.d == NULL) {
-		log_error("cannot listen", "port=%lld", (long long)cfg->port);
+	if ((http ? start_loops(cfg, &port) : start_threaded(cfg, &port)) < 0) {
 		wd_proxy_free(S.px);
 		return 1;
 	}
-	di = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
-	port = di ? di->port : (int)cfg->port;
 	write_lock();
 	atomic_store(&S.listening, true);
 	log_info("listening", "addr=0.0.0.0:%d mode=%s fprocess=\"%s\" lock=%s", port,
@@ -782,12 +786,16 @@ int wd_server_run(struct wd_config *cfg)
 
 	while (sigwait(&set, &sig) != 0)
 		;
+	atomic_store(&S.draining, true); /* before the log line: tests wait for it */
 	log_info("draining", "signal=%d inflight=%ld write_timeout_ms=%lld", sig,
 	         atomic_load(&S.active), (long long)cfg->write_timeout_ms);
-	atomic_store(&S.draining, true);
 	if (S.lock_written)
 		unlink(S.lock_path);
-	MHD_quiesce_daemon(S.d); /* stop accepting; connections in progress go on */
+	/* Stop accepting; connections in progress go on. */
+	if (http)
+		wd_loops_quiesce();
+	else
+		MHD_quiesce_daemon(S.d);
 	{
 		int64_t end = wd_now_ms() + cfg->write_timeout_ms;
 		while (atomic_load(&S.active) > 0 && wd_now_ms() < end)
@@ -795,7 +803,10 @@ int wd_server_run(struct wd_config *cfg)
 		if (atomic_load(&S.active) > 0)
 			log_warn("drain timeout", "active=%ld", atomic_load(&S.active));
 	}
-	MHD_stop_daemon(S.d);
+	if (http)
+		wd_loops_stop();
+	else
+		MHD_stop_daemon(S.d);
 	wd_proxy_free(S.px);
 	log_info("stopped", NULL);
 	return 0;

@@ -5,9 +5,14 @@
  *   env.c      request -> Http_* environment, URL splitting                 (pure)
  *   status.c   method filter and exit-status -> HTTP status mapping          (pure)
  *   child.c    spawn a process group, pump its pipes, kill and reap it
- *   proxy.c    http mode: the long-running process and the upstream pool
+ *   proxy.c    http mode: the long-running process, and each exchange with
+ *              it driven without blocking (parsing with common/http1.c)
+ *   loop.c     http mode: event loops (epoll, libmicrohttpd in external
+ *              mode, the keep-alive pool), one per worker thread
  *   server.c   libmicrohttpd: routing, fork/streaming/http handlers, health,
- *              metrics, lock file, SIGTERM drain, --healthcheck
+ *              metrics, lock file, SIGTERM drain, --healthcheck; a thread per
+ *              connection in fork and streaming modes (handlers block on the
+ *              child's pipes), the event loops in http mode
  */
 #ifndef WD_WATCHDOG_H
 #define WD_WATCHDOG_H
@@ -149,66 +154,105 @@ int64_t wd_now_us(void);
 
 /* ---- proxy.c ----------------------------------------------------------- */
 
+struct MHD_Connection;
+struct MHD_Response;
 struct wd_proxy;
-struct wd_upconn;
+struct wd_pxreq;
+struct wd_loop;
 
-/* Starts the http-mode process (restarted with backoff when it dies) and the
- * keep-alive pool. NULL on failure (logged). */
+/* Starts the http-mode process (restarted with backoff when it dies) and its
+ * supervisor thread. NULL on failure (logged). */
 struct wd_proxy *wd_proxy_new(const struct wd_config *cfg);
 void wd_proxy_free(struct wd_proxy *p);
 /* True when the upstream accepts a connection. */
 bool wd_proxy_ready(struct wd_proxy *p);
 
-/* One proxied exchange, driven by server.c (fields private to proxy.c,
- * except client_fd and client_ip, which server.c sets before wd_px_begin). */
-struct wd_pxreq {
-	struct wd_proxy *px;
-	int fd;             /* upstream socket, -1 none */
-	int client_fd;      /* watched for hang-up, -1 none */
-	char client_ip[48]; /* for X-Forwarded-For ("" unknown) */
-	bool reused;        /* fd came from the pool */
-	bool chunked_up;    /* request body sent chunked */
-	bool streamed;      /* request bytes were let go: no retry */
-	bool got_bytes;     /* the upstream answered something */
-	bool broken;        /* never return fd to the pool */
-	struct fx_buf head; /* request bytes held (head, small body) */
-	size_t sent;        /* of head, already written */
-	char *hdrtext;      /* response head (owned) */
-	int status;
-	int64_t resp_len; /* -1 unknown (chunked or until close) */
-	bool resp_chunked, resp_close, resp_done, crlf_due;
-	int64_t left; /* Content-Length / current chunk bytes left */
-	char *rbuf;   /* response read buffer (owned) */
-	size_t rpos, rlen;
-	int64_t deadline_ms;
+/* One proxied exchange, on the loop thread that owns the client connection c.
+ * Never blocks: the client connection is suspended while the upstream is
+ * waited for. Builds the request head (hop-by-hop headers dropped,
+ * X-Forwarded-For appended) and takes a pooled or new upstream connection.
+ * body_len: -1 chunked body, 0 none, else Content-Length. client_ip may be "".
+ * Returns the exchange, or NULL with *status 502 (upstream not ready or not
+ * reachable) or 503 (out of memory). */
+struct wd_pxreq *wd_px_new(struct wd_proxy *px, struct wd_loop *l, struct MHD_Connection *c,
+                           const char *method, const char *target, const struct wd_kv *hdrs,
+                           size_t nhdrs, int64_t body_len, const char *client_ip,
+                           int64_t deadline_ms, int *status);
+
+enum wd_px_next {
+	WD_PX_MORE,   /* MHD_YES: wait for the next call (perhaps suspended) */
+	WD_PX_ABORT,  /* MHD_NO: the client is gone */
+	WD_PX_ANSWER, /* *resp (caller queues and destroys it) with *status */
+	WD_PX_ERROR,  /* answer *status (502, 503, 504) with *text */
+};
+/* Every later access-handler call of the exchange: body bytes (consumed by
+ * setting *size to 0, or left while the upstream is slower than the client)
+ * and the final call. */
+enum wd_px_next wd_px_step(struct wd_pxreq *r, const char *data, size_t *size,
+                           struct MHD_Response **resp, int *status, const char **text);
+/* The client's request ended (answered or not): aborts what is still going
+ * on and lets go of r (the response body reader may hold it a little longer). */
+void wd_px_done(struct wd_pxreq *r);
+/* Loop callbacks: a watched socket is ready; deadlines, every few ms. */
+void wd_px_event(struct wd_pxreq *r, int kind, uint32_t events);
+void wd_px_tick(struct wd_pxreq *r, int64_t now);
+/* The next exchange in the loop's list (for ticks and shutdown). */
+struct wd_pxreq *wd_px_next_of(struct wd_pxreq *r);
+/* Ends an exchange at shutdown (its client is answered with an error). */
+void wd_px_abort(struct wd_pxreq *r);
+
+/* ---- loop.c: http mode's event loops ------------------------------------ */
+
+/* One loop per worker thread: an epoll set with its own libmicrohttpd daemon
+ * (external epoll, suspend/resume) on its own SO_REUSEPORT socket, the
+ * upstream sockets of its exchanges, its idle keep-alive connections and an
+ * eventfd. An exchange lives on one loop: no locks. */
+enum { WD_EV_MHD, WD_EV_WAKE, WD_EV_UP, WD_EV_CLIENT, WD_EV_DEAD };
+struct wd_ev {
+	int kind;
+	struct wd_pxreq *req; /* NULL for an idle upstream connection */
+};
+/* A connection to the upstream. It stays in its loop's epoll set for its
+ * whole life; idle (ev.req NULL), an event means the upstream closed it. */
+struct wd_upconn {
+	struct wd_ev ev; /* first member: an event's pointer is the connection */
+	int fd;
+	uint32_t events; /* the mask asked for */
+	bool watched;    /* in the epoll set */
+	unsigned gen;    /* the upstream process it was made for */
+	struct wd_upconn *next;
 };
 
-/* Builds the request head (hop-by-hop headers dropped) and picks a pooled or
- * new connection. body_len: -1 chunked body, 0 none, else Content-Length.
- * Returns 0 or a negative errno (-> 502). */
-int wd_px_begin(struct wd_pxreq *r, struct wd_proxy *px, const char *method, const char *target,
-                const struct wd_kv *hdrs, size_t nhdrs, int64_t body_len, int64_t deadline_ms);
-/* Forwards a piece of the body; up to 64 KiB is held so that a stale pooled
- * connection can be retried. 0 or negative errno / WD_PUMP_TIMEOUT. */
-int wd_px_send_body(struct wd_pxreq *r, const char *data, size_t n);
-/* Ends the body and reads the response head. A reused connection that fails
- * before the first response byte is retried once on a fresh one while the
- * whole request is still held. Returns 0, WD_PUMP_TIMEOUT (504),
- * WD_PUMP_CLIENT_GONE or a negative errno (502). */
-int wd_px_finish_request(struct wd_pxreq *r);
-/* When the whole response body is already read (a small answer), points at
- * it, marks it consumed and returns true: it can go out in one write. */
-bool wd_px_body_ready(struct wd_pxreq *r, const char **data, size_t *len);
-/* Response headers (hop-by-hop, framing and Date removed), pointing into r. */
-size_t wd_px_headers(struct wd_pxreq *r, struct wd_kv *out, size_t max);
-/* Reads body bytes: >0 count, 0 end, negative errno / WD_PUMP_TIMEOUT. */
-ssize_t wd_px_read_body(struct wd_pxreq *r, char *buf, size_t max);
-/* Pools the connection when the exchange ended cleanly, else closes it. */
-void wd_px_release(struct wd_pxreq *r);
+/* Starts n loops listening on port (0: any; the loops share the port it
+ * gets, written to *bound). 0 or a negative errno (logged). */
+int wd_loops_start(int n, int64_t port, int *bound);
+/* Stops accepting (SIGTERM); requests in progress go on. */
+void wd_loops_quiesce(void);
+/* Ends what is left and joins the loops. */
+void wd_loops_stop(void);
+int wd_loop_watch(struct wd_loop *l, int fd, int op, uint32_t events, struct wd_ev *ev);
+/* libmicrohttpd has work to do (a connection was resumed). */
+void wd_loop_kick(struct wd_loop *l);
+/* The loop's list of exchanges (owned by proxy.c). */
+struct wd_pxreq **wd_loop_reqs(struct wd_loop *l);
+/* An idle connection made for upstream generation gen, or NULL (older ones
+ * are closed on the way). */
+struct wd_upconn *wd_upconn_get(struct wd_loop *l, unsigned gen);
+/* Wraps a connecting socket; NULL on ENOMEM (fd closed). */
+struct wd_upconn *wd_upconn_new(int fd, unsigned gen);
+/* Sets the epoll mask (registers on first use). 0 or a negative errno. */
+int wd_upconn_events(struct wd_loop *l, struct wd_upconn *u, uint32_t events);
+/* Done with it: keep -> the idle list (when there is room), else closed. */
+void wd_upconn_release(struct wd_loop *l, struct wd_upconn *u, bool keep);
+/* The current upstream generation (bumped when the process goes down). */
+unsigned wd_proxy_gen(struct wd_proxy *p);
 
 /* ---- server.c ---------------------------------------------------------- */
 
 /* Runs until SIGTERM/SIGINT and the drain. Returns the exit code. */
+struct MHD_Daemon;
+/* http mode: the daemon of loop l on its listening socket; NULL on failure. */
+struct MHD_Daemon *wd_server_daemon(struct wd_loop *l, int listen_fd);
 int wd_server_run(struct wd_config *cfg);
 /* --healthcheck: GET 127.0.0.1:port/_/health within 2 s; 0 when 200, else 1. */
 int wd_healthcheck(const struct wd_config *cfg);

@@ -78,6 +78,37 @@ new=$(children "$PX_PID")
 check "a new upstream process ($old -> $new)" test -n "$new" -a "$new" != "$old"
 expect_eq "requests work after the restart" hello "$(curl -s "127.0.0.1:$PX/")"
 
+# a client that hangs up while the upstream works: the exchange is aborted
+curl -s -o /dev/null --max-time 0.5 "127.0.0.1:$PX/sleep"
+check "client gone while waiting: logged and aborted" wait_for 3 \
+	grep -q 'msg="client gone" upstream=.* action=aborted' "$T_DIR/px.log"
+expect_eq "requests work after a client left" hello "$(curl -s "127.0.0.1:$PX/")"
+
+# SIGTERM drain: the request in flight finishes, a request on an open
+# connection is served with Connection: close, new connections are refused
+DPORT=$(free_port) || exit 1
+wd drain fprocess="$UP $DPORT" upstream_url="http://127.0.0.1:$DPORT" exec_timeout=5s \
+	write_timeout=5s || exit 1
+DRAIN_PID=$PID DRAIN=$PORT
+check "drain: upstream healthy" wait_for 10 \
+	bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' 127.0.0.1:$DRAIN/_/health)\" = 200 ]"
+curl -s "127.0.0.1:$DRAIN/sleep" >"$T_DIR/drain1" &
+CURL=$!
+wait_for 3 bash -c "curl -s 127.0.0.1:$DRAIN/metrics | grep -q '^http_requests_in_flight 1'"
+exec 5<>/dev/tcp/127.0.0.1/"$DRAIN" # an idle keep-alive connection, open before SIGTERM
+kill -TERM "$DRAIN_PID"
+wait_for 3 grep -q 'msg=draining' "$T_DIR/drain.log"
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&5 # while the first is still in flight
+wait "$CURL"
+expect_eq "in-flight request finishes during the drain" slept "$(cat "$T_DIR/drain1")"
+out=$(timeout 5 cat <&5)
+exec 5<&-
+expect_match "a request on an open connection during the drain: served, then closed" \
+	$'^HTTP/1.1 200.*Connection: close.*hello' "$(tr -d '\r\n' <<<"$out")"
+wait "$DRAIN_PID"
+expect_eq "exit 0 after SIGTERM (drain)" 0 "$?"
+check "no longer accepting" bash -c "! curl -s --max-time 1 127.0.0.1:$DRAIN/_/health"
+
 # nothing listens: 502 and health 503
 NPORT=$(free_port) || exit 1
 wd dead fprocess="sleep 60" upstream_url="http://127.0.0.1:$NPORT" || exit 1

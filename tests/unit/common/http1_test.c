@@ -124,6 +124,35 @@ START_TEST(chunked)
 }
 END_TEST
 
+START_TEST(body_take)
+{
+	struct fx_http1_body b = {.framing = FX_BODY_LENGTH, .left = 5};
+	char out[16];
+	size_t used, made;
+
+	ck_assert_int_eq(fx_http1_body_take(&b, "hel", 3, &used, out, sizeof(out), &made), 0);
+	ck_assert_uint_eq(made, 3);
+	ck_assert_int_eq(fx_http1_body_take(&b, "loXX", 4, &used, out, sizeof(out), &made), 1);
+	ck_assert_uint_eq(used, 2); /* what follows the body is not taken */
+	b = (struct fx_http1_body){.framing = FX_BODY_CLOSE};
+	ck_assert_int_eq(fx_http1_body_take(&b, "abc", 3, &used, out, 2, &made), 0);
+	ck_assert_uint_eq(made, 2);
+	b.eof = true;
+	ck_assert_int_eq(fx_http1_body_take(&b, "c", 1, &used, out, 2, &made), 1);
+	b = (struct fx_http1_body){.framing = FX_BODY_CHUNKED};
+	ck_assert_int_eq(
+	    fx_http1_body_take(&b, "3\r\nabc\r\n0\r\n\r\n", 15, &used, out, sizeof(out), &made), 1);
+	ck_assert_uint_eq(made, 3);
+	ck_assert_int_eq(memcmp(out, "abc", 3), 0);
+	b = (struct fx_http1_body){.framing = FX_BODY_CHUNKED};
+	ck_assert_int_eq(fx_http1_body_take(&b, "zz\r\n", 4, &used, out, sizeof(out), &made),
+	                 -EBADMSG);
+	b = (struct fx_http1_body){.framing = FX_BODY_NONE};
+	ck_assert_int_eq(fx_http1_body_take(&b, "x", 1, &used, out, sizeof(out), &made), 1);
+	ck_assert_uint_eq(used, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("common_http1");
@@ -131,6 +160,7 @@ static Suite *suite(void)
 	tcase_add_test(t, heads);
 	tcase_add_test(t, too_many_headers);
 	tcase_add_test(t, chunked);
+	tcase_add_test(t, body_take);
 	suite_add_tcase(s, t);
 	return s;
 }
