@@ -45,7 +45,7 @@ for i in $(seq 1 "$rounds"); do
 		"$name" "$image" >"$tmp/f.yaml"
 	t=$(now_ms)
 	bin/faasctl apply -f "$tmp/f.yaml" >/dev/null
-	until [ "$(curl -s --max-time 2 -d x "$GW/function/$name")" = x ]; do
+	until [ "$(curl -s --max-time 10 -d x "$GW/function/$name")" = x ]; do
 		[ $(($(now_ms) - t)) -lt 60000 ] || { echo "bench/platform: $name never answered" >&2; exit 1; }
 		sleep 0.02
 	done

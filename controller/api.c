@@ -305,6 +305,63 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 	json_object_put(tasks);
 }
 
+/* Has the container of a starting task been started? Its address must not be
+ * probed before: a connect then leaves an unanswered ARP request in the
+ * prober's neighbour table, and the next one goes out only a second later.
+ * A container on another node cannot be inspected here: assumed started. */
+static bool container_started(const char *id, void *arg)
+{
+	struct json_object *c = NULL, *running;
+	char *err = NULL, path[160];
+	bool yes;
+	(void)arg;
+	if (*id == '\0' || strlen(id) > 80)
+		return false;
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	int rc = docker_call(&ctl->docker, "GET", path, NULL, &c, &err);
+	free(err);
+	yes = rc == -ENOENT ||
+	      (rc >= 0 && json_object_object_get_ex(docker_jget(c, "State"), "Running", &running) &&
+	       json_object_get_boolean(running));
+	json_object_put(c);
+	return yes;
+}
+
+/* GET /apis/faas/v1/functions/{name}/endpoints: the addresses of its started
+ * replicas, for a gateway to probe while Docker's DNS still waits for their
+ * first passing HEALTHCHECK (see status_endpoints). */
+static void get_endpoints(struct reply *r, const char *name)
+{
+	struct json_object *tasks = NULL, *o;
+	char *err = NULL, *q, path[256];
+	int rc;
+	if (!fx_spec_valid_name(name)) {
+		reply_error(r, 404, "no such function (not a valid name)", NULL);
+		return;
+	}
+	q = docker_filters("service", name, "desired-state", "running", (const char *)NULL);
+	if (q == NULL) {
+		reply_error(r, 500, "out of memory", NULL);
+		return;
+	}
+	snprintf(path, sizeof(path), "/tasks%s", q);
+	free(q);
+	rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	free(err);
+	o = json_object_new_object();
+	json_object_object_add(o, "apiVersion", json_object_new_string("faas/v1"));
+	json_object_object_add(o, "kind", json_object_new_string("Endpoints"));
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(
+	    o, "addresses", status_endpoints(tasks, name, ctl->network, container_started, NULL));
+	json_object_put(tasks);
+	reply_json(r, 200, o);
+}
+
 /* ---- writes ---- */
 
 /* Applies fn (validated). dry: only diff. Fills r. */
@@ -1000,7 +1057,15 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 	}
 	if (strncmp(url, fnpre, sizeof(fnpre) - 1) == 0 && url[sizeof(fnpre) - 1] == '/') {
 		const char *name = url + sizeof(fnpre);
-		if (get)
+		static const char ep[] = "/endpoints";
+		size_t nl = strlen(name);
+		if (get && nl > sizeof(ep) - 1 && strcmp(name + nl - (sizeof(ep) - 1), ep) == 0) {
+			char one[FX_SPEC_MAX_NAME + 2]; /* one more: a longer name stays invalid */
+			size_t k = nl - (sizeof(ep) - 1);
+			snprintf(one, sizeof(one), "%.*s",
+			         (int)(k < sizeof(one) - 1 ? k : sizeof(one) - 1), name);
+			get_endpoints(r, one);
+		} else if (get)
 			get_function(r, name, false);
 		else if (strcmp(method, "PUT") == 0)
 			put_function(r, name, body, len,

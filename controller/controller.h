@@ -112,6 +112,14 @@ void status_compute(struct json_object *service, struct json_object *tasks,
 struct json_object *status_to_json(const char *name, const struct fn_status *st,
                                    struct json_object *tasks, int64_t invocations);
 
+/* The addresses on network of fn's tasks whose container has been started
+ * (state running, or starting and started(container id, arg) says so; desired
+ * running): what a gateway probes to reach a replica before Docker's DNS lists
+ * it (which waits for its first passing HEALTHCHECK). A JSON array of
+ * {"ip","task","state"}; new reference. */
+struct json_object *status_endpoints(struct json_object *tasks, const char *fn, const char *network,
+                                     bool (*started)(const char *container, void *arg), void *arg);
+
 /* ---- scale.c (pure) ---- */
 
 /* firing: min(max, current + ceil(max * factor / 100)); resolved: min.

@@ -199,3 +199,51 @@ struct json_object *status_to_json(const char *name, const struct fn_status *st,
 	json_object_object_add(o, "tasks", ta);
 	return o;
 }
+
+struct json_object *status_endpoints(struct json_object *tasks, const char *fn, const char *network,
+                                     bool (*started)(const char *container, void *arg), void *arg)
+{
+	struct json_object *out = json_object_new_array();
+	for (size_t i = 0; tasks && json_object_is_type(tasks, json_type_array) &&
+	                   i < json_object_array_length(tasks);
+	     i++) {
+		struct json_object *t = json_object_array_get_idx(tasks, i), *nets;
+		const char *state = str(get(t, "Status", "State", NULL));
+		if (strcmp(str(get(t, "DesiredState", NULL, NULL)), "running") != 0 ||
+		    (strcmp(state, "running") != 0 &&
+		     (strcmp(state, "starting") != 0 ||
+		      !started(str(get(t, "Status", "ContainerStatus", "ContainerID")), arg))))
+			continue;
+		/* only our function's tasks: a foreign service of that name has no label */
+		if (strcmp(str(get(get(t, "Spec", "ContainerSpec", "Labels"), FX_LABEL_FUNCTION,
+		                   NULL, NULL)),
+		           fn) != 0)
+			continue;
+		nets = get(t, "NetworksAttachments", NULL, NULL);
+		for (size_t j = 0; nets && json_object_is_type(nets, json_type_array) &&
+		                   j < json_object_array_length(nets);
+		     j++) {
+			struct json_object *na = json_object_array_get_idx(nets, j);
+			struct json_object *addrs = get(na, "Addresses", NULL, NULL), *e;
+			char ip[64];
+			const char *a;
+			size_t len;
+			if (strcmp(str(get(na, "Network", "Spec", "Name")), network) != 0 ||
+			    !addrs || !json_object_is_type(addrs, json_type_array) ||
+			    json_object_array_length(addrs) == 0)
+				continue;
+			a = str(json_object_array_get_idx(addrs, 0));
+			len = strcspn(a, "/"); /* "10.0.2.14/24" */
+			if (len == 0 || len >= sizeof(ip))
+				continue;
+			snprintf(ip, sizeof(ip), "%.*s", (int)len, a);
+			e = json_object_new_object();
+			json_object_object_add(e, "ip", json_object_new_string(ip));
+			json_object_object_add(
+			    e, "task", json_object_new_string(str(get(t, "ID", NULL, NULL))));
+			json_object_object_add(e, "state", json_object_new_string(state));
+			json_object_array_add(out, e);
+		}
+	}
+	return out;
+}

@@ -165,7 +165,7 @@ bin/faasctl delete e2e-fresh >/dev/null 2>&1
 wait_for 30 no_service label=faas.function=e2e-fresh
 t=$(now_ms)
 bin/faasctl apply -f "$T_DIR/fresh.yaml" >"$T_DIR/fresh.log" 2>&1
-fresh_ok() { [ "$(curl -s --max-time 2 --data-binary fresh "$GW/function/e2e-fresh")" = fresh ]; }
+fresh_ok() { [ "$(curl -s --max-time 10 --data-binary fresh "$GW/function/e2e-fresh")" = fresh ]; }
 if wait_for 30 fresh_ok; then
 	apply_ms=$(($(now_ms) - t))
 	t_pass "a new function answers after apply"

@@ -23,7 +23,8 @@
 
 struct MHD_Connection;
 
-#define GW_NAME_MAX 63
+#define GW_NAME_MAX   63
+#define GW_MAX_PROBED 8 /* started replicas of one function probed while it starts */
 
 /* ---- route.c: pure request classification and small parsers (no I/O) ---- */
 
@@ -120,8 +121,13 @@ struct gw_fn {
 	int64_t resolved_ms;
 	int64_t used_ms;
 	unsigned rr;
-	bool scaling;
-	bool scale_ok;
+	/* waiting for a ready replica (scale from zero, or a function starting) */
+	bool waking;
+	bool wake_scale; /* ask the controller for one replica first */
+	/* replicas found by probing started tasks before Docker's DNS lists them */
+	struct sockaddr_storage probed[GW_MAX_PROBED];
+	size_t nprobed;
+	int64_t probed_until;
 	struct gw_fn *next; /* hash chain */
 };
 
@@ -148,6 +154,7 @@ struct gw_config {
 	const char *balance;
 	int64_t pool_size;
 	int64_t scale_timeout_ms;
+	int64_t start_timeout_ms;
 	int64_t drain_timeout_ms;
 	int64_t workers;
 	const char *log_level;
@@ -198,11 +205,12 @@ bool gw_replica_down(struct gw_replica *r);
 void gw_inflight(struct gw_replica *r, int delta);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
-/* Starts scaling f from zero in a thread (once): asks the controller for one
- * replica and waits (bounded) for it; gw_loops_wake() when done. */
-void gw_scale_start(struct gw_fn *f);
-/* 0 scaling, 1 replicas ready, -1 finished without replicas. */
-int gw_scale_state(struct gw_fn *f);
+/* Starts (once) a thread that waits, bounded, until f has a ready replica;
+ * gw_loops_wake() when done. scale: f is at zero, ask the controller for one
+ * replica first (scale_from_zero_timeout); else f is starting (start_timeout). */
+void gw_wake_start(struct gw_fn *f, bool scale);
+/* 0 waiting, 1 replicas ready, -1 finished without replicas. */
+int gw_wake_state(struct gw_fn *f);
 
 /* ---- loop.c: event loops (one per worker thread) ---- */
 

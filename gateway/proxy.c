@@ -50,7 +50,7 @@ enum state {
 	ST_DONE,    /* upstream finished (or failed, see err_status / body_error) */
 };
 
-enum wait_kind { W_REGISTRY, W_DNS, W_SCALE };
+enum wait_kind { W_REGISTRY, W_DNS, W_READY };
 
 struct gw_req {
 	struct gw_loop *loop;
@@ -1063,13 +1063,18 @@ static void resolve_function(struct gw_req *r, const char *name, bool first)
 	r->ncand = n;
 	bool none =
 	    n == 0 || (gw_cfg.static_discovery && gw_cfg.controller_host[0] && f->replicas == 0);
-	if (none && f->zero && gw_cfg.controller_host[0] &&
-	    !(r->st == ST_WAIT && r->wait == W_SCALE)) {
+	/* No ready replica: wait for one when the function is at zero (scaled up
+	 * now) or starting (it has replicas, none past its health check yet). */
+	bool scale = f->zero, starting = f->replicas > 0 && !gw_cfg.static_discovery;
+	if (none && (scale || starting) && gw_cfg.controller_host[0] &&
+	    !(r->st == ST_WAIT && r->wait == W_READY)) {
 		release_cands(r);
-		gw_scale_start(f);
+		gw_wake_start(f, scale && !starting);
 		r->st = ST_WAIT;
-		r->wait = W_SCALE;
-		r->wait_until = now + gw_cfg.scale_timeout_ms + 1000;
+		r->wait = W_READY;
+		r->wait_until =
+		    now + 1000 +
+		    (scale && !starting ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
 		return;
 	}
 	if (none) {
@@ -1098,13 +1103,16 @@ void gw_req_retry_wait(struct gw_req *r, int64_t now)
 		}
 		resolve_function(r, r->route.name, false);
 		break;
-	case W_SCALE: {
-		int s = gw_scale_state(r->fn);
+	case W_READY: {
+		int s = gw_wake_state(r->fn);
 		if (s == 0 && now < r->wait_until)
 			return;
 		if (s != 1) {
-			req_error(r, 503,
-			          "the function has no ready replicas (scale from zero timed out)");
+			req_error(
+			    r, 503,
+			    r->fn->zero && r->fn->replicas == 0
+			        ? "the function has no ready replicas (scale from zero timed out)"
+			        : "the function has no ready replicas (none became ready in time)");
 			return;
 		}
 		r->st = ST_NEW;

@@ -35,7 +35,6 @@ static struct gw_fn *table[NBUCKET];
 static size_t nfns;
 static bool loaded;
 static bool stopping;
-static int64_t last_poll_ms;
 static uint64_t poll_seq;
 static bool poll_wanted;
 static pthread_t poll_thread, dns_thread;
@@ -120,8 +119,9 @@ bool gw_registry_poll_soon(void)
 {
 	bool asked = false;
 	pthread_mutex_lock(&mu);
-	/* A function deployed since the last poll: poll now (at most once a second). */
-	if (poll_started && gw_now_ms() - last_poll_ms > 1000 && !stopping) {
+	/* Maybe a function deployed since the last poll: poll now, or as soon as
+	 * the once-a-second limit allows (poll_main), and let the caller wait. */
+	if (poll_started && !stopping) {
 		poll_wanted = true;
 		asked = true;
 		pthread_cond_broadcast(&wake);
@@ -265,13 +265,26 @@ static socklen_t sa_len(const struct sockaddr_storage *s)
 	return s->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* Lock held. Replaces f's replicas by addrs, keeping the objects (and pools) of
- * addresses that stay. */
-static void install(struct gw_fn *f, const struct sockaddr_storage *addrs, size_t n)
+/* Lock held. Replaces f's replicas by addrs plus the replicas found ready by
+ * probing (until Docker's DNS has had time to list them), keeping the objects
+ * (and pools) of addresses that stay. */
+static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t ndns)
 {
-	struct gw_replica **reps = n ? calloc(n, sizeof(*reps)) : NULL;
+	struct sockaddr_storage addrs[MAX_ADDRS + GW_MAX_PROBED];
+	size_t n = ndns < MAX_ADDRS ? ndns : MAX_ADDRS;
+	struct gw_replica **reps;
 	size_t k = 0;
 
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = dns[i];
+	for (size_t p = 0; gw_now_ms() < f->probed_until && p < f->nprobed; p++) {
+		size_t i = 0;
+		while (i < n && memcmp(&addrs[i], &f->probed[p], sizeof(addrs[0])) != 0)
+			i++;
+		if (i == n)
+			addrs[n++] = f->probed[p];
+	}
+	reps = n ? calloc(n, sizeof(*reps)) : NULL;
 	if (n && !reps)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -521,7 +534,6 @@ static void poll_once(void)
 	if (!loaded)
 		log_info("registry_loaded", "functions=%zu", n);
 	loaded = true;
-	last_poll_ms = gw_now_ms();
 	poll_seq++;
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&mu);
@@ -535,15 +547,23 @@ static void *poll_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
+		int64_t started = gw_now_ms(), next = started + gw_cfg.registry_interval_ms;
 		pthread_mutex_unlock(&mu);
 		poll_once();
 		pthread_mutex_lock(&mu);
-		struct timespec ts;
-		deadline_ts(&ts, gw_cfg.registry_interval_ms);
-		while (!stopping && !poll_wanted)
-			if (pthread_cond_timedwait(&wake, &mu, &ts) != 0)
-				break;
 		poll_wanted = false;
+		/* Until the next scheduled poll; a miss (poll_wanted) brings it forward
+		 * to one second after this one started, so misses poll at most 1/s. */
+		while (!stopping) {
+			int64_t now = gw_now_ms(), due = next;
+			if (poll_wanted && started + 1000 < due)
+				due = started + 1000;
+			if (now >= due)
+				break;
+			struct timespec ts;
+			deadline_ts(&ts, due - now);
+			pthread_cond_timedwait(&wake, &mu, &ts);
+		}
 	}
 	pthread_mutex_unlock(&mu);
 	return NULL;
@@ -726,7 +746,19 @@ done:
 	return out;
 }
 
-/* ---- scale from zero ---- */
+/* ---- waiting for a ready replica: scale from zero, and functions starting ---- */
+
+/* A replica enters Docker's DNS only after its first passing HEALTHCHECK, one
+ * interval after its container starts. While requests wait for a function
+ * that has no ready replica, the gateway asks the controller where the started
+ * tasks are and runs the same check itself (GET /_/health, which is what
+ * `fwatchdog --healthcheck` asks), every PROBE_EVERY_MS; a replica that answers
+ * 200 takes requests at once and is kept PROBED_KEEP_MS, by when DNS lists it. */
+#define PROBE_EVERY_MS   50
+#define PROBED_KEEP_MS   10000
+#define PROBE_CONNECT_MS 100 /* a task whose network is not up yet drops the SYN */
+#define PROBE_TIMEOUT_MS 300
+#define REFRESH_EVERY_MS 500
 
 /* Refreshes f from GET /system/function/{name}. */
 static void refresh_one(struct gw_fn *f)
@@ -748,69 +780,160 @@ static void refresh_one(struct gw_fn *f)
 	fx_http_resp_release(&resp);
 }
 
-static void *scale_main(void *arg)
+/* Is the watchdog at ip ready (GET /_/health answers 200)? On success fills sa. */
+static bool probe_health(const char *ip, struct sockaddr_storage *sa)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+	struct fx_http_resp resp = {0};
+	char url[128], *err = NULL;
+	bool ok;
+
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)gw_cfg.function_port);
+		snprintf(url, sizeof(url), "http://%s:%d/_/health", ip, (int)gw_cfg.function_port);
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)gw_cfg.function_port);
+		snprintf(url, sizeof(url), "http://[%s]:%d/_/health", ip,
+		         (int)gw_cfg.function_port);
+	} else {
+		return false;
+	}
+	struct fx_http_req req = {.url = url,
+	                          .connect_timeout_ms = PROBE_CONNECT_MS,
+	                          .timeout_ms = PROBE_TIMEOUT_MS,
+	                          .max_response = 4096};
+	ok = fx_http_do(&req, &resp, &err) == 0 && resp.status == 200;
+	free(err);
+	fx_http_resp_release(&resp);
+	return ok;
+}
+
+/* Probes f's started tasks (from the controller) and installs the ready ones. */
+static void probe_started(struct gw_fn *f)
+{
+	struct fx_http_resp resp = {0};
+	struct json_object *o = NULL, *addrs;
+	struct sockaddr_storage ready[GW_MAX_PROBED];
+	size_t n = 0;
+	char path[160];
+
+	snprintf(path, sizeof(path), "/apis/faas/v1/functions/%s/endpoints", f->name);
+	if (controller_call("GET", path, NULL, &resp) == 0 && resp.status == 200)
+		o = json_tokener_parse(resp.body.data ? resp.body.data : "");
+	fx_http_resp_release(&resp);
+	if (!o || !json_object_object_get_ex(o, "addresses", &addrs) ||
+	    !json_object_is_type(addrs, json_type_array)) {
+		json_object_put(o);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(addrs) && n < GW_MAX_PROBED; i++) {
+		struct json_object *ip;
+		if (json_object_object_get_ex(json_object_array_get_idx(addrs, i), "ip", &ip) &&
+		    json_object_is_type(ip, json_type_string) &&
+		    probe_health(json_object_get_string(ip), &ready[n]))
+			n++;
+	}
+	json_object_put(o);
+	if (n == 0)
+		return;
+	pthread_mutex_lock(&mu);
+	struct sockaddr_storage cur[MAX_ADDRS];
+	size_t k = 0;
+	for (size_t i = 0; i < f->nreps && k < MAX_ADDRS; i++) {
+		memset(&cur[k], 0, sizeof(cur[k]));
+		memcpy(&cur[k++], &f->reps[i]->sa, f->reps[i]->salen);
+	}
+	memcpy(f->probed, ready, n * sizeof(ready[0]));
+	f->nprobed = n;
+	f->probed_until = gw_now_ms() + PROBED_KEEP_MS;
+	install(f, cur, k);
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&mu);
+	log_info("replica_probed_ready", "function=%s replicas=%zu", f->name, n);
+}
+
+static void *wake_main(void *arg)
 {
 	struct gw_fn *f = arg;
-	int64_t deadline = gw_now_ms() + gw_cfg.scale_timeout_ms;
-	char body[160], path[128];
-	struct fx_http_resp resp = {0};
-	bool ok = false;
+	bool ok = false, scale;
+	int64_t deadline, refreshed = 0;
 
-	snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
-	snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
-	int rc = controller_call("POST", path, body, &resp);
-	log_info("scale_from_zero", "function=%s status=%ld", f->name, rc == 0 ? resp.status : 0L);
-	fx_http_resp_release(&resp);
+	pthread_mutex_lock(&mu);
+	scale = f->wake_scale;
+	pthread_mutex_unlock(&mu);
+	deadline = gw_now_ms() + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
+	if (scale) {
+		char body[160], path[128];
+		struct fx_http_resp resp = {0};
+		snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
+		snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
+		int rc = controller_call("POST", path, body, &resp);
+		log_info("scale_from_zero", "function=%s status=%ld", f->name,
+		         rc == 0 ? resp.status : 0L);
+		fx_http_resp_release(&resp);
+	}
 	while (!ok && gw_now_ms() < deadline && !gw_draining) {
-		refresh_one(f);
-		if (!gw_cfg.static_discovery)
+		int64_t round = gw_now_ms();
+		if (round - refreshed >= REFRESH_EVERY_MS) {
+			refresh_one(f);
+			refreshed = gw_now_ms();
+		}
+		if (!gw_cfg.static_discovery) {
+			probe_started(f);
 			resolve_fn(f);
+		}
 		pthread_mutex_lock(&mu);
-		ok = f->available > 0 && f->nreps > 0;
+		/* DNS lists only replicas past their HEALTHCHECK, and probed ones passed
+		 * the same check; a static table needs the controller's word. */
+		ok = f->nreps > 0 && (f->available > 0 || !gw_cfg.static_discovery);
 		pthread_mutex_unlock(&mu);
-		if (!ok)
-			usleep(200 * 1000);
+		int64_t left = round + PROBE_EVERY_MS - gw_now_ms();
+		if (!ok && left > 0)
+			usleep((useconds_t)left * 1000);
 	}
 	pthread_mutex_lock(&mu);
-	f->scaling = false;
-	f->scale_ok = ok;
+	f->waking = false;
 	pthread_mutex_unlock(&mu);
 	gw_loops_wake();
 	return NULL;
 }
 
-int gw_scale_state(struct gw_fn *f)
+int gw_wake_state(struct gw_fn *f)
 {
 	int st;
 	pthread_mutex_lock(&mu);
-	if (f->scaling) {
+	if (f->waking)
 		st = 0;
-	} else if (f->available > 0 && f->nreps > 0) {
+	else if (f->nreps > 0 && (f->available > 0 || !gw_cfg.static_discovery))
 		st = 1;
-	} else {
+	else
 		st = -1;
-	}
 	pthread_mutex_unlock(&mu);
 	return st;
 }
 
-void gw_scale_start(struct gw_fn *f)
+void gw_wake_start(struct gw_fn *f, bool scale)
 {
 	pthread_t t;
 	pthread_attr_t a;
 
 	pthread_mutex_lock(&mu);
-	if (f->scaling) {
+	if (f->waking) {
 		pthread_mutex_unlock(&mu);
 		return;
 	}
-	f->scaling = true;
+	f->waking = true;
+	f->wake_scale = scale;
 	pthread_mutex_unlock(&mu);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, scale_main, f) != 0) {
+	if (pthread_create(&t, &a, wake_main, f) != 0) {
 		pthread_mutex_lock(&mu);
-		f->scaling = false;
+		f->waking = false;
 		pthread_mutex_unlock(&mu);
 	}
 	pthread_attr_destroy(&a);

@@ -131,9 +131,12 @@ image_watchdog() {
 	add_exe bin/fwatchdog /fwatchdog
 	add_busybox sh cat wc env sleep grep sort head tail tr sed printf echo ls httpd wget
 	# A HEALTHCHECK gates traffic: Swarm reports a task running, and Docker's
-	# DNS lists it in tasks.NAME, only once the check has passed. Docker
-	# accepts sub-second intervals; 250 ms bounds the wait after start (each
-	# check is one exec, a cost paid per replica). Timeout and retries are
+	# DNS lists it in tasks.NAME, only once the check has passed. Docker runs
+	# the first check one interval after the start, and every check is an exec
+	# (dockerd, containerd, runc): at 250 ms that cost ~8-13 % of a core per
+	# idle replica here. 1 s costs a quarter of that; a cold start does not wait
+	# for it, because the gateway runs the same check (GET /_/health) itself on
+	# started tasks while requests wait (gateway/registry.c). Timeout and retries are
 	# generous: on a loaded machine an exec alone can take seconds, and three
 	# slow checks in a row must not get a healthy replica killed.
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
@@ -141,7 +144,7 @@ image_watchdog() {
 		COPY rootfs/ /
 		ENV PATH=/usr/local/bin:/usr/bin:/bin
 		EXPOSE 8080
-		HEALTHCHECK --interval=250ms --timeout=5s --start-period=10s --retries=12 CMD ["/fwatchdog", "--healthcheck"]
+		HEALTHCHECK --interval=1s --timeout=5s --start-period=10s --retries=12 CMD ["/fwatchdog", "--healthcheck"]
 		ENTRYPOINT ["/fwatchdog"]
 	DOCKERFILE
 	build watchdog

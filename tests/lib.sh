@@ -68,6 +68,7 @@ start_server() {
 	local name=$1 log
 	shift
 	log=$T_DIR/$name.log
+	: >"$log" # exists before the loop below reads it
 	"$@" >"$T_DIR/$name.out" 2>"$log" &
 	PID=$!
 	T_PIDS+=("$PID")

@@ -6,6 +6,9 @@
  * GET /system/function/NAME answers the item of that name (404 if none).
  * POST /system/scale-function/NAME {"replicas":N} overrides replicas and
  * availableReplicas of NAME (after scale_delay) and logs msg=scale name=NAME replicas=N.
+ * GET /apis/faas/v1/functions/NAME/endpoints answers {"addresses":[{"ip":X}...]}
+ * from the item's "endpoints" array of IP strings (empty if none) and logs
+ * msg=endpoints name=NAME.
  * GET /system/logs streams three lines, 200 ms apart.
  * Any other request: 200 {"method","path","query","authorization","body"} (echo). */
 #include "log.h"
@@ -141,6 +144,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		json_object_put(a);
 		return found ? r : reply(c, 404, "{\"error\":\"not found\"}");
+	}
+	static const char eppre[] = "/apis/faas/v1/functions/", epsuf[] = "/endpoints";
+	size_t ul = strlen(url);
+	if (strcmp(method, "GET") == 0 && strncmp(url, eppre, sizeof(eppre) - 1) == 0 &&
+	    ul > sizeof(eppre) - 1 + sizeof(epsuf) - 1 &&
+	    strcmp(url + ul - (sizeof(epsuf) - 1), epsuf) == 0) {
+		const char *name = url + sizeof(eppre) - 1;
+		size_t nl = ul - (sizeof(eppre) - 1) - (sizeof(epsuf) - 1);
+		struct json_object *a = load_functions(), *out = json_object_new_object(),
+		                   *addrs = json_object_new_array(), *n, *eps;
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *it = json_object_array_get_idx(a, i);
+			if (!json_object_object_get_ex(it, "name", &n) ||
+			    strlen(json_object_get_string(n)) != nl ||
+			    strncmp(json_object_get_string(n), name, nl) != 0 ||
+			    !json_object_object_get_ex(it, "endpoints", &eps) ||
+			    !json_object_is_type(eps, json_type_array))
+				continue;
+			for (size_t j = 0; j < json_object_array_length(eps); j++) {
+				struct json_object *e = json_object_new_object();
+				json_object_object_add(
+				    e, "ip", json_object_get(json_object_array_get_idx(eps, j)));
+				json_object_array_add(addrs, e);
+			}
+		}
+		json_object_object_add(out, "addresses", addrs);
+		log_info("endpoints", "name=%.*s", (int)nl, name);
+		enum MHD_Result r =
+		    reply(c, 200, json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+		json_object_put(out);
+		json_object_put(a);
+		return r;
 	}
 	if (strcmp(method, "POST") == 0 && strncmp(url, "/system/scale-function/", 23) == 0) {
 		struct json_object *o = json_tokener_parse(rq->body), *rep;

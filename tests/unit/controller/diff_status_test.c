@@ -94,12 +94,71 @@ START_TEST(status_from_tasks)
 }
 END_TEST
 
+static bool started_a(const char *container, void *arg)
+{
+	(void)arg;
+	return strcmp(container, "ca") == 0;
+}
+
+/* Only started tasks of this function, on this network, with the prefix length cut. */
+START_TEST(endpoints_from_tasks)
+{
+	struct json_object *tasks = parse(
+	    "[{\"ID\":\"a\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"starting\","
+	    "\"ContainerStatus\":{\"ContainerID\":\"ca\"}},"
+	    "\"Spec\":{\"ContainerSpec\":{\"Labels\":{\"faas.function\":\"echo\"}}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"ingress\"}},"
+	    "\"Addresses\":[\"10.0.0.9/24\"]},{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.14/24\"]}]},"
+	    /* still preparing: no container yet */
+	    "{\"ID\":\"b\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"preparing\"},"
+	    "\"Spec\":{\"ContainerSpec\":{\"Labels\":{\"faas.function\":\"echo\"}}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.15/24\"]}]},"
+	    /* starting, its container not started yet */
+	    "{\"ID\":\"a2\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"starting\","
+	    "\"ContainerStatus\":{\"ContainerID\":\"cb\"}},"
+	    "\"Spec\":{\"ContainerSpec\":{\"Labels\":{\"faas.function\":\"echo\"}}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.19/24\"]}]},"
+	    /* being shut down */
+	    "{\"ID\":\"c\",\"DesiredState\":\"shutdown\",\"Status\":{\"State\":\"running\"},"
+	    "\"Spec\":{\"ContainerSpec\":{\"Labels\":{\"faas.function\":\"echo\"}}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.16/24\"]}]},"
+	    /* not ours: no faas.function label */
+	    "{\"ID\":\"d\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"},"
+	    "\"Spec\":{\"ContainerSpec\":{}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.17/24\"]}]},"
+	    /* running, address without a prefix length; a hostile entry with no address */
+	    "{\"ID\":\"e\",\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"},"
+	    "\"Spec\":{\"ContainerSpec\":{\"Labels\":{\"faas.function\":\"echo\"}}},"
+	    "\"NetworksAttachments\":[{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[\"10.0.2.18\"]},{\"Network\":{\"Spec\":{\"Name\":\"func_net\"}},"
+	    "\"Addresses\":[]}]},7,null]");
+	struct json_object *e = status_endpoints(tasks, "echo", "func_net", started_a, NULL);
+	ck_assert_str_eq(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
+	                 "[{\"ip\":\"10.0.2.14\",\"task\":\"a\",\"state\":\"starting\"},"
+	                 "{\"ip\":\"10.0.2.18\",\"task\":\"e\",\"state\":\"running\"}]");
+	json_object_put(e);
+	e = status_endpoints(tasks, "other", "func_net", started_a, NULL);
+	ck_assert_uint_eq(json_object_array_length(e), 0);
+	json_object_put(e);
+	e = status_endpoints(NULL, "echo", "func_net", started_a, NULL);
+	ck_assert_uint_eq(json_object_array_length(e), 0);
+	json_object_put(e);
+	json_object_put(tasks);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("diff_status");
 	TCase *tc = tcase_create("diff_status");
 	tcase_add_test(tc, diff);
 	tcase_add_test(tc, status_from_tasks);
+	tcase_add_test(tc, endpoints_from_tasks);
 	suite_add_tcase(s, tc);
 	return s;
 }
