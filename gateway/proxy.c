@@ -83,6 +83,7 @@ struct gw_req {
 	enum state st;
 	enum wait_kind wait;
 	int64_t deadline, wait_until;
+	int64_t wake_until; /* a request waits for a ready replica until then, in all */
 	uint64_t wait_seq;
 	unsigned err_status;
 	const char *err_msg;
@@ -514,6 +515,29 @@ static void do_send(struct gw_req *r)
 	}
 }
 
+/* Every replica refused the connection (the request was not sent): they are
+ * being stopped (a scale to zero) or restarted. A function that may wake or
+ * has replicas waits for a ready one, as for a cold start, until wake_until. */
+static bool wait_after_refusals(struct gw_req *r)
+{
+	struct gw_fn *f = r->fn;
+	int64_t now = gw_now_ms();
+	if (r->system || !f || r->streaming || !r->upload_done || !gw_cfg.controller_host[0] ||
+	    (!f->zero && f->replicas == 0) || (r->wake_until && now >= r->wake_until))
+		return false;
+	bool scale = f->zero && f->replicas == 0;
+	if (!r->wake_until)
+		r->wake_until =
+		    now + 1000 + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
+	release_cands(r);
+	gw_wake_start(f, scale);
+	r->st = ST_WAIT;
+	r->wait = W_READY;
+	r->wait_until = r->wake_until;
+	log_info("replicas_refused_waiting", "function=%s", f->name);
+	return true;
+}
+
 /* Connects to candidate r->next (pooled connection first). */
 static void start_upstream(struct gw_req *r)
 {
@@ -568,6 +592,8 @@ static void start_upstream(struct gw_req *r)
 			do_send(r);
 		return;
 	}
+	if (wait_after_refusals(r))
+		return;
 	log_warn("upstream_unreachable", "uri=%.200s", r->uri);
 	req_error(r, 502,
 	          r->system ? "controller unreachable" : "no replica of the function is reachable");
@@ -1072,9 +1098,11 @@ static void resolve_function(struct gw_req *r, const char *name, bool first)
 		gw_wake_start(f, scale && !starting);
 		r->st = ST_WAIT;
 		r->wait = W_READY;
-		r->wait_until =
-		    now + 1000 +
-		    (scale && !starting ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
+		if (!r->wake_until)
+			r->wake_until = now + 1000 +
+			                (scale && !starting ? gw_cfg.scale_timeout_ms
+			                                    : gw_cfg.start_timeout_ms);
+		r->wait_until = r->wake_until;
 		return;
 	}
 	if (none) {

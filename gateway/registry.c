@@ -856,6 +856,34 @@ static void probe_started(struct gw_fn *f)
 	log_info("replica_probed_ready", "function=%s replicas=%zu", f->name, n);
 }
 
+/* Lock held. f's replicas that did not refuse a connection lately. */
+static size_t live_reps(const struct gw_fn *f)
+{
+	int64_t now = gw_now_ms();
+	size_t n = 0;
+	for (size_t i = 0; i < f->nreps; i++)
+		n += f->reps[i]->down_until_ms <= now;
+	return n;
+}
+
+/* Lock held. Ready: DNS lists only replicas past their HEALTHCHECK, and probed
+ * ones passed the same check; a static table needs the controller's word. */
+static bool wake_ready(const struct gw_fn *f)
+{
+	return live_reps(f) > 0 && (f->available > 0 || !gw_cfg.static_discovery);
+}
+
+static void ask_one_replica(struct gw_fn *f)
+{
+	char body[160], path[128];
+	struct fx_http_resp resp = {0};
+	snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
+	snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
+	int rc = controller_call("POST", path, body, &resp);
+	log_info("scale_from_zero", "function=%s status=%ld", f->name, rc == 0 ? resp.status : 0L);
+	fx_http_resp_release(&resp);
+}
+
 static void *wake_main(void *arg)
 {
 	struct gw_fn *f = arg;
@@ -866,30 +894,29 @@ static void *wake_main(void *arg)
 	scale = f->wake_scale;
 	pthread_mutex_unlock(&mu);
 	deadline = gw_now_ms() + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
-	if (scale) {
-		char body[160], path[128];
-		struct fx_http_resp resp = {0};
-		snprintf(body, sizeof(body), "{\"serviceName\":\"%s\",\"replicas\":1}", f->name);
-		snprintf(path, sizeof(path), "/system/scale-function/%s", f->name);
-		int rc = controller_call("POST", path, body, &resp);
-		log_info("scale_from_zero", "function=%s status=%ld", f->name,
-		         rc == 0 ? resp.status : 0L);
-		fx_http_resp_release(&resp);
-	}
+	if (scale)
+		ask_one_replica(f);
 	while (!ok && gw_now_ms() < deadline && !gw_draining) {
 		int64_t round = gw_now_ms();
 		if (round - refreshed >= REFRESH_EVERY_MS) {
 			refresh_one(f);
 			refreshed = gw_now_ms();
+			/* waiting on replicas that were being stopped: at zero now */
+			pthread_mutex_lock(&mu);
+			bool at_zero = f->zero && f->replicas == 0;
+			pthread_mutex_unlock(&mu);
+			if (at_zero && !scale) {
+				scale = true;
+				deadline = gw_now_ms() + gw_cfg.scale_timeout_ms;
+				ask_one_replica(f);
+			}
 		}
 		if (!gw_cfg.static_discovery) {
 			probe_started(f);
 			resolve_fn(f);
 		}
 		pthread_mutex_lock(&mu);
-		/* DNS lists only replicas past their HEALTHCHECK, and probed ones passed
-		 * the same check; a static table needs the controller's word. */
-		ok = f->nreps > 0 && (f->available > 0 || !gw_cfg.static_discovery);
+		ok = wake_ready(f);
 		pthread_mutex_unlock(&mu);
 		int64_t left = round + PROBE_EVERY_MS - gw_now_ms();
 		if (!ok && left > 0)
@@ -908,7 +935,7 @@ int gw_wake_state(struct gw_fn *f)
 	pthread_mutex_lock(&mu);
 	if (f->waking)
 		st = 0;
-	else if (f->nreps > 0 && (f->available > 0 || !gw_cfg.static_discovery))
+	else if (wake_ready(f))
 		st = 1;
 	else
 		st = -1;

@@ -48,3 +48,31 @@ b=$(curl -s -m 10 -w ' %{http_code}' "$G/function/fx-none")
 ms=$((($(date +%s%N) - start) / 1000000))
 expect_match "scaled to 0 (zero: false): 503 at once" 'no ready replicas.* 503$' "$b"
 check "without probing (took $ms ms)" bash -c "test $ms -lt 1000 && ! grep -q 'name=fx-none' '$T_DIR/ctl.log'"
+
+# ---- every replica refuses (being stopped by a scale to zero the gateway has
+# not polled yet): the request waits, the gateway sees the function at zero,
+# asks for one replica, and sends the request once one listens.
+start_server probe env TMPDIR="$T_DIR/wd.tmp" port=0 fprocess=cat "$W" || exit 1
+FREE=$PORT
+kill "$PID"
+wait "$PID" 2>/dev/null
+cat >"$T_DIR/back.json" <<'JSON'
+[{"name":"fx-back","image":"x","replicas":1,"availableReplicas":1,"zero":true}]
+JSON
+printf 'tok\n' >"$T_DIR/token"
+start_server ctl2 env port=0 functions_file="$T_DIR/back.json" token=tok scale_delay_ms=300 \
+	"$TOOLS/fake_controller" || exit 1
+CTL2=$PORT
+start_server gw2 env bind=127.0.0.1 port=0 controller_url="http://127.0.0.1:$CTL2" \
+	controller_token_file="$T_DIR/token" basic_auth=false discovery=static \
+	static_functions="fx-back=127.0.0.1:$FREE" \
+	registry_interval=30s scale_from_zero_timeout=10s "$BIN/faas-gateway" || exit 1
+G2=http://127.0.0.1:$PORT
+sed -i 's/"replicas":1,"availableReplicas":1/"replicas":0,"availableReplicas":0/' "$T_DIR/back.json"
+mkdir -p "$T_DIR/back.tmp"
+(sleep 1 && exec env TMPDIR="$T_DIR/back.tmp" port="$FREE" fprocess="printf back" "$W" 2>"$T_DIR/back.log") &
+T_PIDS+=($!)
+b=$(curl -s -m 15 -w ' %{http_code}' "$G2/function/fx-back")
+expect_eq "all replicas refused: the request waited and got through" "back 200" "$b"
+check "the gateway waited instead of answering 502" grep -q 'msg=replicas_refused_waiting function=fx-back' "$T_DIR/gw2.log"
+check "and, finding the function at zero, asked for one replica" grep -q 'msg=scale name=fx-back replicas=1' "$T_DIR/ctl2.log"
