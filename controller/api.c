@@ -98,7 +98,7 @@ static void reply_spec_errors(struct reply *r, struct fx_spec_errs *errs)
 
 /* ---- reading state ---- */
 
-/* Managed services (with ServiceStatus) and, when want_tasks, all tasks. */
+/* Managed services (with ServiceStatus) and, when tasks is set, their tasks. */
 static int observe(struct json_object **svcs, struct json_object **tasks, char **err)
 {
 	char *q = docker_filters("label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY, "label",
@@ -108,18 +108,24 @@ static int observe(struct json_object **svcs, struct json_object **tasks, char *
 	if (q == NULL)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "/services%s&status=true", q);
-	free(q);
 	rc = docker_call(&ctl->docker, "GET", path, NULL, svcs, err);
-	if (rc < 0)
+	if (rc < 0) {
+		free(q);
 		return rc;
+	}
 	if (tasks != NULL) {
-		rc = docker_call(&ctl->docker, "GET", "/tasks", NULL, tasks, err);
+		/* A task matches its service's labels: only our services' tasks,
+		 * not every task of a shared swarm (time and memory of each list). */
+		snprintf(path, sizeof(path), "/tasks%s", q);
+		rc = docker_call(&ctl->docker, "GET", path, NULL, tasks, err);
 		if (rc < 0) {
+			free(q);
 			json_object_put(*svcs);
 			*svcs = NULL;
 			return rc;
 		}
 	}
+	free(q);
 	return 0;
 }
 
