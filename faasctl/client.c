@@ -12,24 +12,27 @@
 
 #define RESPONSE_MAX (64u << 20)
 
+static void vsay(struct fctl_ctx *ctx, const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, ctx->err);
+	vfprintf(ctx->err, fmt, ap);
+	fputc('\n', ctx->err);
+}
+
 void fctl_errorf(struct fctl_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
-	fputs("error: ", ctx->err);
 	va_start(ap, fmt);
-	vfprintf(ctx->err, fmt, ap);
+	vsay(ctx, "error: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', ctx->err);
 }
 
 void fctl_warnf(struct fctl_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
-	fputs("warning: ", ctx->err);
 	va_start(ap, fmt);
-	vfprintf(ctx->err, fmt, ap);
+	vsay(ctx, "warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', ctx->err);
 }
 
 int fctl_urlencode(const char *s, struct fx_buf *out)
