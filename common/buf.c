@@ -120,3 +120,14 @@ char *fx_strdupf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+int fx_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -27,5 +27,7 @@ char *fx_buf_detach(struct fx_buf *b, size_t *len);
 /* A formatted string in fresh memory (caller frees); NULL when out of memory.
  * The one place for the "error message" pattern: *err = fx_strdupf(...). */
 char *fx_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Value of a hexadecimal digit, or -1. */
+int fx_hexval(char c);
 
 #endif

@@ -1,6 +1,8 @@
 /* http1.c: HTTP/1.1 response heads and chunked bodies, parsed without I/O. */
 #include "http1.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -150,17 +152,6 @@ enum {
 	CK_DONE
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int fx_http1_chunked_decode(struct fx_http1_chunked *c, const char *in, size_t inlen, size_t *used,
                             char *out, size_t outcap, size_t *made)
 {
@@ -170,7 +161,7 @@ int fx_http1_chunked_decode(struct fx_http1_chunked *c, const char *in, size_t i
 		char ch = in[i];
 		switch (c->state) {
 		case CK_SIZE: {
-			int v = hexval(ch);
+			int v = fx_hexval(ch);
 			if (v >= 0) {
 				if (c->line >= 16)
 					return -EBADMSG;

@@ -515,25 +515,31 @@ static void do_send(struct gw_req *r)
 	}
 }
 
+/* Leaves r waiting (W_READY) for a ready replica of its function, woken by
+ * the registry's thread; scale: ask the controller for one replica first. One
+ * bound for the whole request, however often it comes back here. */
+static void wait_ready(struct gw_req *r, bool scale)
+{
+	if (!r->wake_until)
+		r->wake_until = gw_now_ms() + 1000 +
+		                (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
+	release_cands(r);
+	gw_wake_start(r->fn, scale);
+	r->st = ST_WAIT;
+	r->wait = W_READY;
+	r->wait_until = r->wake_until;
+}
+
 /* Every replica refused the connection (the request was not sent): they are
  * being stopped (a scale to zero) or restarted. A function that may wake or
  * has replicas waits for a ready one, as for a cold start, until wake_until. */
 static bool wait_after_refusals(struct gw_req *r)
 {
 	struct gw_fn *f = r->fn;
-	int64_t now = gw_now_ms();
 	if (r->system || !f || r->streaming || !r->upload_done || !gw_cfg.controller_host[0] ||
-	    (!f->zero && f->replicas == 0) || (r->wake_until && now >= r->wake_until))
+	    (!f->zero && f->replicas == 0) || (r->wake_until && gw_now_ms() >= r->wake_until))
 		return false;
-	bool scale = f->zero && f->replicas == 0;
-	if (!r->wake_until)
-		r->wake_until =
-		    now + 1000 + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
-	release_cands(r);
-	gw_wake_start(f, scale);
-	r->st = ST_WAIT;
-	r->wait = W_READY;
-	r->wait_until = r->wake_until;
+	wait_ready(r, f->zero && f->replicas == 0);
 	log_info("replicas_refused_waiting", "function=%s", f->name);
 	return true;
 }
@@ -1094,15 +1100,7 @@ static void resolve_function(struct gw_req *r, const char *name, bool first)
 	bool scale = f->zero, starting = f->replicas > 0 && !gw_cfg.static_discovery;
 	if (none && (scale || starting) && gw_cfg.controller_host[0] &&
 	    !(r->st == ST_WAIT && r->wait == W_READY)) {
-		release_cands(r);
-		gw_wake_start(f, scale && !starting);
-		r->st = ST_WAIT;
-		r->wait = W_READY;
-		if (!r->wake_until)
-			r->wake_until = now + 1000 +
-			                (scale && !starting ? gw_cfg.scale_timeout_ms
-			                                    : gw_cfg.start_timeout_ms);
-		r->wait_until = r->wake_until;
+		wait_ready(r, scale && !starting);
 		return;
 	}
 	if (none) {

@@ -188,17 +188,6 @@ void wd_env_free(char **env)
 	free(env);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool wd_url_split(const char *raw, char *path, size_t pn, const char **query)
 {
 	const char *q = strchr(raw, '?');
@@ -208,8 +197,9 @@ bool wd_url_split(const char *raw, char *path, size_t pn, const char **query)
 		return false;
 	for (size_t i = 0; i < end; i++) {
 		char c = raw[i];
-		if (c == '%' && i + 2 < end && hexval(raw[i + 1]) >= 0 && hexval(raw[i + 2]) >= 0) {
-			int v = hexval(raw[i + 1]) * 16 + hexval(raw[i + 2]);
+		if (c == '%' && i + 2 < end && fx_hexval(raw[i + 1]) >= 0 &&
+		    fx_hexval(raw[i + 2]) >= 0) {
+			int v = fx_hexval(raw[i + 1]) * 16 + fx_hexval(raw[i + 2]);
 			if (v != 0 && v >= 0x20 && v != 0x7f) { /* no NUL or controls in a path */
 				c = (char)v;
 				i += 2;
