@@ -62,6 +62,13 @@ static const struct fx_setting settings[] = {
      &gw_cfg.max_header_size, 4096, 1 << 20, 0},
     {"max_connections", FX_CONF_INT, "10000", "concurrent client connections",
      &gw_cfg.max_connections, 1, 1000000, 0},
+    {"max_connections_per_ip", FX_CONF_INT, "1024",
+     "concurrent client connections from one address (0: no limit)", &gw_cfg.max_connections_per_ip,
+     0, 1000000, 0},
+    {"header_timeout", FX_CONF_DURATION, "10s",
+     "a request's line and headers must arrive within this (after client_timeout of idle "
+     "keep-alive)",
+     &gw_cfg.header_timeout_ms, 1000, 3600000, 0},
     {"balance", FX_CONF_STRING, "least-inflight", "least-inflight or round-robin", &gw_cfg.balance,
      0, 0, 0},
     {"pool_size", FX_CONF_INT, "64", "idle keep-alive connections kept per replica",
@@ -208,50 +215,6 @@ static int configure(void)
 	return 0;
 }
 
-static int listen_on(int64_t port_num, char *addr_out, size_t n)
-{
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-	                         .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *res;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char port[8], host[INET6_ADDRSTRLEN];
-	int fd, one = 1;
-
-	snprintf(port, sizeof(port), "%d", (int)port_num);
-	if (getaddrinfo(gw_cfg.bind, port, &hints, &res) != 0) {
-		fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
-		return -EINVAL;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		return -errno;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-		int e = errno;
-		freeaddrinfo(res);
-		close(fd);
-		return -e;
-	}
-	freeaddrinfo(res);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(addr_out, n, "[%s]:%d", host, ntohs(s6->sin6_port));
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(addr_out, n, "%s:%d", host, ntohs(s4->sin_port));
-	}
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
 	char *err = NULL, addr[80];
@@ -306,7 +269,9 @@ int main(int argc, char **argv)
 	int fds[64];
 	int64_t port = gw_cfg.port;
 	for (int i = 0; i < nw; i++) {
-		fd = listen_on(port, addr, sizeof(addr));
+		fd = fx_listen(gw_cfg.bind, (int)port, addr, sizeof(addr));
+		if (fd == -EINVAL)
+			fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
 		if (fd < 0) {
 			if (fd != -EINVAL)
 				fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld",
@@ -316,7 +281,7 @@ int main(int argc, char **argv)
 		fds[i] = fd;
 		port = strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share the port */
 	}
-	rc = gw_loops_start(fds, nw);
+	rc = gw_server_start(fds, nw);
 	if (rc < 0) {
 		fx_log_errno(FX_LOG_ERROR, rc, "listen_failed",
 		             "reason=\"event loops did not start\"");
@@ -333,7 +298,7 @@ int main(int argc, char **argv)
 	/* Drain: stop accepting, let requests in progress finish (bounded). */
 	gw_draining = 1;
 	log_info("draining", "signal=%d active=%d", sig, gw_server_active());
-	gw_loops_stop(gw_cfg.drain_timeout_ms);
+	gw_server_stop(gw_cfg.drain_timeout_ms);
 	gw_registry_stop();
 	return 0;
 }
