@@ -12,7 +12,10 @@
 source "$FX_ROOT/tests/lib.sh"
 W=$BIN/fwatchdog
 UP=$TOOLS/wd_upstream
-[ -x "$W" ] && [ -x "$UP" ] || { t_fail "fwatchdog and wd_upstream are built"; exit 1; }
+if [ ! -x "$W" ] || [ ! -x "$UP" ]; then
+	t_fail "fwatchdog and wd_upstream are built"
+	exit 1
+fi
 
 UPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$T_DIR/wd.tmp"
