@@ -8,15 +8,22 @@ log=${FX_DOCKERD_LOG:-/var/log/faas-dockerd.log}
 
 engine_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+if ! engine_ok && [ -n "${DOCKER_HOST:-}" ]; then
+	echo "docker-up: no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2
+	exit 1
+fi
 if ! engine_ok; then
 	if ! command -v dockerd >/dev/null 2>&1; then
 		echo "docker-up: no Docker engine answers and dockerd is not installed (scripts/deps.sh all installs docker.io)" >&2
 		exit 1
 	fi
-	if [ -S /var/run/docker.sock ] && ! pgrep -x dockerd >/dev/null; then
+	# The default engine's pid file (other dockerd, e.g. scripts/cluster.sh's
+	# nodes, are other engines).
+	running() { [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }
+	if [ -S /var/run/docker.sock ] && ! running; then
 		rm -f /var/run/docker.sock /var/run/docker.pid # left by a killed engine
 	fi
-	if ! pgrep -x dockerd >/dev/null; then
+	if ! running; then
 		echo "docker-up: starting dockerd (log: $log)" >&2
 		setsid nohup dockerd >>"$log" 2>&1 </dev/null &
 	fi
