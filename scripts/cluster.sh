@@ -35,6 +35,9 @@ STATE=$DATA/run                                  # sockets, logs
 OUT=$root/build/cluster
 PORT=${FAAS_PORT:-8080}
 POOL=10.214.0.0/16 # the swarm's overlay subnets: apart from $SUBNET
+# A node that stops answering is seen down after a few heartbeats: 2 s
+# rather than Docker's 5 s, so its tasks move within ~10 s.
+HEARTBEAT=2s
 
 say() { echo "cluster: $*" >&2; }
 die() {
@@ -139,6 +142,7 @@ engine_start() {
 	engine_kill "$n" quiet
 	rm -f "$(sock "$n")"
 	[ -d /sys/fs/cgroup/pids ] || die "no pids cgroup at /sys/fs/cgroup/pids"
+	ip link set "faas-$n-h" up
 	mkdir -p "$(cg "$n")"
 	# The node's engine, like another machine's: its own network namespace
 	# (nsenter --net, not `ip netns exec`, which remounts /sys and hides the
@@ -159,10 +163,13 @@ engine_start() {
 	fi
 }
 
-# engine_kill NODE [quiet]: SIGKILL for every process of the node, as when a
-# machine loses power.
+# engine_kill NODE [quiet]: as when a machine loses power: its link goes
+# down first (nothing it would still send, FIN or RST, reaches the others),
+# then SIGKILL for every process of the node. engine_start brings the link
+# up again.
 engine_kill() {
 	local n=$1 pids i
+	ip link set "faas-$n-h" down 2>/dev/null || true
 	for i in 1 2 3; do # a process may fork meanwhile: again until none
 		pids=$(node_pids "$n")
 		[ -n "$pids" ] || return 0
@@ -200,10 +207,12 @@ swarm_up() {
 	inactive)
 		say "initialising the swarm on n1 ($(ip_of n1))"
 		dk n1 swarm init --advertise-addr "$(ip_of n1)" --listen-addr "$(ip_of n1):2377" \
-			--default-addr-pool "$POOL" >/dev/null
+			--default-addr-pool "$POOL" --dispatcher-heartbeat "$HEARTBEAT" >/dev/null
 		;;
 	*) die "n1's swarm state is '$(swarm_state n1)': run 'make cluster-down' and again" ;;
 	esac
+	[ "$(dk n1 info --format '{{.Swarm.Cluster.Spec.Dispatcher.HeartbeatPeriod}}')" = "$HEARTBEAT" ] ||
+		dk n1 swarm update --dispatcher-heartbeat "$HEARTBEAT" >/dev/null
 	local members
 	members=" $(dk n1 node ls -q | tr '\n' ' ')"
 	for n in n2 n3; do

@@ -241,6 +241,8 @@ image_registry() {
 		version: 0.1
 		log:
 		  level: warn
+		  accesslog:
+		    disabled: true
 		storage:
 		  filesystem:
 		    rootdirectory: /var/lib/registry
