@@ -175,10 +175,11 @@ static int key_cmp(const void *a, const void *b)
 static int check_keys(struct scan *s, size_t base, size_t at)
 {
 	size_t n = s->nkeys - base;
-	struct key *v = s->keys + base;
+	struct key *v;
 
 	if (n < 2)
 		return 0;
+	v = s->keys + base; /* keys is NULL until the first key */
 	qsort(v, n, sizeof(*v), key_cmp);
 	for (size_t i = 1; i < n; i++) {
 		if (key_cmp(&v[i - 1], &v[i]) != 0)
