@@ -25,7 +25,9 @@ if ! engine_ok; then
 	fi
 	if ! running; then
 		echo "docker-up: starting dockerd (log: $log)" >&2
-		setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+		# 3>&- ... 9>&-: the engine outlives us and must not hold a caller's lock
+		# (scripts/up.sh holds /tmp/faas-up.lock on fd 8, tests/run.sh the e2e lock on 9).
+		setsid nohup dockerd >>"$log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	fi
 	for _ in $(seq 1 300); do
 		engine_ok && break
