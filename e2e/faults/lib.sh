@@ -68,6 +68,7 @@ fault_fn() {
 # load_start NAME [SECONDS [FUNCTION]]: wrk in the background; LOAD_PID.
 load_start() {
 	local s=${2:-$LOAD_S}
+	L_SECONDS=$s
 	L_LOG=$T_DIR/load-$1.log
 	wrk -t2 -c"$CONNS" -d"${s}s" --timeout 10s -s e2e/faults/post.lua "$GW/function/${3:-$FN}" >"$L_LOG" 2>&1 &
 	LOAD_PID=$!
@@ -81,12 +82,12 @@ load_stop() {
 	load_wait
 }
 
-# load_wait [SECONDS]: waits for the load (bounded) and sets L_REQ (requests sent),
+# load_wait: waits for the load (bounded) and sets L_REQ (requests sent),
 # L_FAILED (sent and not answered 2xx), L_CONNECT (connections refused),
 # L_P99, L_MAX (ms) and L_DETAIL.
 load_wait() {
 	local line v k
-	local deadline=$((SECONDS + ${1:-$LOAD_S} + 60))
+	local deadline=$((SECONDS + L_SECONDS + 60))
 	while kill -0 "$LOAD_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
 	kill "$LOAD_PID" 2>/dev/null
 	wait "$LOAD_PID" 2>/dev/null
