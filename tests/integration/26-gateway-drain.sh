@@ -66,7 +66,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	wait "$wp"
 	read -r reqs failed <<<"$(summary "$T_DIR/wrk$round.out")"
 	echo "  round $round: ${reqs:-?} requests, ${failed:-?} failed"
-	check "round $round: the load ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 100
+	check "round $round: the load ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 20
 	expect_eq "round $round: no request fails when a replica is stopped (SIGTERM)" 0 "${failed:-missing}"
 	expect_eq "round $round: the stopped replica drained and exited 0" 0 "$a_rc"
 	expect_eq "round $round: while the load went on (the gateway stopped sending to it)" yes "$a_early"
@@ -85,5 +85,5 @@ kill -KILL "$KA_PID"
 wait "$wp"
 read -r reqs failed <<<"$(summary "$T_DIR/wrkk.out")"
 echo "  SIGKILL: ${reqs:-?} requests, ${failed:-?} failed"
-check "SIGKILL: the load ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 100
+check "SIGKILL: the load ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 20
 check "SIGKILL: at most the 8 requests in flight fail (${failed:-?})" test "${failed:-99}" -le 8
