@@ -24,6 +24,10 @@ static struct ctl *ctl;
 static struct api_conf conf;
 /* Writes of the desired state are serialised (generation n+1 needs n). */
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One alert at a time from the deduplication check to its record: copies of a
+ * notification delivered at once (Alertmanager's retries, two Alertmanagers)
+ * would otherwise all pass the check before any records its step. */
+static pthread_mutex_t alert_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct req {
 	struct fx_buf body;
@@ -829,12 +833,14 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_ignored(a, why);
 			continue;
 		}
+		pthread_mutex_lock(&alert_mu);
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
 		else
 			fresh = !a->firing ||
 			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
 		if (!fresh) {
+			pthread_mutex_unlock(&alert_mu);
 			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
 			         a->function, a->idle, a->key);
 			continue;
@@ -842,6 +848,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
 		                            &err);
 		if (rc < 0) {
+			pthread_mutex_unlock(&alert_mu);
 			transient += rc != -ENOENT;
 			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
 			         err ? err : "");
@@ -850,6 +857,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			continue;
 		}
 		if (step.why != NULL) {
+			pthread_mutex_unlock(&alert_mu);
 			alert_ignored(a, step.why);
 			continue;
 		}
@@ -859,6 +867,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
+		pthread_mutex_unlock(&alert_mu);
 		scaled++;
 		log_info("scaled",
 		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",

@@ -837,7 +837,8 @@ static void do_read(struct gw_req *r)
 				r->ilen -= r->h.head_len;
 				continue;
 			}
-			if (r->h.status == 503 && draining_answer(&r->h) && !r->streaming &&
+			bool draining = draining_answer(&r->h);
+			if (draining && r->h.status == 503 && !r->streaming &&
 			    r->retries < MAX_TRIES) {
 				/* The replica is shutting down and did not run the request. */
 				r->retries++;
@@ -846,6 +847,9 @@ static void do_read(struct gw_req *r)
 				try_next(r);
 				return;
 			}
+			/* A draining replica still answers what reaches it: send it no more. */
+			if (draining)
+				gw_replica_mark_down(r->rep);
 			if (!r->upload_done) {
 				/* An answer before the whole body (e.g. 413): the rest of the body
 				 * is not wanted; it is read and dropped, and the answer goes out
