@@ -101,6 +101,9 @@ FORCE:
 # shared, which keeps its RSS under 10 MiB with 200 functions.
 NOTLS := build/rel/common/notls.o
 LIBS_watchdog = -static-pie -lmicrohttpd -lpthread -lm
+# faas-gateway links no libcurl (plain HTTP to the controller, common/httpc.c)
+# but the real GnuTLS, through libmicrohttpd, for HTTPS.
+LIBS_gateway = -lmicrohttpd -ljson-c -lpthread -lm
 LIBS_controller = -Wl,-Bstatic -lmicrohttpd -ljson-c -lyaml -Wl,-Bdynamic -lpthread -lm
 bin/fwatchdog bin/faas-controller: $(NOTLS)
 define program

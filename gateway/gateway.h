@@ -286,6 +286,8 @@ struct MHD_Daemon;
 struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops);
 /* Requests in progress (all loops). */
 int gw_server_active(void);
+/* Requests completed since start (all loops). */
+uint64_t gw_server_completed(void);
 
 /* ---- ui.c ---- */
 

@@ -14,6 +14,7 @@
 
 volatile int gw_draining;
 static atomic_int active;
+static atomic_uint_fast64_t completed;
 
 int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
                size_t len)
@@ -136,6 +137,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
+	atomic_fetch_add(&completed, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -186,4 +188,9 @@ struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
 int gw_server_active(void)
 {
 	return atomic_load(&active);
+}
+
+uint64_t gw_server_completed(void)
+{
+	return atomic_load(&completed);
 }

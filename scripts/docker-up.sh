@@ -6,6 +6,21 @@ set -euo pipefail
 
 log=${FX_DOCKERD_LOG:-/var/log/faas-dockerd.log}
 
+# start_dockerd: dockerd in its own session, holding no descriptor of ours
+# but 0-2. Whatever opened this script may hold a lock on a descriptor
+# (scripts/up.sh: /tmp/faas-up.lock on fd 8, tests/run.sh: /tmp/faas-e2e.lock
+# on fd 9): a daemon that inherited it would keep the lock for its whole life,
+# and every later `make up`, `make down` or e2e run would wait for it.
+start_dockerd() {
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+		done
+		exec setsid nohup dockerd >>"$log" 2>&1 </dev/null
+	) &
+}
+
 engine_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 if ! engine_ok; then
@@ -18,7 +33,7 @@ if ! engine_ok; then
 	fi
 	if ! pgrep -x dockerd >/dev/null; then
 		echo "docker-up: starting dockerd (log: $log)" >&2
-		setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+		start_dockerd
 	fi
 	for _ in $(seq 1 300); do
 		engine_ok && break

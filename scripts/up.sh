@@ -37,7 +37,8 @@ if ! flock -n 8; then
 	flock -w 600 8 || die "the other run still holds /tmp/faas-up.lock after 10 min"
 fi
 
-scripts/docker-up.sh
+# 8>&-: nothing docker-up.sh starts may hold the lock (it also closes it).
+scripts/docker-up.sh 8>&-
 
 for b in bin/faas-gateway bin/faas-controller bin/fwatchdog bin/faasctl; do
 	[ -x "$b" ] || die "$b is missing: run 'make' first (or 'make up', which builds)"

@@ -119,6 +119,16 @@
     }
   }
 
+  // An absolute URL on the page's origin. A page opened as
+  // http://user:password@host/ui/ has the credentials in its base URL, and
+  // fetch() refuses a relative URL resolved against it ("Request cannot be
+  // constructed from a URL that includes credentials"): location.origin
+  // never carries them, and the browser still sends the credentials it
+  // cached for the origin.
+  function url(path) {
+    return location.origin + path;
+  }
+
   // api('GET', path) → {status, data, headers}; throws ApiError on a non-2xx
   // answer (with the controller's {"error", "details"}) or a network failure.
   async function api(method, path, body, type) {
@@ -129,7 +139,7 @@
     }
     let res;
     try {
-      res = await fetch(path, opts);
+      res = await fetch(url(path), opts);
     } catch (e) {
       throw new ApiError(0, 'cannot reach the gateway (' + e.message + ')');
     }
@@ -710,8 +720,8 @@
     const submit = h('button', { type: 'submit', class: 'primary' }, 'Invoke');
     const formErr = h('p', { class: 'field-error', role: 'alert', hidden: true });
     const result = h('div', { class: 'response', 'aria-live': 'polite', 'data-response': '' });
-    const url = h('code', { class: 'url' });
-    const updateUrl = () => setText(url, method.value + ' /function/' + name + normPath(path.value));
+    const reqLine = h('code', { class: 'url' });
+    const updateUrl = () => setText(reqLine, method.value + ' /function/' + name + normPath(path.value));
     method.addEventListener('change', updateUrl);
     path.addEventListener('input', updateUrl);
     updateUrl();
@@ -720,7 +730,7 @@
       h('div', { class: 'row' },
         h('div', { class: 'field narrow' }, h('label', { for: ids.m }, 'Method'), method),
         h('div', { class: 'field grow' }, h('label', { for: ids.p }, 'Path and query'), path)),
-      h('p', { class: 'muted small' }, 'Request: ', url),
+      h('p', { class: 'muted small' }, 'Request: ', reqLine),
       h('div', { class: 'field' }, h('label', { for: ids.hd }, 'Headers'), headers,
         h('p', { class: 'muted small', id: ids.hd + '-help' }, 'One per line, "Name: value".')),
       h('div', { class: 'field' }, h('label', { for: ids.b }, 'Body'), body),
@@ -761,7 +771,7 @@
       clear(result);
       const t0 = performance.now();
       try {
-        const res = await fetch('/function/' + encodeURIComponent(name) + normPath(path.value), init);
+        const res = await fetch(url('/function/' + encodeURIComponent(name) + normPath(path.value)), init);
         const tHead = performance.now() - t0;
         const text = await res.text();
         const total = performance.now() - t0;

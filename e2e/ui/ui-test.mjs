@@ -53,13 +53,13 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const profiles = [];
 const contexts = [];
 const pageErrors = [];
-async function newPage(viewport, mobile) {
+async function newPage(viewport, mobile, noCredentials) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-chromium-'));
   profiles.push(profile);
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium', args: ARGS, timeout: 60000,
     viewport, isMobile: !!mobile, hasTouch: !!mobile, deviceScaleFactor: 1,
-    httpCredentials: { username: user, password }, colorScheme: 'light'
+    httpCredentials: noCredentials ? undefined : { username: user, password }, colorScheme: 'light'
   });
   contexts.push(ctx);
   const page = ctx.pages()[0] || await ctx.newPage();
@@ -313,6 +313,25 @@ try {
     await page.click('dialog button:text-is("Delete")');
     await page.waitForSelector('h1:text-is("Functions")');
     await page.waitForFunction((n) => !document.querySelector(`tr[data-function="${n}"]`) && document.querySelector('tr[data-function="echo"]'), newName, { timeout: 20000 });
+  });
+
+  // 8. Opened as http://user:password@host/ui/ (a bookmark, a script): the
+  // page's API calls must not be built on a URL holding credentials.
+  await step('UI opened with credentials in the URL lists and invokes', async () => {
+    const withCreds = await newPage({ width: 1280, height: 860 }, false, true);
+    const u = new URL(base + '/ui/');
+    u.username = user;
+    u.password = password;
+    const r = await withCreds.goto(u.href);
+    assert(r && r.status() === 200, '/ui/ answered ' + (r && r.status()));
+    await withCreds.waitForSelector('tr[data-function="echo"]');
+    assert(!/Cannot list/.test(await withCreds.textContent('main')), 'the list shows an error');
+    await withCreds.click('tr[data-function="echo"] a');
+    await withCreds.fill('textarea[name="body"]', 'creds ' + suffix);
+    await withCreds.click('form.invoke button[type="submit"]');
+    await withCreds.waitForSelector('[data-body]', { timeout: 30000 });
+    const body = await withCreds.textContent('[data-body]');
+    assert(body.trim() === 'creds ' + suffix, 'body ' + JSON.stringify(body));
   });
 
   await step('no script errors in the page', async () => {
