@@ -37,7 +37,12 @@ fi
 check "make up said it started dockerd" grep -q 'docker-up: starting dockerd' "$T_DIR/up1.log"
 
 pid=$(pgrep -x dockerd | head -n 1)
-held=$(ls -l "/proc/${pid:-0}/fd" 2>/dev/null | grep -E 'faas-(up|e2e)\.lock' || true)
+held=
+for fd in "/proc/${pid:-0}/fd"/*; do
+	case $(readlink "$fd" 2>/dev/null) in
+	*/faas-up.lock | */faas-e2e.lock) held+="fd ${fd##*/} -> $(readlink "$fd") " ;;
+	esac
+done
 if [ -n "$pid" ] && [ -z "$held" ]; then
 	t_pass "dockerd holds neither /tmp/faas-up.lock nor /tmp/faas-e2e.lock"
 else
