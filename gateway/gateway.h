@@ -34,6 +34,7 @@ enum gw_route_kind {
 	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
 	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
 	GW_ROUTE_UI_REDIRECT,
+	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
@@ -96,6 +97,32 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 /* part: 0 invocation_total, 1 seconds histogram, 2 started, 3 service_count */
 #define GW_METRIC_PARTS 4
 int gw_metrics_header(int part, struct fx_buf *out);
+/* The latency histogram's upper bounds (s), GW_METRIC_BUCKETS of them. */
+#define GW_METRIC_BUCKETS 11
+extern const double gw_metric_bounds[GW_METRIC_BUCKETS];
+/* Counters since start, over every status code. */
+struct gw_metrics_snap {
+	uint64_t count;
+	uint64_t errors; /* status >= 500 */
+	uint64_t buckets[GW_METRIC_BUCKETS + 1]; /* per bucket (not cumulative); last: above the top */
+};
+void gw_metrics_snapshot(struct gw_fn_metrics *m, struct gw_metrics_snap *out);
+
+/* ---- history.c: the last 15 minutes of each function (UI charts) ---- */
+
+#define GW_HISTORY_STEP_S 10
+#define GW_HISTORY_POINTS 90 /* 15 minutes */
+struct gw_fn;
+struct gw_history;
+void gw_history_free(struct gw_history *h);
+/* Samples every function present (main thread, every GW_HISTORY_STEP_S). */
+void gw_history_sample(int64_t now_ms);
+/* {"function","source":"gateway","step_seconds","t":[unix s...],
+ * "invocations_per_second","error_ratio","p50_seconds","p99_seconds","replicas"}:
+ * arrays oldest first, null where there is no value. 0 or -ENOMEM. */
+int gw_history_json(struct gw_fn *f, struct fx_buf *out);
+/* The q quantile of per-bucket counts b[nb] (b[nb-1]: above upper[nb-2]); NAN if empty. */
+double gw_history_quantile(const uint64_t *b, size_t nb, const double *upper, double q);
 
 /* ---- registry.c: which functions exist, and their replicas ---- */
 
@@ -115,6 +142,7 @@ struct gw_fn {
 	int64_t available;
 	bool zero; /* may scale to zero; scale from zero on a request */
 	struct gw_fn_metrics *metrics;
+	struct gw_history *history; /* NULL until its first sample (main thread) */
 	/* discovery */
 	struct gw_replica **reps;
 	size_t nreps;
@@ -279,7 +307,7 @@ int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, con
 int gw_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern volatile int gw_draining;
-/* /healthz, /metrics, /ui/ (and the redirect to it). */
+/* /healthz, /metrics, /ui/ (and the redirect to it), /ui/history/{name}. */
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
 struct MHD_Daemon;
 /* Starts a daemon for loop l on a bound, listening socket; NULL on failure. */

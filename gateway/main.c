@@ -251,7 +251,8 @@ static int listen_on(int64_t port_num, char *addr_out, size_t n)
 	return fd;
 }
 
-/* Waits for a signal in set. Meanwhile, once a second: when requests were
+/* Waits for a signal in set. Meanwhile, every GW_HISTORY_STEP_S the
+ * functions' history is sampled (history.c), and once a second: when requests were
  * served since the last look and none is in progress now, the heap is
  * trimmed, so the memory a burst of connections took (libmicrohttpd's
  * per-connection pools, answer buffers, in two malloc arenas) goes back to
@@ -261,11 +262,17 @@ static int wait_signal(const sigset_t *set)
 	const struct timespec second = {1, 0};
 	uint64_t seen = gw_server_completed();
 	bool dirty = false;
+	int64_t next_sample = gw_now_ms();
 
 	for (;;) {
 		int sig = sigtimedwait(set, NULL, &second);
 		if (sig > 0)
 			return sig;
+		int64_t now = gw_now_ms();
+		if (now >= next_sample) {
+			gw_history_sample(now);
+			next_sample = now + GW_HISTORY_STEP_S * 1000;
+		}
 		uint64_t done = gw_server_completed();
 		if (done != seen) {
 			seen = done;

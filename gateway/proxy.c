@@ -1206,7 +1206,8 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 		break;
 	case GW_ROUTE_UI:
 	case GW_ROUTE_UI_REDIRECT:
-		if (r->route.kind == GW_ROUTE_UI && !auth_ok(c))
+	case GW_ROUTE_HISTORY:
+		if (r->route.kind != GW_ROUTE_UI_REDIRECT && !auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
 		return gw_serve_local(c, &r->route, method);
 	case GW_ROUTE_HEALTHZ:

@@ -90,6 +90,24 @@ static int serve_ui(struct MHD_Connection *c, const struct gw_route *rt)
 	return ret;
 }
 
+static int serve_history(struct MHD_Connection *c, const struct gw_route *rt)
+{
+	struct gw_fn *f = gw_registry_lookup(rt->name, NULL);
+	struct fx_buf out;
+	int ret;
+
+	if (!f)
+		return gw_respond_error(c, 404, "function not found");
+	fx_buf_init(&out, 1u << 20);
+	if (gw_history_json(f, &out) < 0) {
+		fx_buf_release(&out);
+		return gw_respond_error(c, 503, "out of memory");
+	}
+	ret = gw_respond(c, 200, "application/json", out.data, out.len);
+	fx_buf_release(&out);
+	return ret;
+}
+
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -107,6 +125,8 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 		return serve_metrics(c);
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
+	case GW_ROUTE_HISTORY:
+		return serve_history(c, rt);
 	case GW_ROUTE_UI_REDIRECT:
 		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
 		                                       MHD_RESPMEM_PERSISTENT);

@@ -153,6 +153,31 @@ try {
     assert(/ms$/.test(time), 'time ' + time);
     console.log('note: invoke echo from the page took ' + time);
   });
+  // Charts of the last 15 minutes, from the gateway's history (a point every 10 s).
+  await step('charts show echo\'s invocations, errors, latency and replicas', async () => {
+    for (const k of ['rate', 'errors', 'latency', 'replicas']) await page.waitForSelector(`svg[data-chart="${k}"]`);
+    // The invoke above (and e2e/30's load) lands in a point within ~20 s.
+    await page.waitForFunction(() => {
+      const r = document.querySelector('svg[data-chart="rate"]');
+      return r && Number(r.dataset.points) > 0 && r.querySelector('path[data-series="rate"]') &&
+        r.dataset.last.split(' ').some((v) => Number(v) > 0);
+    }, null, { timeout: 40000 });
+    const d = await page.$$eval('svg[data-chart]', (a) => Object.fromEntries(a.map((x) => [x.dataset.chart, { n: Number(x.dataset.points), last: x.dataset.last }])));
+    assert(d.replicas.n > 0 && Number(d.replicas.last) >= 1, 'replicas chart ' + JSON.stringify(d.replicas));
+    assert(d.latency.n > 0 && d.latency.last.split(' ').every((v) => v === '' || (Number(v) >= 0 && Number(v) < 10)), 'latency chart ' + JSON.stringify(d.latency));
+    assert(d.errors.n > 0, 'errors chart ' + JSON.stringify(d.errors));
+    const h = await apiGet('/ui/history/echo');
+    assert(h.function === 'echo' && h.step_seconds === 10 && h.t.length === h.replicas.length, 'history ' + JSON.stringify(h).slice(0, 200));
+    console.log('note: echo\'s history has ' + h.t.length + ' points; latest rate ' + h.invocations_per_second[h.invocations_per_second.length - 1] + '/s');
+  });
+  // Replicas: the node's host name (this single-node swarm: this machine), not its ID.
+  await step('replicas table shows node host names', async () => {
+    await page.waitForSelector('tr[data-task] td[data-node]');
+    const cells = (await page.$$eval('tr[data-task] td[data-node]', (tds) => tds.map((t) => [t.dataset.node, t.textContent.trim()])))
+      .filter(([id]) => id); // a task not yet placed has no node
+    assert(cells.length > 0, 'no task rows');
+    for (const [id, text] of cells) assert(text === os.hostname() && text !== id, 'node cell ' + text + ' (id ' + id + ', host ' + os.hostname() + ')');
+  });
   await page.click('details:has(summary:text-matches("Response headers")) summary').catch(() => {});
   await shot(page, 'detail-desktop');
 
