@@ -313,7 +313,8 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
-		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks, nodes));
+		           openfaas ? openfaas_json(&s, one)
+		                    : function_json(&s, one, tasks, nodes));
 	}
 	stored_release(&s);
 	json_object_put(svc);

@@ -17,11 +17,14 @@ restore_engine() {
 }
 trap 'restore_engine; t_cleanup' EXIT
 
+# The engine of the default socket (other engines may run here, with their
+# own roots and sockets: they are left alone).
+eval "$(sed -n '/^default_dockerd() {/,/^}/p' scripts/docker-up.sh)"
+
 # stop_dockerd: SIGTERM, then wait (bounded) until it is gone.
 stop_dockerd() {
 	local pid
-	pid=$(pgrep -x dockerd | head -n 1)
-	[ -n "$pid" ] || return 0
+	pid=$(default_dockerd) || return 0
 	kill -TERM "$pid" 2>/dev/null
 	wait_for 90 bash -c "! kill -0 $pid" || return 1
 	! engine_ok
@@ -36,7 +39,7 @@ else
 fi
 check "make up said it started dockerd" grep -q 'docker-up: starting dockerd' "$T_DIR/up1.log"
 
-pid=$(pgrep -x dockerd | head -n 1)
+pid=$(default_dockerd)
 held=
 for fd in "/proc/${pid:-0}/fd"/*; do
 	case $(readlink "$fd" 2>/dev/null) in

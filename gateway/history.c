@@ -93,10 +93,13 @@ static void sample_one(struct gw_fn *f, void *arg)
 		p->t = (uint32_t)time(NULL);
 		p->rate = (float)((double)n / secs);
 		p->err = n ? (float)((double)e / (double)n) : NAN;
-		p->p50 = (float)gw_history_quantile(d, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.5);
-		p->p99 = (float)gw_history_quantile(d, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.99);
-		p->replicas = (int32_t)(f->replicas < 0 ? 0 : f->replicas > INT32_MAX ? INT32_MAX
-		                                                                      : f->replicas);
+		p->p50 =
+		    (float)gw_history_quantile(d, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.5);
+		p->p99 =
+		    (float)gw_history_quantile(d, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.99);
+		p->replicas = (int32_t)(f->replicas < 0           ? 0
+		                        : f->replicas > INT32_MAX ? INT32_MAX
+		                                                  : f->replicas);
 		h->head = (h->head + 1) % GW_HISTORY_POINTS;
 		if (h->n < GW_HISTORY_POINTS)
 			h->n++;
@@ -121,8 +124,8 @@ static int put_num(struct fx_buf *out, double v, int decimals)
 
 int gw_history_json(struct gw_fn *f, struct fx_buf *out)
 {
-	static const char *const names[] = {"t", "invocations_per_second", "error_ratio",
-	                                    "p50_seconds", "p99_seconds", "replicas"};
+	static const char *const names[] = {
+	    "t", "invocations_per_second", "error_ratio", "p50_seconds", "p99_seconds", "replicas"};
 	struct point pts[GW_HISTORY_POINTS];
 	size_t n = 0;
 	int rc;

@@ -13,7 +13,7 @@ const double gw_metric_bounds[GW_METRIC_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.
                                                     0.5,   1,    2.5,   5,    10};
 #define bucket_max gw_metric_bounds
 #define NBUCKETS   GW_METRIC_BUCKETS
-#define MAX_CODES 32 /* distinct status codes kept per function */
+#define MAX_CODES  32 /* distinct status codes kept per function */
 
 struct code_stats {
 	int code;

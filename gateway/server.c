@@ -190,19 +190,37 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http", "detail=\"%s\"", msg);
 }
 
-struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
+static void on_tls_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		gw_tls_connection_started(c);
+}
+
+struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops, bool tls)
 {
 	unsigned flags =
 	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000);
 	unsigned limit = (unsigned)((gw_cfg.max_connections + nloops - 1) / nloops);
+	/* HTTPS: the certificate comes from tls.c at each handshake (rotation). */
+	struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)gw_tls_priorities},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, gw_tls_retrieve()},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)(uintptr_t)on_tls_connection, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)gw_cfg.max_header_size, MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	    flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw_cfg.max_header_size,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
 }
 
 int gw_server_active(void)

@@ -21,6 +21,16 @@ start_dockerd() {
 	) &
 }
 
+# default_dockerd: the pid of the engine of the default socket, from its pid
+# file (dockerd's default /var/run/docker.pid); fails when it is not running.
+# Not "any process named dockerd": other engines may run on this machine with
+# their own data roots and sockets (e.g. a test cluster's nodes).
+default_dockerd() {
+	local pid
+	pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
+	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && echo "$pid"
+}
+
 engine_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 if ! engine_ok; then
@@ -28,10 +38,10 @@ if ! engine_ok; then
 		echo "docker-up: no Docker engine answers and dockerd is not installed (scripts/deps.sh all installs docker.io)" >&2
 		exit 1
 	fi
-	if [ -S /var/run/docker.sock ] && ! pgrep -x dockerd >/dev/null; then
+	if [ -S /var/run/docker.sock ] && ! default_dockerd >/dev/null; then
 		rm -f /var/run/docker.sock /var/run/docker.pid # left by a killed engine
 	fi
-	if ! pgrep -x dockerd >/dev/null; then
+	if ! default_dockerd >/dev/null; then
 		echo "docker-up: starting dockerd (log: $log)" >&2
 		start_dockerd
 	fi

@@ -160,7 +160,7 @@ image_gateway() {
 		# No per-thread caches of freed blocks: after a load they pin
 		# pages the idle heap trim cannot return (README, gateway "Memory").
 		ENV GLIBC_TUNABLES=glibc.malloc.tcache_count=0
-		EXPOSE 8080
+		EXPOSE 8080 8443
 		ENTRYPOINT ["/faas-gateway"]
 	DOCKERFILE
 	build gateway

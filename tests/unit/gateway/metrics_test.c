@@ -80,9 +80,10 @@ START_TEST(history_empty)
 	fx_buf_init(&b, 1 << 16);
 	f.metrics = gw_metrics_new();
 	ck_assert_int_eq(gw_history_json(&f, &b), 0);
-	ck_assert_str_eq(b.data, "{\"function\":\"echo\",\"source\":\"gateway\",\"step_seconds\":10,"
-	                         "\"t\":[],\"invocations_per_second\":[],\"error_ratio\":[],"
-	                         "\"p50_seconds\":[],\"p99_seconds\":[],\"replicas\":[]}\n");
+	ck_assert_str_eq(b.data,
+	                 "{\"function\":\"echo\",\"source\":\"gateway\",\"step_seconds\":10,"
+	                 "\"t\":[],\"invocations_per_second\":[],\"error_ratio\":[],"
+	                 "\"p50_seconds\":[],\"p99_seconds\":[],\"replicas\":[]}\n");
 	fx_buf_release(&b);
 	gw_metrics_free(f.metrics);
 }
