@@ -45,12 +45,12 @@ if ! engine_ok; then
 		echo "docker-up: starting dockerd (log: $log)" >&2
 		start_dockerd
 	fi
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 600); do
 		engine_ok && break
 		sleep 0.1
 	done
 	if ! engine_ok; then
-		echo "docker-up: dockerd did not answer within 30 s; last lines of $log:" >&2
+		echo "docker-up: dockerd did not answer within 60 s; last lines of $log:" >&2
 		tail -n 20 "$log" >&2
 		exit 1
 	fi

@@ -26,7 +26,7 @@ umask 077
 
 # The names the certificate must hold: this host's name and addresses.
 names=(localhost "$(hostname)")
-fqdn=$(hostname -f 2>/dev/null || true)
+fqdn=$(timeout 2 hostname -f 2>/dev/null || true)
 [ -n "$fqdn" ] && [ "$fqdn" != "$(hostname)" ] && names+=("$fqdn")
 # The address of the default route (not every bridge's: those come and go).
 addrs=(127.0.0.1 ::1)
