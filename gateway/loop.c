@@ -162,6 +162,7 @@ static void *loop_main(void *arg)
 	struct epoll_event evs[256];
 	int64_t last_tick = gw_now_ms();
 	bool quiesced = false;
+	unsigned tls_spins = 0; /* turns in a row with a 0 timeout and no event */
 
 	while (!l->stop) {
 		MHD_UNSIGNED_LONG_LONG mt;
@@ -169,8 +170,20 @@ static void *loop_main(void *arg)
 		if (MHD_get_timeout(l->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)timeout)
 			timeout = (int)mt;
 		if (l->dtls && MHD_get_timeout(l->dtls, &mt) == MHD_YES &&
-		    mt < (MHD_UNSIGNED_LONG_LONG)timeout)
-			timeout = (int)mt;
+		    mt < (MHD_UNSIGNED_LONG_LONG)timeout) {
+			/* libmicrohttpd 0.9.75 keeps a connection in the middle of
+			 * its TLS handshake "ready" (GnuTLS reads the socket itself,
+			 * so the daemon never sees EAGAIN) and asks for a 0 timeout
+			 * until the client's next flight arrives: a busy loop that
+			 * took 4x nginx's CPU per new connection. After two turns
+			 * in a row that found nothing at all to do, wait up to 1 ms
+			 * instead: the daemon's epoll descriptor still wakes the
+			 * loop at once when data comes. */
+			if (mt == 0 && tls_spins >= 2)
+				mt = 1;
+			if (mt < (MHD_UNSIGNED_LONG_LONG)timeout)
+				timeout = (int)mt;
+		}
 		if (l->kick)
 			timeout = 0;
 		bool run = timeout == 0, run_tls = run;
@@ -202,6 +215,10 @@ static void *loop_main(void *arg)
 		}
 		if (l->dtls && (n == 0 || run_tls || kicked))
 			MHD_run(l->dtls);
+		if (n != 0 || timeout != 0 || kicked)
+			tls_spins = 0;
+		else if (tls_spins < 2)
+			tls_spins++;
 		int64_t now = gw_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			last_tick = now;

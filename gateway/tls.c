@@ -12,9 +12,11 @@
  * keeps no pointer to it past the handshake); at most GEN_MAX wait.
  *
  * TLS 1.2 and 1.3 only, AEAD ciphers with ECDHE (forward secrecy), the
- * server's order. Resumption: session tickets, with one key per process
- * (gnutls rotates the keys it derives from it), enabled on each connection
- * as libmicrohttpd starts it (gw_tls_connection_started). */
+ * server's order. X25519 first among the groups: it is the key share
+ * clients send first, and a server that prefers another one makes every TLS
+ * 1.3 handshake take a HelloRetryRequest round trip (and a second key). Resumption: session
+ * tickets, with one key per process (gnutls rotates the keys it derives from it), enabled on each
+ * connection as libmicrohttpd starts it (gw_tls_connection_started). */
 #include "gateway.h"
 
 #include "log.h"
@@ -42,7 +44,8 @@
 
 const char gw_tls_priorities[] =
     "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:"
+    "+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE";
 
 struct gen {
 	gnutls_pcert_st pcert[CHAIN_MAX];
