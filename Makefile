@@ -7,6 +7,8 @@
 #   make bench      benchmarks in bench/
 #   make fuzz       libFuzzer targets in bin/fuzz/ (clang; see fuzz/README.md)
 #   make up/down    run / remove the platform on the local swarm
+#   make cluster-up/cluster-down  a three-engine swarm on this machine with the
+#                   platform on it (MANAGERS=3: three managers); see scripts/cluster.sh
 # DEVELOPER=1 (or CI=true) turns warnings into errors.
 
 PROGRAMS := watchdog gateway controller faasctl
@@ -49,7 +51,8 @@ FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format
+.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format \
+	cluster-up cluster-down
 all: $(BINS) $(FUNC_BINS)
 
 build/%/.dir:
@@ -198,6 +201,15 @@ up:
 
 down:
 	@scripts/down.sh
+
+MANAGERS ?= 1
+cluster-up:
+	@scripts/deps.sh all
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh up --managers $(MANAGERS)
+
+cluster-down:
+	@scripts/cluster.sh down
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -13,7 +13,7 @@ build_pkgs=(
 	shellcheck cppcheck clang-format
 )
 run_pkgs=(
-	docker.io busybox-static
+	docker.io busybox-static docker-registry
 	prometheus prometheus-alertmanager
 	wrk nginx-light
 	git jq

@@ -33,6 +33,10 @@ default_dockerd() {
 
 engine_ok() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+if ! engine_ok && [ -n "${DOCKER_HOST:-}" ]; then
+	echo "docker-up: no Docker engine answers at DOCKER_HOST=$DOCKER_HOST" >&2
+	exit 1
+fi
 if ! engine_ok; then
 	if ! command -v dockerd >/dev/null 2>&1; then
 		echo "docker-up: no Docker engine answers and dockerd is not installed (scripts/deps.sh all installs docker.io)" >&2

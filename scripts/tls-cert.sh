@@ -8,7 +8,8 @@
 # in the certificate file), copied in. Otherwise a pair made on an earlier run
 # is kept while it is valid for 30 more days and names this host; else a new
 # one is made with GnuTLS's certtool: an ECDSA P-256 key, valid 397 days, for
-# localhost, 127.0.0.1, ::1, the host's name and main address, signed by the
+# localhost, 127.0.0.1, ::1, the host's name and main address (and
+# FAAS_TLS_HOST, the address clients are given, when set), signed by the
 # local CA (made once, valid 10 years, key mode 0600).
 # Prints "made", "kept" or "user" on stdout. Exit 1 with a message on failure.
 # Usage: scripts/tls-cert.sh CONF_DIR
@@ -32,6 +33,14 @@ fqdn=$(timeout 2 hostname -f 2>/dev/null || true)
 addrs=(127.0.0.1 ::1)
 primary=$(ip -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p')
 [ -n "$primary" ] && addrs+=("$primary")
+# The address faasctl is given (FAAS_GATEWAY_HOST in scripts/up.sh), if another.
+if [ -n "${FAAS_TLS_HOST:-}" ]; then
+	if [[ $FAAS_TLS_HOST =~ ^[0-9.]+$ || $FAAS_TLS_HOST == *:* ]]; then
+		addrs+=("$FAAS_TLS_HOST")
+	else
+		names+=("$FAAS_TLS_HOST")
+	fi
+fi
 
 # The pair matches: same public key in both (certtool prints its ID).
 matches() {

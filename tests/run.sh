@@ -3,7 +3,8 @@
 # ends with one line: "N passed, N failed[, N skipped]".
 #   unit:        build/asan/tests/unit/**/_test (Check, under ASan + UBSan)
 #   integration: tests/integration/*.sh (real binaries on 127.0.0.1)
-#   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first)
+#   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first),
+#                then e2e/cluster/*.sh (three engines on this machine)
 # FX_TEST_FILTER=regex limits the scripts and executables run.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -67,7 +68,9 @@ for level in "$@"; do
 		elif ! scripts/docker-up.sh 9>&-; then
 			echo "fail e2e: no Docker swarm (scripts/docker-up.sh failed)" >>"$FX_RESULTS"
 		else
-			run_scripts e2e/*.sh
+			# Last: the platform on a three-node test swarm of its own
+			# (scripts/cluster.sh), which 99-down.sh there removes.
+			run_scripts e2e/*.sh e2e/cluster/[0-9]*.sh
 		fi
 		;;
 	*) echo "tests/run.sh: unknown level '$level'" >&2; exit 2 ;;
