@@ -174,7 +174,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 }
 
 static struct json_object *function_json(const struct stored *s, struct json_object *svc,
-                                         struct json_object *tasks)
+                                         struct json_object *tasks, struct json_object *nodes)
 {
 	struct json_object *o = fx_spec_to_json(&s->fn), *meta = docker_jget(o, "metadata"), *mine;
 	struct fn_status st;
@@ -184,7 +184,7 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	json_object_object_add(meta, "generation", json_object_new_int64(s->generation));
 	json_object_object_add(meta, "creationTimestamp", json_object_new_string(s->created));
 	status_compute(svc, mine, has_err ? errbuf : NULL, &st);
-	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, 0));
+	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, nodes, 0));
 	json_object_put(mine);
 	return o;
 }
@@ -244,7 +244,7 @@ static void get_functions(struct reply *r, bool openfaas)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *svc = service_named(svcs, v[i].fn.name);
 		json_object_array_add(items, openfaas ? openfaas_json(&v[i], svc)
-		                                      : function_json(&v[i], svc, tasks));
+		                                      : function_json(&v[i], svc, tasks, NULL));
 	}
 	stored_list_release(v, n);
 	json_object_put(svcs);
@@ -264,7 +264,7 @@ static void get_functions(struct reply *r, bool openfaas)
 static void get_function(struct reply *r, const char *name, bool openfaas)
 {
 	struct stored s;
-	struct json_object *svc = NULL, *tasks = NULL;
+	struct json_object *svc = NULL, *tasks = NULL, *nodes = NULL;
 	char *err = NULL, path[256];
 	int rc;
 	if (!fx_spec_valid_name(name)) {
@@ -295,10 +295,19 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
 		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+		/* The nodes' host names for the tasks (one function's page): without
+		 * them the tasks show only node IDs. Not an error when it fails. */
+		if (rc >= 0) {
+			char *nerr = NULL;
+			if (docker_call(&ctl->docker, "GET", "/nodes", NULL, &nodes, &nerr) < 0)
+				nodes = NULL;
+			free(nerr);
+		}
 	}
 	if (rc < 0) {
 		stored_release(&s);
 		json_object_put(svc);
+		json_object_put(nodes);
 		reply_docker(r, rc, err);
 		return;
 	}
@@ -309,11 +318,13 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
-		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+		           openfaas ? openfaas_json(&s, one)
+		                    : function_json(&s, one, tasks, nodes));
 	}
 	stored_release(&s);
 	json_object_put(svc);
 	json_object_put(tasks);
+	json_object_put(nodes);
 }
 
 /* Has the container of a starting task been started? Its address must not be
@@ -431,7 +442,7 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 		struct stored now = {.generation = gen};
 		now.fn = *fn;
 		snprintf(now.created, sizeof(now.created), "%s", created);
-		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
+		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL, NULL));
 	}
 out:
 	pthread_mutex_unlock(&write_mu);

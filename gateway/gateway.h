@@ -34,6 +34,7 @@ enum gw_route_kind {
 	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
 	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
 	GW_ROUTE_UI_REDIRECT,
+	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
@@ -110,6 +111,33 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 /* part: 0 invocation_total, 1 seconds histogram, 2 started, 3 service_count */
 #define GW_METRIC_PARTS 4
 int gw_metrics_header(int part, struct fx_buf *out);
+/* The latency histogram's upper bounds (s), GW_METRIC_BUCKETS of them. */
+#define GW_METRIC_BUCKETS 11
+extern const double gw_metric_bounds[GW_METRIC_BUCKETS];
+/* Counters since start, over every status code. */
+struct gw_metrics_snap {
+	uint64_t count;
+	uint64_t errors; /* status >= 500 */
+	uint64_t
+	    buckets[GW_METRIC_BUCKETS + 1]; /* per bucket (not cumulative); last: above the top */
+};
+void gw_metrics_snapshot(struct gw_fn_metrics *m, struct gw_metrics_snap *out);
+
+/* ---- history.c: the last 15 minutes of each function (UI charts) ---- */
+
+#define GW_HISTORY_STEP_S 10
+#define GW_HISTORY_POINTS 90 /* 15 minutes */
+struct gw_fn;
+struct gw_history;
+void gw_history_free(struct gw_history *h);
+/* Samples every function present (main thread, every GW_HISTORY_STEP_S). */
+void gw_history_sample(int64_t now_ms);
+/* {"function","source":"gateway","step_seconds","t":[unix s...],
+ * "invocations_per_second","error_ratio","p50_seconds","p99_seconds","replicas"}:
+ * arrays oldest first, null where there is no value. 0 or -ENOMEM. */
+int gw_history_json(struct gw_fn *f, struct fx_buf *out);
+/* The q quantile of per-bucket counts b[nb] (b[nb-1]: above upper[nb-2]); NAN if empty. */
+double gw_history_quantile(const uint64_t *b, size_t nb, const double *upper, double q);
 
 /* ---- registry.c: which functions exist, and their replicas ---- */
 
@@ -129,6 +157,7 @@ struct gw_fn {
 	int64_t available;
 	bool zero; /* may scale to zero; scale from zero on a request */
 	struct gw_fn_metrics *metrics;
+	struct gw_history *history; /* NULL until its first sample (main thread) */
 	/* discovery */
 	struct gw_replica **reps;
 	size_t nreps;
@@ -172,6 +201,11 @@ struct gw_config {
 	int64_t drain_timeout_ms;
 	int64_t workers;
 	const char *log_level;
+	const char *tls; /* auto | on | off */
+	int64_t tls_port;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	bool https_only;
 	/* derived at start-up */
 	bool static_discovery;
 	bool least_inflight;
@@ -182,6 +216,7 @@ struct gw_config {
 	char controller_host[256];
 	char controller_hostport[300]; /* Host header */
 	int controller_port;
+	int tls_port_bound; /* the HTTPS port once listening (tls_port 0: any) */
 };
 
 extern struct gw_config gw_cfg;
@@ -230,7 +265,7 @@ int gw_wake_state(struct gw_fn *f);
 
 struct gw_loop;
 struct gw_req;
-enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_WAKE, GW_EV_DEAD };
+enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_MHD_TLS, GW_EV_WAKE, GW_EV_DEAD };
 struct gw_ev {
 	int kind;
 	struct gw_req *req;
@@ -254,8 +289,9 @@ int gw_uconn_events(struct gw_loop *l, struct gw_uconn *u, uint32_t events);
 /* Done with it: keep → the idle list (when there is room), else closed. */
 void gw_uconn_release(struct gw_loop *l, struct gw_uconn *u, bool keep);
 /* Starts n loops, each with its own libmicrohttpd daemon on its own listening
- * socket (SO_REUSEPORT on one port). 0 or negative errno. */
-int gw_loops_start(const int *listen_fds, int n);
+ * socket (SO_REUSEPORT on one port), and a second, HTTPS, daemon on
+ * tls_fds[i] when tls_fds is not NULL. 0 or negative errno. */
+int gw_loops_start(const int *listen_fds, const int *tls_fds, int n);
 /* Stops accepting (SIGTERM), waits up to drain_ms for requests, stops. */
 void gw_loops_stop(int64_t drain_ms);
 /* Wakes every loop (registry, DNS or scale news). Any thread. */
@@ -293,13 +329,35 @@ int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, con
 int gw_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern volatile int gw_draining;
-/* /healthz, /metrics, /ui/ (and the redirect to it). */
+/* /healthz, /metrics, /ui/ (and the redirect to it), /ui/history/{name}. */
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
 struct MHD_Daemon;
-/* Starts a daemon for loop l on a bound, listening socket; NULL on failure. */
-struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops);
+/* Starts a daemon for loop l on a bound, listening socket (HTTPS when tls);
+ * NULL on failure. */
+struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops, bool tls);
 /* Requests in progress (all loops). */
 int gw_server_active(void);
+/* Requests completed since start (all loops). */
+uint64_t gw_server_completed(void);
+
+/* ---- tls.c: HTTPS (GnuTLS through libmicrohttpd) ---- */
+
+/* Loads the certificate and key when tls is on (or auto and both files
+ * exist). 0 (gw_tls_enabled says whether HTTPS is served) or a negative errno
+ * with *err (caller frees). Start-up, before the loops. */
+int gw_tls_init(char **err);
+bool gw_tls_enabled(void);
+/* The files changed? Loads and switches to the new pair for the next
+ * handshakes (connections in progress keep theirs). Main thread, once a second. */
+void gw_tls_check(int64_t now_ms);
+/* A TLS connection was made (libmicrohttpd's notify callback): session tickets on. */
+void gw_tls_connection_started(struct MHD_Connection *c);
+/* The GnuTLS priority string: TLS 1.2 and 1.3, AEAD ciphers, ECDHE. */
+extern const char gw_tls_priorities[];
+/* libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2). */
+void *gw_tls_retrieve(void);
+/* Did this request come over TLS? */
+bool gw_conn_tls(struct MHD_Connection *c);
 
 /* ---- ui.c ---- */
 

@@ -22,8 +22,9 @@ struct gw_loop {
 	int ep;
 	int wake_fd;
 	struct MHD_Daemon *d;
+	struct MHD_Daemon *dtls; /* HTTPS, or NULL */
 	int listen_fd;
-	struct gw_ev ev_mhd, ev_wake;
+	struct gw_ev ev_mhd, ev_mhd_tls, ev_wake;
 	struct gw_req *reqs;
 	struct gw_uconn *idle; /* kept-alive connections to replicas */
 	int nidle;
@@ -161,15 +162,31 @@ static void *loop_main(void *arg)
 	struct epoll_event evs[256];
 	int64_t last_tick = gw_now_ms();
 	bool quiesced = false;
+	unsigned tls_spins = 0; /* turns in a row with a 0 timeout and no event */
 
 	while (!l->stop) {
 		MHD_UNSIGNED_LONG_LONG mt;
 		int timeout = l->reqs ? TICK_MS : 1000; /* ticks only matter with requests */
 		if (MHD_get_timeout(l->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)timeout)
 			timeout = (int)mt;
+		if (l->dtls && MHD_get_timeout(l->dtls, &mt) == MHD_YES &&
+		    mt < (MHD_UNSIGNED_LONG_LONG)timeout) {
+			/* libmicrohttpd 0.9.75 keeps a connection in the middle of
+			 * its TLS handshake "ready" (GnuTLS reads the socket itself,
+			 * so the daemon never sees EAGAIN) and asks for a 0 timeout
+			 * until the client's next flight arrives: a busy loop that
+			 * took 4x nginx's CPU per new connection. After two turns
+			 * in a row that found nothing at all to do, wait up to 1 ms
+			 * instead: the daemon's epoll descriptor still wakes the
+			 * loop at once when data comes. */
+			if (mt == 0 && tls_spins >= 2)
+				mt = 1;
+			if (mt < (MHD_UNSIGNED_LONG_LONG)timeout)
+				timeout = (int)mt;
+		}
 		if (l->kick)
 			timeout = 0;
-		bool run = timeout == 0;
+		bool run = timeout == 0, run_tls = run;
 		int n = epoll_wait(l->ep, evs, 256, timeout);
 		for (int i = 0; i < n; i++) {
 			struct gw_ev *ev = evs[i].data.ptr;
@@ -186,12 +203,22 @@ static void *loop_main(void *arg)
 				gw_req_event(ev->req, ev->kind, evs[i].events);
 			} else if (ev->kind == GW_EV_MHD) {
 				run = true;
+			} else if (ev->kind == GW_EV_MHD_TLS) {
+				run_tls = true;
 			}
 		}
-		if (n == 0 || run || l->kick) {
+		/* A kick (a resumed connection) may be on either daemon. */
+		bool kicked = l->kick;
+		if (n == 0 || run || kicked) {
 			l->kick = false;
 			MHD_run(l->d);
 		}
+		if (l->dtls && (n == 0 || run_tls || kicked))
+			MHD_run(l->dtls);
+		if (n != 0 || timeout != 0 || kicked)
+			tls_spins = 0;
+		else if (tls_spins < 2)
+			tls_spins++;
 		int64_t now = gw_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			last_tick = now;
@@ -203,13 +230,20 @@ static void *loop_main(void *arg)
 			int fd = MHD_quiesce_daemon(l->d);
 			if (fd >= 0)
 				close(fd);
+			if (l->dtls && (fd = MHD_quiesce_daemon(l->dtls)) >= 0)
+				close(fd);
 		}
 	}
 	/* Shutdown: whatever is left ends now. */
 	gw_reqs_abort(l->reqs);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
 		MHD_run(l->d);
+		if (l->dtls)
+			MHD_run(l->dtls);
+	}
 	MHD_stop_daemon(l->d);
+	if (l->dtls)
+		MHD_stop_daemon(l->dtls);
 	while (l->idle) {
 		struct gw_uconn *u = l->idle;
 		l->idle = u->next;
@@ -219,7 +253,7 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-int gw_loops_start(const int *listen_fds, int n)
+int gw_loops_start(const int *listen_fds, const int *tls_fds, int n)
 {
 	loops = calloc((size_t)n, sizeof(*loops));
 	if (!loops)
@@ -232,9 +266,18 @@ int gw_loops_start(const int *listen_fds, int n)
 		if (l->ep < 0 || l->wake_fd < 0)
 			return -errno;
 		l->listen_fd = listen_fds[i];
-		l->d = gw_server_start(l, listen_fds[i], n);
+		l->d = gw_server_start(l, listen_fds[i], n, false);
 		if (!l->d)
 			return -EIO;
+		if (tls_fds) {
+			l->dtls = gw_server_start(l, tls_fds[i], n, true);
+			info =
+			    l->dtls ? MHD_get_daemon_info(l->dtls, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+			l->ev_mhd_tls.kind = GW_EV_MHD_TLS;
+			if (!info || gw_loop_watch(l, info->epoll_fd, EPOLL_CTL_ADD, EPOLLIN,
+			                           &l->ev_mhd_tls) < 0)
+				return -EIO;
+		}
 		info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
 		if (!info)
 			return -EIO;

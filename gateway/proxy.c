@@ -63,6 +63,7 @@ struct gw_req {
 	struct gw_route route;
 	struct gw_fn *fn;
 	bool system, inject, alexa, is_head, body_announced, client_len_known;
+	bool tls; /* the client connection is HTTPS */
 	uint64_t client_len;
 	struct fx_buf head; /* request head without framing and final CRLF */
 	struct fx_buf body; /* body bytes before the replica is chosen (alexa, wait) */
@@ -315,6 +316,54 @@ static enum MHD_Result fail(struct MHD_Connection *c, struct gw_req *r, unsigned
 	return ret;
 }
 
+/* https_only: a plain request for the API or the UI gets no data, only a
+ * permanent redirect (308 keeps the method and body) to the same target on
+ * the HTTPS port, or 403 when its Host cannot make a URL. */
+static enum MHD_Result to_https(struct MHD_Connection *c, struct gw_req *r)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	char loc[2048], body[256];
+	size_t hl = 0;
+	bool ok = host != NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	int n;
+
+	/* host[:port] or [v6]:port; only name and address characters */
+	if (ok && host[0] == '[') {
+		hl = strcspn(host, "]");
+		ok = host[hl] == ']' && hl > 1 &&
+		     strspn(host + 1, "0123456789abcdefABCDEF:.") == hl - 1;
+		hl++;
+	} else if (ok) {
+		hl = strcspn(host, ":");
+		ok = hl > 0 && strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                            "0123456789.-") == hl;
+	}
+	if (ok && host[hl] == ':')
+		ok = host[hl + 1] != '\0' &&
+		     strspn(host + hl + 1, "0123456789") == strlen(host + hl + 1);
+	else if (ok)
+		ok = host[hl] == '\0';
+	if (!ok || hl > 255)
+		return fail(c, r, 403, "this gateway serves the API and the UI over HTTPS only");
+	n = snprintf(loc, sizeof(loc), "https://%.*s:%d%s", (int)hl, host, gw_cfg.tls_port_bound,
+	             r->uri);
+	if (n < 0 || (size_t)n >= sizeof(loc))
+		return fail(c, r, 403, "this gateway serves the API and the UI over HTTPS only");
+	n = snprintf(body, sizeof(body), "{\"error\":\"HTTPS only: use https on port %d\"}\n",
+	             gw_cfg.tls_port_bound);
+	resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Location", loc);
+	r->status = 308;
+	ret = MHD_queue_response(c, 308, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* An error found before the body is read: answered at the final call when no
  * body comes, so the connection stays open (keep-alive). */
 static enum MHD_Result early(struct MHD_Connection *c, struct gw_req *r, unsigned status,
@@ -355,8 +404,8 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 	if (!value)
 		value = "";
 	if (gw_header_is_hop(key, h->connection) || strcasecmp(key, "X-Forwarded-For") == 0 ||
-	    strcasecmp(key, "X-Forwarded-Host") == 0 || strcasecmp(key, "X-Call-Id") == 0 ||
-	    strcasecmp(key, "X-Start-Time") == 0)
+	    strcasecmp(key, "X-Forwarded-Host") == 0 || strcasecmp(key, "X-Forwarded-Proto") == 0 ||
+	    strcasecmp(key, "X-Call-Id") == 0 || strcasecmp(key, "X-Start-Time") == 0)
 		return MHD_YES;
 	if (h->r->system && strcasecmp(key, "Authorization") == 0)
 		return MHD_YES;
@@ -409,6 +458,9 @@ static int build_head(struct MHD_Connection *c, struct gw_req *r)
 		                    xff ? ", " : "", ip);
 	if (rc == 0 && host)
 		rc = fx_buf_appendf(&r->head, "X-Forwarded-Host: %s\r\n", host);
+	if (rc == 0)
+		rc = fx_buf_appendf(&r->head, "X-Forwarded-Proto: %s\r\n",
+		                    r->tls ? "https" : "http");
 	if (rc == 0 && !r->system)
 		rc = fx_buf_appendf(&r->head, "X-Call-Id: %s\r\nX-Start-Time: %s\r\n", r->call_id,
 		                    r->start_time);
@@ -1186,7 +1238,12 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 	r->is_head = strcmp(method, "HEAD") == 0;
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r->client_fd = ci ? ci->connect_fd : -1;
+	r->tls = gw_conn_tls(c);
 	gw_route_parse(method, r->uri, xf, &r->route);
+	if (gw_cfg.https_only && !r->tls &&
+	    (r->route.kind == GW_ROUTE_SYSTEM || r->route.kind == GW_ROUTE_UI ||
+	     r->route.kind == GW_ROUTE_UI_REDIRECT || r->route.kind == GW_ROUTE_HISTORY))
+		return to_https(c, r);
 
 	if (cl) {
 		uint64_t v = 0;
@@ -1226,7 +1283,8 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 		break;
 	case GW_ROUTE_UI:
 	case GW_ROUTE_UI_REDIRECT:
-		if (r->route.kind == GW_ROUTE_UI && !auth_ok(c))
+	case GW_ROUTE_HISTORY:
+		if (r->route.kind != GW_ROUTE_UI_REDIRECT && !auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
 		return gw_serve_local(c, &r->route, method);
 	case GW_ROUTE_HEALTHZ:

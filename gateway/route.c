@@ -102,6 +102,17 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		r.target = uri;
 	} else if (path_is(uri, plen, "/ui")) {
 		r.kind = GW_ROUTE_UI_REDIRECT;
+	} else if (has_prefix(uri, plen, "/ui/history/")) {
+		const char *name = uri + strlen("/ui/history/");
+		n = plen - strlen("/ui/history/");
+		if (!gw_name_valid(name, n)) {
+			r.kind = GW_ROUTE_BAD;
+			r.err = "invalid function name (DNS-1123 label, at most 63 characters)";
+		} else {
+			r.kind = GW_ROUTE_HISTORY;
+			memcpy(r.name, name, n);
+			r.name[n] = '\0';
+		}
 	} else if (has_prefix(uri, plen, "/ui/")) {
 		r.kind = GW_ROUTE_UI;
 		r.ui_path = uri + 4;

@@ -14,6 +14,7 @@
 
 volatile int gw_draining;
 static atomic_int active;
+static atomic_uint_fast64_t completed;
 
 int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
                size_t len)
@@ -89,6 +90,24 @@ static int serve_ui(struct MHD_Connection *c, const struct gw_route *rt)
 	return ret;
 }
 
+static int serve_history(struct MHD_Connection *c, const struct gw_route *rt)
+{
+	struct gw_fn *f = gw_registry_lookup(rt->name, NULL);
+	struct fx_buf out;
+	int ret;
+
+	if (!f)
+		return gw_respond_error(c, 404, "function not found");
+	fx_buf_init(&out, 1u << 20);
+	if (gw_history_json(f, &out) < 0) {
+		fx_buf_release(&out);
+		return gw_respond_error(c, 503, "out of memory");
+	}
+	ret = gw_respond(c, 200, "application/json", out.data, out.len);
+	fx_buf_release(&out);
+	return ret;
+}
+
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -106,6 +125,8 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 		return serve_metrics(c);
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
+	case GW_ROUTE_HISTORY:
+		return serve_history(c, rt);
 	case GW_ROUTE_UI_REDIRECT:
 		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
 		                                       MHD_RESPMEM_PERSISTENT);
@@ -136,6 +157,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
+	atomic_fetch_add(&completed, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -168,22 +190,45 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http", "detail=\"%s\"", msg);
 }
 
-struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
+static void on_tls_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		gw_tls_connection_started(c);
+}
+
+struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops, bool tls)
 {
 	unsigned flags =
 	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	unsigned timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000);
 	unsigned limit = (unsigned)((gw_cfg.max_connections + nloops - 1) / nloops);
+	/* HTTPS: the certificate comes from tls.c at each handshake (rotation). */
+	struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)gw_tls_priorities},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, gw_tls_retrieve()},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)(uintptr_t)on_tls_connection, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 
 	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)gw_cfg.max_header_size, MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	    flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw_cfg.max_header_size,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_ARRAY, tls ? tls_opts : none, MHD_OPTION_END);
 }
 
 int gw_server_active(void)
 {
 	return atomic_load(&active);
+}
+
+uint64_t gw_server_completed(void)
+{
+	return atomic_load(&completed);
 }

@@ -10,10 +10,16 @@
 #   5. docker stack deploy of manifests/stack.yml as stack "faas"
 #   6. faasctl apply -f manifests/functions/, then wait until all are Ready
 #   7. writes ~/.config/faas/config (gateway, user, password_file) for faasctl
+#   HTTPS: the gateway serves FAAS_TLS_PORT (default 8443) with the pair
+#   FAAS_TLS_CERT/FAAS_TLS_KEY, or one made with a local CA whose certificate
+#   is kept in ~/.config/faas/ca.pem (scripts/tls-cert.sh); faasctl's config
+#   points at HTTPS and trusts that CA.
 # Environment: FAAS_PORT (default 8080), FAAS_UP_TIMEOUT (s, default 120),
 # FAAS_SAMPLES=0 to skip the sample functions, FAAS_CONF_DIR (default
 # ~/.config/faas), FAAS_GATEWAY_HOST (the address faasctl and the checks use,
-# default 127.0.0.1).
+# default 127.0.0.1), FAAS_TLS_PORT, FAAS_TLS_CERT, FAAS_TLS_KEY, FAAS_TLS_CA
+# (the CA of a pair brought by the user, for faasctl), FAAS_HTTPS_ONLY=true
+# (the API and the UI over HTTPS only).
 # Several nodes (README, "Running on several nodes"): when the swarm has more
 # than one node, or REGISTRY=host:port names a registry, the images are
 # pushed to a registry and the services name them by digest, so every node
@@ -31,6 +37,8 @@ timeout=${FAAS_UP_TIMEOUT:-120}
 conf_dir=${FAAS_CONF_DIR:-$HOME/.config/faas}
 gateway=http://${FAAS_GATEWAY_HOST:-127.0.0.1}:$port
 images_env=$root/build/images.env
+tls_port=${FAAS_TLS_PORT:-8443}
+https_gateway=https://${FAAS_GATEWAY_HOST:-127.0.0.1}:$tls_port
 t0=$(date +%s%N)
 
 say() { echo "up: $*" >&2; }
@@ -47,7 +55,8 @@ if ! flock -n 8; then
 	flock -w 600 8 || die "the other run still holds /tmp/faas-up.lock after 10 min"
 fi
 
-scripts/docker-up.sh
+# 8>&-: nothing docker-up.sh starts may hold the lock (it also closes it).
+scripts/docker-up.sh 8>&-
 
 for b in bin/faas-gateway bin/faas-controller bin/fwatchdog bin/faasctl; do
 	[ -x "$b" ] || die "$b is missing: run 'make' first (or 'make up', which builds)"
@@ -60,6 +69,10 @@ ours=$(docker service ls -q --filter name=${stack}_gateway 2>/dev/null || true)
 if [ -z "$ours" ] && [ -z "${DOCKER_HOST:-}" ] && ss -ltnH "sport = :$port" | grep -q .; then
 	who=$(ss -ltnpH "sport = :$port" | sed -nE 's/.*users:\(\("([^"]+)".*/\1/p' | head -n 1)
 	die "port $port is taken${who:+ by $who}: stop it, or run FAAS_PORT=8090 make up"
+fi
+if [ -z "$ours" ] && [ -z "${DOCKER_HOST:-}" ] && ss -ltnH "sport = :$tls_port" | grep -q .; then
+	who=$(ss -ltnpH "sport = :$tls_port" | sed -nE 's/.*users:\(\("([^"]+)".*/\1/p' | head -n 1)
+	die "port $tls_port (HTTPS) is taken${who:+ by $who}: stop it, or run FAAS_TLS_PORT=8444 make up"
 fi
 
 # Several nodes: a registry every node pulls from (see the head).
@@ -140,6 +153,27 @@ for s in user password controller-token; do
 	fi
 done
 
+# HTTPS: the gateway's certificate and key. Secrets cannot change, so each
+# pair gets secrets named after its hash: a new pair is new secrets (and a
+# gateway task that reads them); unused old ones are removed below.
+tls_how=$(FAAS_TLS_HOST=${FAAS_GATEWAY_HOST:-} scripts/tls-cert.sh "$conf_dir") || die "no certificate for HTTPS (above)"
+tls_hash=$(cat "$conf_dir/tls/cert.pem" "$conf_dir/tls/key.pem" | sha256sum | cut -c1-12)
+export FAAS_TLS_CERT_SECRET=faas-tls-cert-$tls_hash FAAS_TLS_KEY_SECRET=faas-tls-key-$tls_hash
+export FAAS_TLS_PORT=$tls_port FAAS_HTTPS_ONLY=${FAAS_HTTPS_ONLY:-false}
+for f in cert key; do
+	name=faas-tls-$f-$tls_hash
+	secret_exists "$name" ||
+		docker secret create --label faas.platform=true --label faas.tls=true "$name" \
+			"$conf_dir/tls/$f.pem" >/dev/null
+done
+ca_file=
+if [ "$tls_how" != user ]; then
+	ca_file=$conf_dir/ca.pem
+elif [ -n "${FAAS_TLS_CA:-}" ]; then
+	ca_file=$(readlink -f "$FAAS_TLS_CA")
+fi
+[ "$tls_how" = made ] && say "made a certificate for this host, signed by the local CA $conf_dir/ca.pem"
+
 # func_net: the functions' network (the controller creates it too).
 if ! docker network inspect func_net >/dev/null 2>&1; then
 	docker network create --driver overlay --attachable --label faas.platform=true func_net >/dev/null
@@ -152,7 +186,7 @@ fi
 # inputs (this file, the image tags, the port) did not change is not
 # redeployed: every service carries their hash as the label faas.stack-hash.
 FAAS_STACK_HASH=$(cat manifests/stack.yml "$images_env" \
-	<(echo "port=$port gateways=$FAAS_GATEWAY_REPLICAS") | sha256sum | cut -c1-16)
+	<(echo "port=$port gateways=$FAAS_GATEWAY_REPLICAS tls=$tls_port $tls_hash https_only=$FAAS_HTTPS_ONLY") | sha256sum | cut -c1-16)
 export FAAS_STACK_HASH
 services=(gateway controller prometheus alertmanager)
 hashed=("${services[@]}")
@@ -206,18 +240,27 @@ until curl -fsS -o /dev/null --max-time 2 "$gateway/healthz"; do
 	sleep 0.2
 done
 
-# faasctl's default configuration, like a kubeconfig.
+# TLS secrets of earlier pairs, now unused (one in use stays).
+for old in $(docker secret ls --filter label=faas.tls=true --format '{{.Name}}'); do
+	case $old in *-"$tls_hash") ;; *) docker secret rm "$old" >/dev/null 2>&1 || true ;; esac
+done
+
+# faasctl's default configuration, like a kubeconfig: HTTPS, verified.
 umask 077
-cat >"$conf_dir/config" <<CONF
-gateway=$gateway
-user=$(cat "$conf_dir/user")
-password_file=$conf_dir/password
-CONF
+{
+	echo "gateway=$https_gateway"
+	echo "user=$(cat "$conf_dir/user")"
+	echo "password_file=$conf_dir/password"
+	[ -z "$ca_file" ] || echo "ca_file=$ca_file"
+} >"$conf_dir/config"
 umask 022
 export FAAS_CONFIG=$conf_dir/config
 auth=(-u "$(cat "$conf_dir/user"):$(cat "$conf_dir/password")")
+# The API is asked over HTTPS (the only way with FAAS_HTTPS_ONLY=true).
+gateway_api=$https_gateway
+[ -z "$ca_file" ] || auth+=(--cacert "$ca_file")
 
-until curl -fsS -o /dev/null --max-time 2 "${auth[@]}" "$gateway/apis/faas/v1/functions"; do
+until curl -fsS -o /dev/null --max-time 2 "${auth[@]}" "$gateway_api/apis/faas/v1/functions"; do
 	[ $SECONDS -lt $deadline ] || die "the gateway refuses the credentials in $conf_dir (or cannot reach the controller): docker service logs ${stack}_gateway ${stack}_controller"
 	sleep 0.2
 done
@@ -241,7 +284,7 @@ if [ "${FAAS_SAMPLES:-1}" != 0 ]; then
 
 	# Ready: every sample's Ready condition is True.
 	ready() {
-		curl -fsS --max-time 2 "${auth[@]}" "$gateway/apis/faas/v1/functions" |
+		curl -fsS --max-time 2 "${auth[@]}" "$gateway_api/apis/faas/v1/functions" |
 			jq -e --argjson names "$(printf '%s\n' "${samples[@]}" | jq -R . | jq -s .)" '
 				[.items[] | select(.metadata.name as $n | $names | index($n))
 				 | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))]
@@ -260,6 +303,8 @@ cat <<MSG
 
 The faas platform is up ($(elapsed)).
   gateway:      $gateway   (web UI: $gateway/ui/)
+  HTTPS:        $https_gateway   (web UI: $https_gateway/ui/)${ca_file:+
+  CA:           $ca_file   (curl --cacert $ca_file; faasctl trusts it)}
   credentials:  user $(cat "$conf_dir/user"), password in $conf_dir/password
   faasctl:      $conf_dir/config (faasctl finds the gateway and credentials there)
   functions:    ${samples[*]:-none}

@@ -80,6 +80,15 @@ START_TEST(routes)
 	ck_assert_int_eq(r.kind, GW_ROUTE_UI);
 	ck_assert_uint_eq(r.ui_path_len, 6);
 	ck_assert(strncmp(r.ui_path, "app.js", 6) == 0);
+	gw_route_parse("GET", "/ui/history/echo?x=1", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_HISTORY);
+	ck_assert_str_eq(r.name, "echo");
+	gw_route_parse("GET", "/ui/history/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/ui/history/Echo", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/ui/history/echo/x", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
 	gw_route_parse("GET", "/healthz", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_HEALTHZ);
 	gw_route_parse("GET", "/metrics", NULL, &r);
