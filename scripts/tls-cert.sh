@@ -63,13 +63,24 @@ if [ -n "${FAAS_TLS_CERT:-}" ] || [ -n "${FAAS_TLS_KEY:-}" ]; then
 	exit 0
 fi
 
+# A key TLS can sign with: ECDSA on P-256/384/521 or RSA. (certtool's
+# "--sec-param=medium" gives P-224, which no TLS 1.3 signature scheme covers:
+# the handshake fails. Pairs and CAs made that way are made again.)
+usable_key() {
+	certtool --certificate-info --infile "$1" 2>/dev/null |
+		grep -qE 'Curve:[[:space:]]*SECP(256|384|521)R1|Public Key Algorithm: RSA'
+}
+if [ -s "$conf_dir/ca.pem" ] && ! usable_key "$conf_dir/ca.pem"; then
+	rm -f "$conf_dir/ca.pem" "$conf_dir/ca-key.pem"
+fi
+
 # A pair made here before: kept while valid for 30 more days and naming this host.
 if [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && [ -e "$dir/user-provided" ]; then
 	echo user
 	exit 0
 fi
 if [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && [ -s "$conf_dir/ca.pem" ] &&
-	matches "$dir/cert.pem" "$dir/key.pem" &&
+	matches "$dir/cert.pem" "$dir/key.pem" && usable_key "$dir/cert.pem" &&
 	certtool --verify --load-ca-certificate "$conf_dir/ca.pem" --infile "$dir/cert.pem" >/dev/null 2>&1; then
 	info=$(certtool --certificate-info --infile "$dir/cert.pem" 2>/dev/null)
 	until=$(sed -nE 's/.*Not After: (.*)/\1/p' <<<"$info" | head -n 1)
@@ -88,7 +99,7 @@ fi
 if ! [ -s "$conf_dir/ca.pem" ] || ! [ -s "$conf_dir/ca-key.pem" ]; then
 	printf 'cn = "faas local CA (%s)"\nca\ncert_signing_key\ncrl_signing_key\nexpiration_days = 3650\n' \
 		"$(hostname)" >"$dir/ca.tmpl"
-	certtool --generate-privkey --key-type=ecdsa --sec-param=medium --outfile "$conf_dir/ca-key.pem" 2>/dev/null ||
+	certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$conf_dir/ca-key.pem" 2>/dev/null ||
 		die "certtool could not make the CA's key"
 	certtool --generate-self-signed --load-privkey "$conf_dir/ca-key.pem" --template "$dir/ca.tmpl" \
 		--outfile "$conf_dir/ca.pem" 2>/dev/null || die "certtool could not make the CA"
@@ -103,7 +114,7 @@ fi
 	for a in "${addrs[@]}"; do printf 'ip_address = "%s"\n' "$a"; done
 	printf 'tls_www_server\nsigning_key\nencryption_key\nexpiration_days = 397\n'
 } >"$dir/host.tmpl"
-certtool --generate-privkey --key-type=ecdsa --sec-param=medium --outfile "$dir/key.pem.new" 2>/dev/null ||
+certtool --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$dir/key.pem.new" 2>/dev/null ||
 	die "certtool could not make the key"
 certtool --generate-certificate --load-privkey "$dir/key.pem.new" --load-ca-certificate "$conf_dir/ca.pem" \
 	--load-ca-privkey "$conf_dir/ca-key.pem" --template "$dir/host.tmpl" --outfile "$dir/cert.pem.new" 2>/dev/null ||
