@@ -28,7 +28,13 @@ wait_for 60 bash -c "[ -z \"\$(docker service ls -q --filter name=$P-)\" ]"
 
 ctl_container() { docker ps -q --filter label=com.docker.swarm.service.name=faas_controller | head -n 1; }
 old=$(ctl_container)
-t_start=$(date +%s)
+# Service events, streamed from now on: the engine keeps only its last 256
+# events, and the containers of 20 functions push the creates out of them
+# before `docker events --since` could read them back.
+docker events --filter type=service --format '{{.Action}} {{.Actor.Attributes.name}}' >"$T_DIR/events" 2>&1 &
+events_pid=$!
+T_PIDS+=("$events_pid")
+sleep 1
 # The apply, one function at a time (each a PUT and a reconcile); the
 # controller is killed once 5 definitions are written, in the middle of it.
 apply_each() {
@@ -71,7 +77,10 @@ sleep 3 # a reconcile that would undo or redo something has had time to
 expect_eq "exactly $N services" $N "$(names service | wc -l)"
 expect_eq "exactly $N definitions (no duplicate generation)" $N "$(names config | wc -l)"
 expect_eq "one definition per function" $N "$(names config | sed -E 's/-[0-9]+$//' | sort -u | wc -l)"
-ev() { docker events --since "$t_start" --until "$(date +%s)" --filter type=service --filter "event=$1" --format '{{.Actor.Attributes.name}}' | grep -cE "^$P-[0-9]+$"; }
+sleep 1
+kill "$events_pid" 2>/dev/null
+wait "$events_pid" 2>/dev/null
+ev() { grep -cE "^$1 $P-[0-9]+$" "$T_DIR/events"; }
 creates=$(ev create)
 updates=$(ev update)
 removes=$(ev remove)

@@ -39,6 +39,7 @@
 #define MAX_TRIES        8
 #define WAIT_REGISTRY_MS 1500
 #define WAIT_DNS_MS      3000
+#define WAIT_LOAD_MS     5000 /* for the first registry poll after a start */
 
 enum state {
 	ST_NEW,     /* routed, body arriving, no replica yet */
@@ -1131,6 +1132,16 @@ static void resolve_function(struct gw_req *r, const char *name, bool first)
 
 	if (!f) {
 		if (!gw_registry_loaded()) {
+			/* A gateway just started (restarted under load): hold the
+			 * request for the first poll instead of failing it. */
+			if (first)
+				r->wait_until = now + WAIT_LOAD_MS;
+			if (now < r->wait_until) {
+				r->st = ST_WAIT;
+				r->wait = W_REGISTRY;
+				r->wait_seq = gw_registry_seq();
+				return;
+			}
 			req_error(r, 503, "the function registry is not loaded yet");
 			return;
 		}
