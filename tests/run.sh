@@ -40,14 +40,16 @@ run_unit() {
 
 # Scripts record one line per check in $FX_RESULTS (see tests/lib.sh).
 run_scripts() {
-	local s before rc
+	local s before rc start
 	for s in "$@"; do
 		[ -f "$s" ] || continue
 		[[ $s =~ $filter ]] || continue
 		echo "== $s"
 		before=$(wc -l <"$FX_RESULTS")
+		start=$SECONDS
 		bash "$s" 9>&-
 		rc=$?
+		echo "   ($s: $((SECONDS - start)) s)"
 		if [ "$rc" -ne 0 ] && [ "$(grep -c '^fail' <(tail -n +$((before + 1)) "$FX_RESULTS"))" -eq 0 ]; then
 			# A script that died without recording a failure still failed.
 			echo "fail $s exited $rc" >>"$FX_RESULTS"
