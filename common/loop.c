@@ -24,8 +24,25 @@
 #define MAX_EVENTS   256
 #define MAX_FIELDS   256 /* request header fields checked; more: 431 */
 
+/* One of a loop's daemons (a listening socket: HTTP, HTTPS). */
+struct srv {
+	struct fx_ev ev; /* first member: FX_EV_MHD, an event's pointer is the srv */
+	struct fx_loop *l;
+	struct MHD_Daemon *d;
+	const struct fx_server_conf *conf;
+	int listen_fd;
+	/* A TLS daemon (MHD_USE_TLS): libmicrohttpd 0.9.75 keeps a connection in
+	 * the middle of its handshake "ready" (GnuTLS reads the socket itself,
+	 * so the daemon never sees EAGAIN) and asks for a 0 timeout until the
+	 * client's next flight arrives. */
+	bool tls;
+	bool run;     /* its epoll descriptor had an event this turn */
+	bool stopped; /* quiesced */
+};
+
 /* A client connection (libmicrohttpd's socket context). */
 struct sconn {
+	struct srv *srv;
 	struct fx_loop *l;
 	struct MHD_Connection *c;
 	int64_t head_by; /* the request head must be in by then; 0: not reading one */
@@ -36,10 +53,11 @@ struct sconn {
 };
 
 struct fx_loop {
-	int ep, wake_fd, listen_fd;
-	struct MHD_Daemon *d;
-	const struct fx_server_conf *sconf;
-	struct fx_ev ev_mhd, ev_wake;
+	int ep, wake_fd;
+	struct srv srv[FX_LOOP_DAEMONS];
+	int nsrv;
+	unsigned spins; /* turns in a row with a 0 timeout that found nothing to do */
+	struct fx_ev ev_wake;
 	struct fx_px *pxs;     /* exchanges (proxy.c) */
 	struct fx_uconn *idle; /* the pool */
 	unsigned nidle;
@@ -228,27 +246,84 @@ static void scan_heads(struct fx_loop *l, int64_t now)
 	}
 }
 
+/* The epoll_wait timeout: the loop's own ticks, bounded by what the daemons ask. */
+static int loop_timeout(struct fx_loop *l)
+{
+	int timeout = l->pxs != NULL ? TICK_MS : l->conns != NULL ? HEAD_SCAN_MS : 1000;
+
+	for (int i = 0; i < l->nsrv; i++) {
+		MHD_UNSIGNED_LONG_LONG mt;
+		if (MHD_get_timeout(l->srv[i].d, &mt) != MHD_YES)
+			continue;
+		/* A TLS handshake waiting for the client (struct srv): after two
+		 * turns in a row that found nothing at all to do, wait up to 1 ms
+		 * instead of spinning (it took 4x nginx's CPU per new HTTPS
+		 * connection); the daemon's epoll descriptor still wakes the loop at
+		 * once when data comes. */
+		if (mt == 0 && l->srv[i].tls && l->spins >= 2)
+			mt = 1;
+		if (mt < (MHD_UNSIGNED_LONG_LONG)timeout)
+			timeout = (int)mt;
+	}
+	return l->kick ? 0 : timeout;
+}
+
+/* Runs the daemons that have work (an event, a kick, a timeout). An answer
+ * queued by a run is usually sent by the next one: run again at once rather
+ * than after another epoll_wait. A kick during the runs (a connection
+ * resumed) makes the next turn start at once. */
+static void run_daemons(struct fx_loop *l, bool all)
+{
+	bool kicked = l->kick, again = false;
+
+	l->kick = false;
+	for (int i = 0; i < l->nsrv; i++) {
+		struct srv *s = &l->srv[i];
+		if (!all && !kicked && !s->run)
+			continue;
+		s->run = false;
+		for (int k = 0; k < 2; k++) {
+			MHD_UNSIGNED_LONG_LONG mt;
+			bool kick;
+			MHD_run(s->d);
+			kick = l->kick;
+			l->kick = false;
+			again = again || kick;
+			if (!kick && (MHD_get_timeout(s->d, &mt) != MHD_YES || mt != 0))
+				break;
+		}
+	}
+	l->kick = again;
+}
+
+static void quiesce_daemons(struct fx_loop *l)
+{
+	for (int i = 0; i < l->nsrv; i++) {
+		struct srv *s = &l->srv[i];
+		int fd;
+		if (s->stopped)
+			continue;
+		s->stopped = true;
+		fd = MHD_quiesce_daemon(s->d);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 static void *loop_main(void *arg)
 {
 	struct fx_loop *l = arg;
 	struct epoll_event evs[MAX_EVENTS];
 	int64_t last_tick = fx_now_ms();
-	bool quiesced = false;
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the main thread's */
 	while (!atomic_load(&l->stop)) {
-		MHD_UNSIGNED_LONG_LONG mt;
-		int timeout = l->pxs != NULL ? TICK_MS : l->conns != NULL ? HEAD_SCAN_MS : 1000, n;
-		bool run;
+		int timeout = loop_timeout(l), n;
+		bool kicked = l->kick;
 		int64_t now;
 
-		if (MHD_get_timeout(l->d, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)timeout)
-			timeout = (int)mt;
-		if (l->kick)
-			timeout = 0;
-		run = timeout == 0;
 		n = epoll_wait(l->ep, evs, MAX_EVENTS, timeout);
 		for (int i = 0; i < n; i++) {
 			struct fx_ev *ev = evs[i].data.ptr;
@@ -263,19 +338,15 @@ static void *loop_main(void *arg)
 			} else if (ev->kind == FX_EV_UPSTREAM || ev->kind == FX_EV_CLIENT) {
 				fx_px_event(ev->px, ev->kind, evs[i].events);
 			} else if (ev->kind == FX_EV_MHD) {
-				run = true;
+				((struct srv *)(void *)ev)->run = true;
 			}
 		}
-		if (n == 0 || run || l->kick) {
-			/* An answer queued by this run is usually sent by the next
-			 * one: run again at once rather than after another epoll_wait. */
-			for (int k = 0; k < 2; k++) {
-				l->kick = false;
-				MHD_run(l->d);
-				if (!l->kick && (MHD_get_timeout(l->d, &mt) != MHD_YES || mt != 0))
-					break;
-			}
-		}
+		/* n == 0: a timeout, some daemon's among them. */
+		run_daemons(l, n == 0 || timeout == 0);
+		if (n != 0 || timeout != 0 || kicked)
+			l->spins = 0;
+		else if (l->spins < 2)
+			l->spins++;
 		now = fx_now_ms();
 		if (now - last_tick >= TICK_MS) {
 			last_tick = now;
@@ -283,19 +354,17 @@ static void *loop_main(void *arg)
 		}
 		scan_heads(l, now);
 		bury(l);
-		if (atomic_load(&l->quiesce) && !quiesced) {
-			int fd = MHD_quiesce_daemon(l->d);
-			quiesced = true;
-			if (fd >= 0)
-				close(fd);
-		}
+		if (atomic_load(&l->quiesce))
+			quiesce_daemons(l);
 	}
 	/* Shutdown: whatever is left ends now. */
 	for (struct fx_px *x = l->pxs; x != NULL; x = fx_px_next(x))
 		fx_px_abort(x);
 	for (int i = 0; i < 5; i++)
-		MHD_run(l->d);
-	MHD_stop_daemon(l->d);
+		for (int k = 0; k < l->nsrv; k++)
+			MHD_run(l->srv[k].d);
+	for (int k = 0; k < l->nsrv; k++)
+		MHD_stop_daemon(l->srv[k].d);
 	while (l->idle != NULL) {
 		struct fx_uconn *u = l->idle;
 		l->idle = u->next;
@@ -305,32 +374,41 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-int fx_loops_start(const struct fx_loop_ops *ops, const int *listen_fds, int n)
+int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets,
+                   int n)
 {
+	if (nsets < 1 || nsets > FX_LOOP_DAEMONS)
+		return -EINVAL;
 	lops = ops;
 	loops = calloc((size_t)n, sizeof(*loops));
 	if (loops == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		struct fx_loop *l = &loops[i];
-		const union MHD_DaemonInfo *info;
 
 		l->ep = epoll_create1(EPOLL_CLOEXEC);
 		l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (l->ep < 0 || l->wake_fd < 0)
 			return -errno;
-		l->listen_fd = listen_fds[i];
-		l->d = ops->daemon(l, listen_fds[i], ops->arg);
-		if (l->d == NULL)
-			return -EIO;
-		info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
-		l->ev_mhd.kind = FX_EV_MHD;
-		l->ev_wake.kind = FX_EV_WAKE;
-		if (info == NULL ||
-		    fx_loop_watch(l, info->epoll_fd, EPOLL_CTL_ADD, EPOLLIN, &l->ev_mhd) < 0 ||
-		    fx_loop_watch(l, l->wake_fd, EPOLL_CTL_ADD, EPOLLIN, &l->ev_wake) < 0)
-			return -EIO;
 		nloops = i + 1;
+		for (int k = 0; k < nsets; k++) {
+			struct srv *s = &l->srv[k];
+			const union MHD_DaemonInfo *info;
+			s->ev.kind = FX_EV_MHD;
+			s->l = l;
+			s->listen_fd = listen_fds[k][i];
+			l->nsrv = k + 1;
+			s->d = ops->daemon(l, s->listen_fd, k, ops->arg);
+			if (s->d == NULL)
+				return -EIO;
+			info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+			if (info == NULL ||
+			    fx_loop_watch(l, info->epoll_fd, EPOLL_CTL_ADD, EPOLLIN, &s->ev) < 0)
+				return -EIO;
+		}
+		l->ev_wake.kind = FX_EV_WAKE;
+		if (fx_loop_watch(l, l->wake_fd, EPOLL_CTL_ADD, EPOLLIN, &l->ev_wake) < 0)
+			return -EIO;
 	}
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&loops[i].th, NULL, loop_main, &loops[i]) != 0)
@@ -482,10 +560,10 @@ static unsigned ip_count(const struct sockaddr *sa, int delta)
 
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-	struct fx_loop *l = cls;
+	const struct srv *sv = cls;
 
 	(void)addrlen;
-	if (l->sconf->per_ip_limit == 0 || ip_count(addr, 0) < l->sconf->per_ip_limit)
+	if (sv->conf->per_ip_limit == 0 || ip_count(addr, 0) < sv->conf->per_ip_limit)
 		return MHD_YES;
 	atomic_fetch_add(&ip_refusals, 1);
 	return MHD_NO;
@@ -496,21 +574,26 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
                         enum MHD_ConnectionNotificationCode toe)
 {
-	struct fx_loop *l = cls;
+	struct srv *sv = cls;
+	struct fx_loop *l = sv->l;
+	const struct fx_server_conf *conf = sv->conf;
 	struct sconn *s = *socket_context;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci;
+		if (conf->started != NULL)
+			conf->started(c);
 		s = calloc(1, sizeof(*s));
 		if (s == NULL)
 			return; /* no limits for this one; nothing else depends on it */
+		s->srv = sv;
 		s->l = l;
 		s->c = c;
 		s->fresh = true;
-		if (l->sconf->head_timeout_ms > 0)
-			s->head_by = fx_now_ms() + l->sconf->head_timeout_ms;
+		if (conf->head_timeout_ms > 0)
+			s->head_by = fx_now_ms() + conf->head_timeout_ms;
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		if (l->sconf->per_ip_limit > 0 && ci != NULL && ci->client_addr != NULL &&
+		if (conf->per_ip_limit > 0 && ci != NULL && ci->client_addr != NULL &&
 		    (ci->client_addr->sa_family == AF_INET ||
 		     ci->client_addr->sa_family == AF_INET6)) {
 			memcpy(&s->addr, ci->client_addr,
@@ -608,7 +691,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-	struct fx_loop *l = cls;
+	struct srv *sv = cls;
 	struct sconn *s = sconn_of(c);
 	enum MHD_Result ret;
 
@@ -620,7 +703,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!fx_server_head_ok(c, version, &ret))
 			return ret;
 	}
-	return l->sconf->handler(l, c, url, method, version, upload, upload_size, con_cls);
+	return sv->conf->handler(sv->l, c, url, method, version, upload, upload_size, con_cls);
 }
 
 /* A request ended: a kept-alive connection may sit idle for idle_timeout,
@@ -628,16 +711,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	struct fx_loop *l = cls;
+	const struct srv *sv = cls;
+	const struct fx_server_conf *conf = sv->conf;
 	struct sconn *s = sconn_of(c);
 
-	if (l->sconf->completed != NULL)
-		l->sconf->completed(l, c, con_cls, toe);
+	if (conf->completed != NULL)
+		conf->completed(sv->l, c, con_cls, toe);
 	if (s != NULL)
 		s->fresh = true;
-	if (s != NULL && l->sconf->head_timeout_ms > 0)
-		s->head_by = fx_now_ms() + (int64_t)l->sconf->idle_timeout_s * 1000 +
-		             l->sconf->head_timeout_ms;
+	if (s != NULL && conf->head_timeout_ms > 0)
+		s->head_by = fx_now_ms() + (int64_t)conf->idle_timeout_s * 1000 +
+		             conf->head_timeout_ms;
 }
 
 struct MHD_Daemon *fx_server_daemon(struct fx_loop *l, int listen_fd,
@@ -646,15 +730,22 @@ struct MHD_Daemon *fx_server_daemon(struct fx_loop *l, int listen_fd,
 	static const struct MHD_OptionItem none[] = {{MHD_OPTION_END, 0, NULL}};
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG | conf->extra_flags;
+	struct srv *sv = NULL;
 
-	l->sconf = conf;
+	for (int i = 0; i < l->nsrv; i++)
+		if (l->srv[i].listen_fd == listen_fd && l->srv[i].d == NULL)
+			sv = &l->srv[i];
+	if (sv == NULL)
+		return NULL; /* not one of the loop's listening sockets */
+	sv->conf = conf;
+	sv->tls = (conf->extra_flags & MHD_USE_TLS) != 0;
 	return MHD_start_daemon(
-	    flags, 0, accept_policy, l, on_request, l, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    flags, 0, accept_policy, sv, on_request, sv, MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, conf->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    conf->memory_limit, MHD_OPTION_CONNECTION_LIMIT,
 	    conf->connection_limit ? conf->connection_limit : (unsigned)FD_SETSIZE - 4,
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, l,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_URI_LOG_CALLBACK,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, sv,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv, MHD_OPTION_URI_LOG_CALLBACK,
 	    conf->uri_log, l, MHD_OPTION_EXTERNAL_LOGGER, conf->log, NULL, MHD_OPTION_ARRAY,
 	    conf->extra ? conf->extra : none, MHD_OPTION_END);
 }

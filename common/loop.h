@@ -2,8 +2,9 @@
  * http mode.
  *
  * One loop per worker thread: an epoll set holding the loop's libmicrohttpd
- * daemon (external epoll mode, suspend/resume) on its own SO_REUSEPORT
- * listening socket, the upstream sockets of its exchanges (proxy.h), its idle
+ * daemons (external epoll mode, suspend/resume), each on its own SO_REUSEPORT
+ * listening socket (the gateway's HTTP and HTTPS ports: one per set of
+ * sockets given to fx_loops_start), the upstream sockets of its exchanges (proxy.h), its idle
  * keep-alive upstream connections and an eventfd to be woken. All of an
  * exchange's work happens on its loop's thread, so nothing is locked; the
  * kernel spreads clients over the loops.
@@ -46,10 +47,10 @@ struct fx_uconn {
 };
 
 struct fx_loop_ops {
-	/* The daemon of loop l on its bound, listening socket (the program's
-	 * libmicrohttpd options, usually through fx_server_daemon). NULL on
-	 * failure. */
-	struct MHD_Daemon *(*daemon)(struct fx_loop *l, int listen_fd, void *arg);
+	/* The daemon of loop l on its bound, listening socket of set `set`
+	 * (fx_loops_start) with the program's libmicrohttpd options, through
+	 * fx_server_daemon. NULL on failure. */
+	struct MHD_Daemon *(*daemon)(struct fx_loop *l, int listen_fd, int set, void *arg);
 	/* Pool peers (each may be NULL): take and drop a reference; may an idle
 	 * connection to peer be kept? */
 	void (*peer_ref)(void *peer);
@@ -60,9 +61,12 @@ struct fx_loop_ops {
 	void *arg;
 };
 
-/* Starts n loops (ops borrowed, must outlive them), each with its own daemon
- * on listen_fds[i]. 0 or a negative errno. */
-int fx_loops_start(const struct fx_loop_ops *ops, const int *listen_fds, int n);
+#define FX_LOOP_DAEMONS 2 /* listening sockets (daemons) per loop */
+/* Starts n loops (ops borrowed, must outlive them); loop i has a daemon on
+ * listen_fds[set][i] for each of the nsets (1..FX_LOOP_DAEMONS) sets of
+ * sockets. 0 or a negative errno. */
+int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets,
+                   int n);
 /* Stops accepting (SIGTERM): each daemon closes its listening socket;
  * requests in progress go on. Any thread. */
 void fx_loops_quiesce(void);
@@ -106,17 +110,23 @@ struct fx_server_conf {
 	void *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *c);
 	MHD_RequestCompletedCallback completed;
 	MHD_LogCallback log;                /* libmicrohttpd's messages; NULL: none */
+	/* A client connection was accepted (NULL: nothing to do), e.g. to set
+	 * up its TLS session (MHD_CONNECTION_INFO_GNUTLS_SESSION). */
+	void (*started)(struct MHD_Connection *c);
 	unsigned idle_timeout_s;            /* a connection with no traffic is closed */
 	size_t memory_limit;                /* per connection: the request head must fit */
 	unsigned connection_limit;          /* per loop; 0: libmicrohttpd's default */
 	unsigned per_ip_limit;              /* connections per client address, all loops; 0: none */
 	int64_t head_timeout_ms;            /* a request head must be in within this; 0: none */
-	unsigned extra_flags;               /* more MHD_FLAG bits (e.g. MHD_USE_TLS) */
+	/* more MHD_FLAG bits; MHD_USE_TLS: an HTTPS daemon (the loop then also
+	 * bounds the busy wait of a handshake in progress, see loop.c) */
+	unsigned extra_flags;
 	const struct MHD_OptionItem *extra; /* more options, ended by MHD_OPTION_END; may be NULL */
 };
 
-/* Starts a daemon for loop l on listen_fd with conf (borrowed, must outlive
- * the daemon). Used by the program's fx_loop_ops.daemon. NULL on failure. */
+/* Starts a daemon for loop l on listen_fd (the one fx_loop_ops.daemon was
+ * called with) with conf (borrowed, must outlive the daemon). Used by the
+ * program's fx_loop_ops.daemon. NULL on failure. */
 struct MHD_Daemon *fx_server_daemon(struct fx_loop *l, int listen_fd,
                                     const struct fx_server_conf *conf);
 /* A request's head against RFC 9112's rules (common/http1.c), at its first

@@ -7,6 +7,7 @@
 #include "controller.h"
 
 #include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "units.h"
 
@@ -23,6 +24,10 @@ static struct ctl *ctl;
 static struct api_conf conf;
 /* Writes of the desired state are serialised (generation n+1 needs n). */
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One alert at a time from the deduplication check to its record: copies of a
+ * notification delivered at once (Alertmanager's retries, two Alertmanagers)
+ * would otherwise all pass the check before any records its step. */
+static pthread_mutex_t alert_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct req {
 	struct fx_buf body;
@@ -169,7 +174,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 }
 
 static struct json_object *function_json(const struct stored *s, struct json_object *svc,
-                                         struct json_object *tasks)
+                                         struct json_object *tasks, struct json_object *nodes)
 {
 	struct json_object *o = fx_spec_to_json(&s->fn), *meta = docker_jget(o, "metadata"), *mine;
 	struct fn_status st;
@@ -179,7 +184,7 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	json_object_object_add(meta, "generation", json_object_new_int64(s->generation));
 	json_object_object_add(meta, "creationTimestamp", json_object_new_string(s->created));
 	status_compute(svc, mine, has_err ? errbuf : NULL, &st);
-	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, 0));
+	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, nodes, 0));
 	json_object_put(mine);
 	return o;
 }
@@ -239,7 +244,7 @@ static void get_functions(struct reply *r, bool openfaas)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *svc = service_named(svcs, v[i].fn.name);
 		json_object_array_add(items, openfaas ? openfaas_json(&v[i], svc)
-		                                      : function_json(&v[i], svc, tasks));
+		                                      : function_json(&v[i], svc, tasks, NULL));
 	}
 	stored_list_release(v, n);
 	json_object_put(svcs);
@@ -259,7 +264,7 @@ static void get_functions(struct reply *r, bool openfaas)
 static void get_function(struct reply *r, const char *name, bool openfaas)
 {
 	struct stored s;
-	struct json_object *svc = NULL, *tasks = NULL;
+	struct json_object *svc = NULL, *tasks = NULL, *nodes = NULL;
 	char *err = NULL, path[256];
 	int rc;
 	if (!fx_spec_valid_name(name)) {
@@ -290,10 +295,19 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
 		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+		/* The nodes' host names for the tasks (one function's page): without
+		 * them the tasks show only node IDs. Not an error when it fails. */
+		if (rc >= 0) {
+			char *nerr = NULL;
+			if (docker_call(&ctl->docker, "GET", "/nodes", NULL, &nodes, &nerr) < 0)
+				nodes = NULL;
+			free(nerr);
+		}
 	}
 	if (rc < 0) {
 		stored_release(&s);
 		json_object_put(svc);
+		json_object_put(nodes);
 		reply_docker(r, rc, err);
 		return;
 	}
@@ -304,11 +318,13 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
-		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+		           openfaas ? openfaas_json(&s, one)
+		                    : function_json(&s, one, tasks, nodes));
 	}
 	stored_release(&s);
 	json_object_put(svc);
 	json_object_put(tasks);
+	json_object_put(nodes);
 }
 
 /* Has the container of a starting task been started? Its address must not be
@@ -426,7 +442,7 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 		struct stored now = {.generation = gen};
 		now.fn = *fn;
 		snprintf(now.created, sizeof(now.created), "%s", created);
-		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
+		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL, NULL));
 	}
 out:
 	pthread_mutex_unlock(&write_mu);
@@ -504,37 +520,69 @@ static void delete_function(struct reply *r, const char *name, bool openfaas)
 	}
 }
 
+/* The body as one JSON object (strict: no trailing bytes, no duplicate keys);
+ * NULL after answering 400 (or 503). */
 static struct json_object *parse_json_body(struct reply *r, const char *body, size_t len)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
+	struct json_object *o = NULL;
+	char *err = NULL;
+	int rc;
 	if (body == NULL || len == 0) {
 		reply_error(r, 400, "empty body: expected JSON", NULL);
 		return NULL;
 	}
-	tok = json_tokener_new_ex(32);
-	if (tok == NULL) {
-		reply_error(r, 503, "out of memory", NULL);
+	rc = fx_json_parse(body, len, 32, &o, &err);
+	if (rc < 0) {
+		reply_error(r, rc == -EINVAL ? 400 : 503, err ? err : "out of memory", NULL);
+		free(err);
 		return NULL;
 	}
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		json_tokener_free(tok);
 		reply_error(r, 400, "invalid JSON: expected an object", NULL);
 		return NULL;
 	}
-	json_tokener_free(tok);
 	return o;
 }
 
-/* OpenFaaS deployment JSON -> our Function JSON, validated by the same schema. */
-static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+/* A com.openfaas.scale.* label's value (a string, as labels are) with its type
+ * back: an integer for min/max/factor, a boolean for zero. NULL with an error
+ * in errs when it has none. New reference. */
+static struct json_object *scale_label(const char *k, struct json_object *v, bool boolean,
+                                       struct fx_spec_errs *errs)
 {
-	struct json_object *in = parse_json_body(r, body, len), *f, *meta, *spec, *labels, *scale;
-	struct fx_function fn;
-	struct fx_spec_errs errs = {0};
+	char field[96];
+	const char *t;
+	size_t n;
+
+	snprintf(field, sizeof(field), "labels.%s", k);
+	if (!json_object_is_type(v, json_type_string)) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field, "expected a string (%s), got %s",
+		                 boolean ? "\"true\" or \"false\"" : "an integer such as \"2\"",
+		                 v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
+		return NULL;
+	}
+	t = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (boolean) {
+		if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0)
+			return json_object_new_boolean(strcmp(t, "true") == 0);
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected \"true\" or \"false\", got \"%.64s\"", t);
+		return NULL;
+	}
+	/* Digits only, few enough for int64; the schema checks the range. */
+	if (n == 0 || n > 9 || strspn(t, "0123456789") != n) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected an integer such as \"2\", got \"%.64s\"", t);
+		return NULL;
+	}
+	return json_object_new_int64(strtoll(t, NULL, 10));
+}
+
+int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
+                          struct fx_spec_errs *errs)
+{
 	static const char *const copy_spec[][2] = {
 	    {"image", "image"},
 	    {"envProcess", "fprocess"},
@@ -545,13 +593,42 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	    {"requests", "requests"},
 	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
 	};
-	if (in == NULL)
-		return;
+	static const char *const sk[] = {"min", "max", "factor", "zero"};
+	struct json_object *in = NULL, *f, *meta, *spec, *labels, *scale;
+	char *jerr = NULL;
+	size_t before = errs->n + errs->dropped;
+	int rc;
+
+	if (body == NULL || len == 0) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "empty body: expected JSON");
+		return -EINVAL;
+	}
+	rc = fx_json_parse(body, len, 32, &in, &jerr);
+	if (rc < 0) {
+		if (jerr != NULL)
+			fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "%s", jerr);
+		free(jerr);
+		return rc;
+	}
+	if (!json_object_is_type(in, json_type_object)) {
+		json_object_put(in);
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "invalid JSON: expected an object");
+		return -EINVAL;
+	}
 	f = json_object_new_object();
 	meta = json_object_new_object();
 	spec = json_object_new_object();
 	scale = json_object_new_object();
 	labels = json_object_new_object();
+	if (f == NULL || meta == NULL || spec == NULL || scale == NULL || labels == NULL) {
+		json_object_put(in);
+		json_object_put(f);
+		json_object_put(meta);
+		json_object_put(spec);
+		json_object_put(scale);
+		json_object_put(labels);
+		return -ENOMEM;
+	}
 	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
 	json_object_object_add(f, "kind", json_object_new_string("Function"));
 	if (docker_jget(in, "service"))
@@ -563,27 +640,24 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	    json_object_is_type(docker_jget(in, "labels"), json_type_object)) {
 		json_object_object_foreach(docker_jget(in, "labels"), k, v)
 		{
-			static const char *const sk[] = {"min", "max", "factor", "zero"};
 			bool sc = false;
 			for (size_t i = 0; i < 4; i++) {
-				if (strncmp(k, "com.openfaas.scale.", 19) == 0 &&
-				    strcmp(k + 19, sk[i]) == 0) {
-					const char *t = json_object_get_string(v);
-					/* label values are strings: give them their type back */
-					if (i == 3)
-						json_object_object_add(scale, sk[i],
-						                       json_object_new_boolean(
-						                           strcmp(t, "true") == 0));
-					else
-						json_object_object_add(
-						    scale, sk[i],
-						    json_object_new_int64(strtoll(t, NULL, 10)));
-					sc = true;
-				}
+				if (strncmp(k, "com.openfaas.scale.", 19) != 0 ||
+				    strcmp(k + 19, sk[i]) != 0)
+					continue;
+				/* label values are strings: give them their type back */
+				struct json_object *t = scale_label(k, v, i == 3, errs);
+				if (t != NULL)
+					json_object_object_add(scale, sk[i], t);
+				sc = true;
 			}
 			if (!sc)
 				json_object_object_add(labels, k, json_object_get(v));
 		}
+	} else if (docker_jget(in, "labels")) {
+		/* the schema reports its type */
+		json_object_put(labels);
+		labels = json_object_get(docker_jget(in, "labels"));
 	}
 	json_object_object_add(meta, "labels", labels);
 	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
@@ -597,12 +671,30 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	json_object_object_add(f, "metadata", meta);
 	json_object_object_add(f, "spec", spec);
 	json_object_put(in);
-	if (fx_spec_from_json(f, NULL, &fn, &errs) < 0) {
-		json_object_put(f);
-		reply_spec_errors(r, &errs);
+	rc = fx_spec_from_json(f, NULL, out, errs);
+	json_object_put(f);
+	if (rc == 0 && errs->n + errs->dropped > before) {
+		/* a scale label was refused above */
+		fx_function_release(out);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+/* OpenFaaS deployment JSON -> our Function, validated by the same schema. */
+static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+{
+	struct fx_function fn;
+	struct fx_spec_errs errs = {0};
+	int rc = api_openfaas_function(body, len, &fn, &errs);
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			reply_spec_errors(r, &errs);
+		else
+			reply_error(r, 503, "out of memory", NULL);
+		fx_spec_errs_release(&errs);
 		return;
 	}
-	json_object_put(f);
 	apply(r, &fn, false, true);
 	fx_function_release(&fn);
 }
@@ -725,6 +817,12 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		bool fresh;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
+		if (a->bad_start) {
+			log_warn("alert_ignored",
+			         "function=%s why=\"startsAt is missing or not an RFC 3339 time\"",
+			         a->function);
+			continue;
+		}
 		if (!ctl_cached_scale(ctl, a->function, &sc)) {
 			struct stored s;
 			rc = store_get(&ctl->docker, a->function, &s, &err);
@@ -746,12 +844,14 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_ignored(a, why);
 			continue;
 		}
+		pthread_mutex_lock(&alert_mu);
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
 		else
 			fresh = !a->firing ||
 			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
 		if (!fresh) {
+			pthread_mutex_unlock(&alert_mu);
 			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
 			         a->function, a->idle, a->key);
 			continue;
@@ -759,6 +859,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
 		                            &err);
 		if (rc < 0) {
+			pthread_mutex_unlock(&alert_mu);
 			transient += rc != -ENOENT;
 			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
 			         err ? err : "");
@@ -767,6 +868,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			continue;
 		}
 		if (step.why != NULL) {
+			pthread_mutex_unlock(&alert_mu);
 			alert_ignored(a, step.why);
 			continue;
 		}
@@ -776,6 +878,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
+		pthread_mutex_unlock(&alert_mu);
 		scaled++;
 		log_info("scaled",
 		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",

@@ -39,6 +39,7 @@ enum gw_route_kind {
 	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
 	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
 	GW_ROUTE_UI_REDIRECT,
+	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
@@ -76,6 +77,20 @@ int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1]);
 /* Checks an "Authorization: Basic ..." value against user and password in
  * constant time (for equal lengths). */
 bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password);
+/* The headers that tell a browser's request from another client's (NULL when
+ * absent), and the Host it was sent to. */
+struct gw_browser {
+	const char *host, *origin, *fetch_site, *fetch_mode, *fetch_dest, *referer, *content_type;
+};
+/* Cross-site request forgery guard for the controller's routes (/system/...,
+ * /apis/...): a request that changes something (not GET, HEAD or OPTIONS) and
+ * comes from a browser (Origin, Sec-Fetch-* or Referer present) must come
+ * from the gateway's own origin (Sec-Fetch-Site same-origin, else an Origin
+ * naming Host) and must not carry a form's content type (text/plain,
+ * application/x-www-form-urlencoded, multipart/form-data). Clients that are
+ * not browsers send none of these headers and always pass. NULL: allowed;
+ * else a static reason for a 403. */
+const char *gw_cross_site_refused(const char *method, const struct gw_browser *b);
 /* Content type for a file name by extension. */
 const char *gw_mime_type(const char *name);
 
@@ -104,6 +119,33 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 /* part: 0 invocation_total, 1 seconds histogram, 2 started, 3 service_count */
 #define GW_METRIC_PARTS 4
 int gw_metrics_header(int part, struct fx_buf *out);
+/* The latency histogram's upper bounds (s), GW_METRIC_BUCKETS of them. */
+#define GW_METRIC_BUCKETS 11
+extern const double gw_metric_bounds[GW_METRIC_BUCKETS];
+/* Counters since start, over every status code. */
+struct gw_metrics_snap {
+	uint64_t count;
+	uint64_t errors; /* status >= 500 */
+	uint64_t
+	    buckets[GW_METRIC_BUCKETS + 1]; /* per bucket (not cumulative); last: above the top */
+};
+void gw_metrics_snapshot(struct gw_fn_metrics *m, struct gw_metrics_snap *out);
+
+/* ---- history.c: the last 15 minutes of each function (UI charts) ---- */
+
+#define GW_HISTORY_STEP_S 10
+#define GW_HISTORY_POINTS 90 /* 15 minutes */
+struct gw_fn;
+struct gw_history;
+void gw_history_free(struct gw_history *h);
+/* Samples every function present (main thread, every GW_HISTORY_STEP_S). */
+void gw_history_sample(int64_t now_ms);
+/* {"function","source":"gateway","step_seconds","t":[unix s...],
+ * "invocations_per_second","error_ratio","p50_seconds","p99_seconds","replicas"}:
+ * arrays oldest first, null where there is no value. 0 or -ENOMEM. */
+int gw_history_json(struct gw_fn *f, struct fx_buf *out);
+/* The q quantile of per-bucket counts b[nb] (b[nb-1]: above upper[nb-2]); NAN if empty. */
+double gw_history_quantile(const uint64_t *b, size_t nb, const double *upper, double q);
 
 /* ---- registry.c: which functions exist, and their replicas ---- */
 
@@ -123,6 +165,7 @@ struct gw_fn {
 	int64_t available;
 	bool zero; /* may scale to zero; scale from zero on a request */
 	struct gw_fn_metrics *metrics;
+	struct gw_history *history; /* NULL until its first sample (main thread) */
 	/* discovery */
 	struct gw_replica **reps;
 	size_t nreps;
@@ -168,6 +211,11 @@ struct gw_config {
 	int64_t drain_timeout_ms;
 	int64_t workers;
 	const char *log_level;
+	const char *tls; /* auto | on | off */
+	int64_t tls_port;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	bool https_only;
 	/* derived at start-up */
 	bool static_discovery;
 	bool least_inflight;
@@ -178,6 +226,7 @@ struct gw_config {
 	char controller_host[256];
 	char controller_hostport[300]; /* Host header */
 	int controller_port;
+	int tls_port_bound; /* the HTTPS port once listening (tls_port 0: any) */
 };
 
 extern struct gw_config gw_cfg;
@@ -239,6 +288,7 @@ enum {
 	GW_RF_INJECT = 1u << 1,   /* a function list: invocation counts are added */
 	GW_RF_ALEXA = 1u << 2,    /* POST /: the body names the function */
 	GW_RF_INFLIGHT = 1u << 3, /* counted in cand[next]'s inflight */
+	GW_RF_TLS = 1u << 4,      /* the client's connection is HTTPS */
 };
 
 struct gw_req {
@@ -303,15 +353,37 @@ int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, con
 int gw_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern volatile int gw_draining;
-/* /healthz, /metrics, /ui/ (and the redirect to it). */
+/* /healthz, /metrics, /ui/ (and the redirect to it), /ui/history/{name}. */
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
 /* Starts the event loops (common/loop.c), one per listening socket, each with
- * its daemon. 0 or a negative errno. */
-int gw_server_start(const int *listen_fds, int n);
+ * its daemon, and a second, HTTPS, daemon on tls_fds[i] when tls_fds is not
+ * NULL. 0 or a negative errno. */
+int gw_server_start(const int *listen_fds, const int *tls_fds, int n);
 /* Stops accepting (SIGTERM), waits up to drain_ms for requests, stops. */
 void gw_server_stop(int64_t drain_ms);
 /* Requests in progress (all loops). */
 int gw_server_active(void);
+/* Requests completed since start (all loops). */
+uint64_t gw_server_completed(void);
+
+/* ---- tls.c: HTTPS (GnuTLS through libmicrohttpd) ---- */
+
+/* Loads the certificate and key when tls is on (or auto and both files
+ * exist). 0 (gw_tls_enabled says whether HTTPS is served) or a negative errno
+ * with *err (caller frees). Start-up, before the loops. */
+int gw_tls_init(char **err);
+bool gw_tls_enabled(void);
+/* The files changed? Loads and switches to the new pair for the next
+ * handshakes (connections in progress keep theirs). Main thread, once a second. */
+void gw_tls_check(int64_t now_ms);
+/* A TLS connection was made (libmicrohttpd's notify callback): session tickets on. */
+void gw_tls_connection_started(struct MHD_Connection *c);
+/* The GnuTLS priority string: TLS 1.2 and 1.3, AEAD ciphers, ECDHE. */
+extern const char gw_tls_priorities[];
+/* libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2). */
+void *gw_tls_retrieve(void);
+/* Did this request come over TLS? */
+bool gw_conn_tls(struct MHD_Connection *c);
 
 /* ---- ui.c ---- */
 

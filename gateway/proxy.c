@@ -138,6 +138,56 @@ static enum MHD_Result fail(struct MHD_Connection *c, struct gw_req *r, unsigned
 	return ret;
 }
 
+/* https_only: a plain request for the API or the UI gets no data, only a
+ * permanent redirect (308 keeps the method and body) to the same target on
+ * the HTTPS port, or 403 when its Host cannot make a URL. */
+static enum MHD_Result to_https(struct MHD_Connection *c, struct gw_req *r)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	char loc[2048], body[256];
+	size_t hl = 0;
+	bool ok = host != NULL;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	int n;
+
+	/* host[:port] or [v6]:port; only name and address characters */
+	if (ok && host[0] == '[') {
+		hl = strcspn(host, "]");
+		ok = host[hl] == ']' && hl > 1 &&
+		     strspn(host + 1, "0123456789abcdefABCDEF:.") == hl - 1;
+		hl++;
+	} else if (ok) {
+		hl = strcspn(host, ":");
+		ok = hl > 0 && strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                            "0123456789.-") == hl;
+	}
+	if (ok && host[hl] == ':')
+		ok = host[hl + 1] != '\0' &&
+		     strspn(host + hl + 1, "0123456789") == strlen(host + hl + 1);
+	else if (ok)
+		ok = host[hl] == '\0';
+	if (!ok || hl > 255)
+		return fail(c, r, 403, "this gateway serves the API and the UI over HTTPS only");
+	n = snprintf(loc, sizeof(loc), "https://%.*s:%d%s", (int)hl, host, gw_cfg.tls_port_bound,
+	             r->uri);
+	if (n < 0 || (size_t)n >= sizeof(loc))
+		return fail(c, r, 403, "this gateway serves the API and the UI over HTTPS only");
+	n = snprintf(body, sizeof(body), "{\"error\":\"HTTPS only: use https on port %d\"}\n",
+	             gw_cfg.tls_port_bound);
+	resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Location", loc);
+	gw_secure_headers(resp, false);
+	r->status = 308;
+	r->st = GW_REQ_LOCAL;
+	ret = MHD_queue_response(c, 308, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* An error found before the body is read: answered at the final call when no
  * body comes, so the connection stays open (keep-alive). */
 static enum MHD_Result early(struct MHD_Connection *c, struct gw_req *r, unsigned status,
@@ -157,7 +207,8 @@ static bool skip_header(void *cls, const char *name, const char *value)
 	const struct gw_req *r = cls;
 
 	if (strcasecmp(name, "Host") == 0 || strcasecmp(name, "X-Forwarded-Host") == 0 ||
-	    strcasecmp(name, "X-Call-Id") == 0 || strcasecmp(name, "X-Start-Time") == 0)
+	    strcasecmp(name, "X-Forwarded-Proto") == 0 || strcasecmp(name, "X-Call-Id") == 0 ||
+	    strcasecmp(name, "X-Start-Time") == 0)
 		return true;
 	if (strcasecmp(name, "Authorization") == 0)
 		return has(r, GW_RF_SYSTEM) || gw_credentials_browser(value);
@@ -186,6 +237,8 @@ static int build_head(struct MHD_Connection *c, struct gw_req *r)
 	rc = rc ? rc : fx_px_head_forwarded(x, c);
 	if (rc == 0 && host != NULL)
 		rc = fx_px_head_add(x, "X-Forwarded-Host", host);
+	if (rc == 0)
+		rc = fx_px_head_add(x, "X-Forwarded-Proto", has(r, GW_RF_TLS) ? "https" : "http");
 	if (rc == 0 && !has(r, GW_RF_SYSTEM)) {
 		rc = fx_px_head_add(x, "X-Call-Id", r->call_id);
 		rc = rc ? rc : fx_px_head_add(x, "X-Start-Time", r->start_time);
@@ -316,7 +369,9 @@ static enum fx_px_verdict on_head(struct fx_px *x, const struct fx_http1_head *h
 {
 	struct gw_req *r = req_of(x);
 
-	if (h->status == 503 && draining_answer(h) && (x->flags & FX_PXF_WHOLE) &&
+	bool draining = draining_answer(h);
+
+	if (draining && h->status == 503 && (x->flags & FX_PXF_WHOLE) &&
 	    r->retries < GW_MAX_TRIES) {
 		/* The replica is shutting down and did not run the request. */
 		r->retries++;
@@ -325,6 +380,9 @@ static enum fx_px_verdict on_head(struct fx_px *x, const struct fx_http1_head *h
 		try_next(r);
 		return FX_PX_AGAIN;
 	}
+	/* A draining replica still answers what reaches it: send it no more. */
+	if (draining && r->next < r->ncand)
+		gw_replica_mark_down(r->cand[r->next]);
 	if (has(r, GW_RF_INJECT) && h->status == 200)
 		return FX_PX_COLLECT;
 	return FX_PX_PASS;
@@ -464,16 +522,33 @@ static bool auth_ok(struct MHD_Connection *c)
 	                        gw_cfg.auth_user, gw_cfg.auth_password);
 }
 
+static const char *cross_site(struct MHD_Connection *c, const char *method)
+{
+#define H(name) MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)
+	const struct gw_browser b = {H("Host"),           H("Origin"),         H("Sec-Fetch-Site"),
+	                             H("Sec-Fetch-Mode"), H("Sec-Fetch-Dest"), H("Referer"),
+	                             H("Content-Type")};
+#undef H
+	return gw_cross_site_refused(method, &b);
+}
+
 static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, const char *method)
 {
 	const char *xf = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Function");
 	const char *cid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Call-Id");
 	struct fx_px *x = &r->x;
+	const char *why;
 	int rc;
 
 	r->method = method;
+	if (gw_conn_tls(c))
+		r->flags |= GW_RF_TLS;
 	gw_route_parse(method, r->uri, xf, &r->route);
 	fx_px_framing(x, c);
+	if (gw_cfg.https_only && !has(r, GW_RF_TLS) &&
+	    (r->route.kind == GW_ROUTE_SYSTEM || r->route.kind == GW_ROUTE_UI ||
+	     r->route.kind == GW_ROUTE_UI_REDIRECT || r->route.kind == GW_ROUTE_HISTORY))
+		return to_https(c, r);
 
 	switch (r->route.kind) {
 	case GW_ROUTE_BAD:
@@ -481,6 +556,11 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 	case GW_ROUTE_NOT_FOUND:
 		return early(c, r, 404, "not found");
 	case GW_ROUTE_SYSTEM:
+		/* Before auth: a refused page gets no login prompt either. */
+		if ((why = cross_site(c, method)) != NULL) {
+			log_warn("cross_site_refused", "method=%s uri=%.200s", method, r->uri);
+			return fail(c, r, 403, why);
+		}
 		if (!auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
 		if (!gw_cfg.controller_host[0])
@@ -495,8 +575,9 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 		break;
 	case GW_ROUTE_UI:
 	case GW_ROUTE_UI_REDIRECT:
+	case GW_ROUTE_HISTORY:
 		r->st = GW_REQ_LOCAL;
-		if (r->route.kind == GW_ROUTE_UI && !auth_ok(c))
+		if (r->route.kind != GW_ROUTE_UI_REDIRECT && !auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
 		return gw_serve_local(c, &r->route, method);
 	case GW_ROUTE_HEALTHZ:

@@ -20,6 +20,7 @@
 
 volatile int gw_draining;
 static atomic_int active;
+static atomic_uint_fast64_t completed;
 
 int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
                size_t len)
@@ -95,6 +96,32 @@ static int serve_ui(struct MHD_Connection *c, const struct gw_route *rt)
 	return ret;
 }
 
+static int serve_history(struct MHD_Connection *c, const struct gw_route *rt)
+{
+	struct gw_fn *f = gw_registry_lookup(rt->name, NULL);
+	struct MHD_Response *resp;
+	struct fx_buf out;
+	int ret;
+
+	if (!f)
+		return gw_respond_error(c, 404, "function not found");
+	fx_buf_init(&out, 1u << 20);
+	if (gw_history_json(f, &out) < 0) {
+		fx_buf_release(&out);
+		return gw_respond_error(c, 503, "out of memory");
+	}
+	resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_COPY);
+	fx_buf_release(&out);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	gw_secure_headers(resp, false);
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -112,6 +139,8 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 		return serve_metrics(c);
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
+	case GW_ROUTE_HISTORY:
+		return serve_history(c, rt);
 	case GW_ROUTE_UI_REDIRECT:
 		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
 		                                       MHD_RESPMEM_PERSISTENT);
@@ -172,6 +201,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
+	atomic_fetch_add(&completed, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -204,14 +234,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http", "detail=\"%s\"", msg);
 }
 
-/* The gateway's daemon options: the one place to change them (TLS flags and
- * options go into extra_flags and extra). */
-static struct fx_server_conf gw_daemon_conf;
+/* The gateway's daemon options, the one place to change them: plain HTTP
+ * (set 0) and HTTPS (set 1: the same, with TLS through tls.c). */
+static struct fx_server_conf gw_daemon_conf, gw_tls_conf;
 
-static struct MHD_Daemon *daemon_for(struct fx_loop *l, int listen_fd, void *arg)
+static struct MHD_Daemon *daemon_for(struct fx_loop *l, int listen_fd, int set, void *arg)
 {
 	(void)arg;
-	return fx_server_daemon(l, listen_fd, &gw_daemon_conf);
+	return fx_server_daemon(l, listen_fd, set == 0 ? &gw_daemon_conf : &gw_tls_conf);
 }
 
 static bool replica_usable(void *peer)
@@ -237,8 +267,16 @@ static struct fx_loop_ops loop_ops = {
     .pool_max = 1024,
 };
 
-int gw_server_start(const int *listen_fds, int n)
+int gw_server_start(const int *listen_fds, const int *tls_fds, int n)
 {
+	/* HTTPS: the certificate comes from tls.c at each handshake (rotation). */
+	static struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)gw_tls_priorities},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	const int *sets[2] = {listen_fds, tls_fds};
+
 	gw_daemon_conf = (struct fx_server_conf){
 	    .handler = on_request,
 	    .uri_log = on_uri,
@@ -250,8 +288,13 @@ int gw_server_start(const int *listen_fds, int n)
 	    .per_ip_limit = (unsigned)gw_cfg.max_connections_per_ip,
 	    .head_timeout_ms = gw_cfg.header_timeout_ms,
 	};
+	gw_tls_conf = gw_daemon_conf;
+	tls_opts[1].ptr_value = gw_tls_retrieve();
+	gw_tls_conf.extra_flags = MHD_USE_TLS;
+	gw_tls_conf.extra = tls_opts;
+	gw_tls_conf.started = gw_tls_connection_started;
 	loop_ops.pool_per_peer = (unsigned)gw_cfg.pool_size;
-	return fx_loops_start(&loop_ops, listen_fds, n);
+	return fx_loops_start(&loop_ops, sets, tls_fds != NULL ? 2 : 1, n);
 }
 
 void gw_server_stop(int64_t drain_ms)
@@ -270,4 +313,9 @@ void gw_server_stop(int64_t drain_ms)
 int gw_server_active(void)
 {
 	return atomic_load(&active);
+}
+
+uint64_t gw_server_completed(void)
+{
+	return atomic_load(&completed);
 }

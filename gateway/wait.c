@@ -12,6 +12,7 @@
 
 #define WAIT_REGISTRY_MS 1500
 #define WAIT_DNS_MS      3000
+#define WAIT_LOAD_MS     5000 /* for the first registry poll after a start */
 
 static void wait_for(struct gw_req *r, enum gw_wait_kind kind, int64_t until)
 {
@@ -55,9 +56,14 @@ void gw_resolve_function(struct gw_req *r, bool first)
 
 	if (f == NULL) {
 		if (!gw_registry_loaded()) {
-			if (first) { /* just started: wait for the first poll */
+			/* A gateway just started (restarted under load): the request
+			 * is held for the first poll, WAIT_LOAD_MS at most in all,
+			 * instead of failing. */
+			if (first)
+				r->wait_until = now + WAIT_LOAD_MS;
+			if (now < r->wait_until) {
 				r->wait_seq = gw_registry_seq();
-				wait_for(r, GW_WAIT_REGISTRY, now + WAIT_REGISTRY_MS);
+				wait_for(r, GW_WAIT_REGISTRY, r->wait_until);
 				return;
 			}
 			fx_px_fail(&r->x, 503, "the function registry is not loaded yet");

@@ -44,6 +44,9 @@ extern char **environ;
 #define IDLE_MAX        256u       /* idle upstream connections (http mode), all loops */
 #define HEAD_TIMEOUT_MS 10000      /* a request head must be in within this (http mode) */
 
+/* SIGTERM: the watchdog exits once no request came for this long. */
+#define DRAIN_QUIET_MS 500
+
 static struct {
 	struct wd_config *cfg;
 	struct MHD_Daemon *d;
@@ -53,6 +56,8 @@ static struct {
 	atomic_bool listening, draining;
 	atomic_long inflight; /* function requests running */
 	atomic_long active;   /* every request between uri_log and completed */
+	/* when the latest request began (the drain's quiet time) */
+	atomic_llong last_start_ms;
 	atomic_ulong by_code[600];
 	atomic_ulong buckets[WD_NBUCKETS + 1];
 	atomic_ullong sum_us;
@@ -100,11 +105,14 @@ static void add_duration(struct MHD_Response *resp, const struct req *r)
 	MHD_add_response_header(resp, "X-Duration-Seconds", d);
 }
 
-/* While draining, every answer ends its connection so clients move on. */
+/* While draining, every answer ends its connection and says so, so clients
+ * (the gateway) move on to other replicas. */
 static void closing(struct MHD_Response *resp)
 {
-	if (atomic_load(&S.draining))
+	if (atomic_load(&S.draining)) {
 		MHD_add_response_header(resp, "Connection", "close");
+		MHD_add_response_header(resp, "X-Faas-Draining", "true");
+	}
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, char *body,
@@ -235,6 +243,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
 	fx_buf_init(&r->err, ERR_CAP);
 	atomic_fetch_add(&S.active, 1);
+	atomic_store(&S.last_start_ms, r->t0);
 	return r;
 }
 
@@ -552,9 +561,9 @@ static enum MHD_Result first_call(struct fx_loop *loop, struct MHD_Connection *c
 	r->kind = K_FN;
 	if (!wd_method_allowed(method))
 		return defer(r, 405, "method not allowed\n");
-	/* Draining: requests on connections already open are still served
-	 * (answered with Connection: close, see closing()), new ones are refused
-	 * by the closed listener. */
+	/* Draining: requests are still served (answered with Connection: close
+	 * and X-Faas-Draining, see closing()) until the listener closes, once
+	 * quiet (wd_server_run). */
 	if (h->seen > MAX_HEADERS)
 		return reply_text(c, r, 431, "too many headers\n");
 	if (h->nul)
@@ -700,8 +709,9 @@ static void write_lock(void)
  * external epoll, suspend/resume and the request-head checks). */
 static struct fx_server_conf http_conf;
 
-static struct MHD_Daemon *http_daemon(struct fx_loop *l, int listen_fd, void *arg)
+static struct MHD_Daemon *http_daemon(struct fx_loop *l, int listen_fd, int set, void *arg)
 {
+	(void)set;
 	(void)arg;
 	return fx_server_daemon(l, listen_fd, &http_conf);
 }
@@ -764,7 +774,8 @@ static int start_loops(struct wd_config *cfg, int *port)
 		}
 		*port = (int)strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share it */
 	}
-	if (fx_loops_start(&loop_ops, fds, n) < 0) {
+	const int *sets[1] = {fds};
+	if (fx_loops_start(&loop_ops, sets, 1, n) < 0) {
 		log_error("cannot start the event loops", NULL);
 		return -EIO;
 	}
@@ -809,13 +820,28 @@ int wd_server_run(struct wd_config *cfg)
 	         atomic_load(&S.active), (long long)cfg->write_timeout_ms);
 	if (S.lock_written)
 		unlink(S.lock_path);
-	/* Stop accepting; connections in progress go on. */
-	if (http)
-		fx_loops_quiesce();
-	else
-		MHD_quiesce_daemon(S.d);
 	{
+		/* Keep the listener open while requests still come: each is served
+		 * and its answer says X-Faas-Draining and closes the connection, so a
+		 * gateway stops sending here. Closing it at once would reset
+		 * connections waiting in its backlog, whose requests may already be
+		 * sent: a gateway could not tell them from requests that ran. Once
+		 * nothing has run or arrived for DRAIN_QUIET_MS (counted from the
+		 * signal at the earliest), stop accepting and let what was accepted
+		 * meanwhile finish. All within write_timeout. */
 		int64_t end = wd_now_ms() + cfg->write_timeout_ms;
+		atomic_store(&S.last_start_ms, wd_now_ms()); /* quiet counts from now */
+		while (wd_now_ms() < end &&
+		       (atomic_load(&S.active) > 0 ||
+		        wd_now_ms() - atomic_load(&S.last_start_ms) < DRAIN_QUIET_MS))
+			usleep(10000);
+		if (http) {
+			fx_loops_quiesce();
+		} else {
+			MHD_socket fd = MHD_quiesce_daemon(S.d);
+			if (fd != MHD_INVALID_SOCKET)
+				close(fd);
+		}
 		while (atomic_load(&S.active) > 0 && wd_now_ms() < end)
 			usleep(10000);
 		if (atomic_load(&S.active) > 0)
