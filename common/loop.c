@@ -374,8 +374,7 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets,
-                   int n)
+int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets, int n)
 {
 	if (nsets < 1 || nsets > FX_LOOP_DAEMONS)
 		return -EINVAL;
@@ -720,8 +719,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (s != NULL)
 		s->fresh = true;
 	if (s != NULL && conf->head_timeout_ms > 0)
-		s->head_by = fx_now_ms() + (int64_t)conf->idle_timeout_s * 1000 +
-		             conf->head_timeout_ms;
+		s->head_by =
+		    fx_now_ms() + (int64_t)conf->idle_timeout_s * 1000 + conf->head_timeout_ms;
 }
 
 struct MHD_Daemon *fx_server_daemon(struct fx_loop *l, int listen_fd,

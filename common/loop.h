@@ -65,8 +65,7 @@ struct fx_loop_ops {
 /* Starts n loops (ops borrowed, must outlive them); loop i has a daemon on
  * listen_fds[set][i] for each of the nsets (1..FX_LOOP_DAEMONS) sets of
  * sockets. 0 or a negative errno. */
-int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets,
-                   int n);
+int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, int nsets, int n);
 /* Stops accepting (SIGTERM): each daemon closes its listening socket;
  * requests in progress go on. Any thread. */
 void fx_loops_quiesce(void);
@@ -109,15 +108,15 @@ struct fx_server_conf {
 	MHD_AccessHandlerCallback handler;
 	void *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *c);
 	MHD_RequestCompletedCallback completed;
-	MHD_LogCallback log;                /* libmicrohttpd's messages; NULL: none */
+	MHD_LogCallback log; /* libmicrohttpd's messages; NULL: none */
 	/* A client connection was accepted (NULL: nothing to do), e.g. to set
 	 * up its TLS session (MHD_CONNECTION_INFO_GNUTLS_SESSION). */
 	void (*started)(struct MHD_Connection *c);
-	unsigned idle_timeout_s;            /* a connection with no traffic is closed */
-	size_t memory_limit;                /* per connection: the request head must fit */
-	unsigned connection_limit;          /* per loop; 0: libmicrohttpd's default */
-	unsigned per_ip_limit;              /* connections per client address, all loops; 0: none */
-	int64_t head_timeout_ms;            /* a request head must be in within this; 0: none */
+	unsigned idle_timeout_s;   /* a connection with no traffic is closed */
+	size_t memory_limit;       /* per connection: the request head must fit */
+	unsigned connection_limit; /* per loop; 0: libmicrohttpd's default */
+	unsigned per_ip_limit;     /* connections per client address, all loops; 0: none */
+	int64_t head_timeout_ms;   /* a request head must be in within this; 0: none */
 	/* more MHD_FLAG bits; MHD_USE_TLS: an HTTPS daemon (the loop then also
 	 * bounds the busy wait of a handshake in progress, see loop.c) */
 	unsigned extra_flags;
