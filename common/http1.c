@@ -111,9 +111,8 @@ int fx_http1_head_parse(char *buf, size_t len, bool head_request, struct fx_http
 			v++;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
-		for (char *q = v; q < ve; q++)
-			if ((unsigned char)*q < 0x20 && *q != '\t')
-				return -EBADMSG;
+		if (!fx_http1_value_ok(v, (size_t)(ve - v)))
+			return -EBADMSG; /* a control character (DEL too), as in requests */
 		if (h->nhdr >= FX_HTTP1_MAX_HEADERS)
 			return -E2BIG;
 		*colon = '\0';

@@ -58,6 +58,10 @@ START_TEST(heads)
 	                 -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\n folded\r\n\r\n", false, &h, buf), -EBADMSG);
+	/* control characters in a value, DEL among them (as in requests) */
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nX-A: a\x7f\r\n\r\n", false, &h, buf), -EBADMSG);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nX-A: a\x01-b\r\n\r\n", false, &h, buf),
+	                 -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/2 200 OK\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 2x0 OK\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
