@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# e2e: alone (it stops the host's Docker engine; tests/run.sh runs it with nothing beside it)
 # A fresh machine's first `make up`: the engine is started by the script
 # (scripts/up.sh -> scripts/docker-up.sh), and the dockerd it starts must not
 # inherit the lock scripts/up.sh holds (/tmp/faas-up.lock) nor the e2e lock

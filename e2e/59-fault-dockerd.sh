@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# e2e: alone (it stops the host's Docker engine; tests/run.sh runs it with nothing beside it)
 # Fault: the Docker engine stopped (SIGTERM to dockerd, which stops every
 # container) and started again (scripts/docker-up.sh) with functions
 # running. With no hand on it, the platform serves again: the suite's

@@ -308,7 +308,7 @@ cmd_up() {
 	# The platform: exactly as a user on the manager would (make up), with
 	# this swarm's engine, its own faasctl configuration, the gateway on
 	# n1's address.
-	DOCKER_HOST=unix://$(sock n1) FAAS_CONF_DIR=$OUT/faas FAAS_GATEWAY_HOST=$(ip_of n1) FAAS_IMAGES_WORK=$OUT/images \
+	DOCKER_HOST=unix://$(sock n1) FAAS_CONF_DIR=$OUT/faas FAAS_GATEWAY_HOST=$(ip_of n1) \
 		FAAS_UP_LOCK=$STATE/up.lock scripts/up.sh
 }
 

@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export DOCKER_BUILDKIT=0
-work=${FAAS_IMAGES_WORK:-$root/build/images}
+work=$root/build/images
 envfile=${FAAS_IMAGES_ENV:-$root/build/images.env}
 registry=${REGISTRY:-}
 mkdir -p "$(dirname "$envfile")"

@@ -4,8 +4,7 @@
 #   unit:        build/asan/tests/unit/**/_test (Check, under ASan + UBSan)
 #   integration: tests/integration/*.sh (real binaries on 127.0.0.1)
 #   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first),
-#                and beside them e2e/cluster/*.sh (three engines on this
-#                machine; see run_e2e)
+#                then e2e/cluster/*.sh (three engines on this machine)
 # FX_TEST_FILTER=regex limits the scripts and executables run.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -58,40 +57,6 @@ run_scripts() {
 	done
 }
 
-# The e2e scripts, in order, and beside them the platform on a three-node
-# test swarm of its own (e2e/cluster/*.sh, scripts/cluster.sh: other engines,
-# their own images, configuration and locks), in the background from the
-# first script on. A script marked "# e2e: alone" (it stops the host's
-# engine) waits for the cluster part to finish first.
-run_e2e() {
-	local s cluster_pid='' cluster_log cluster_results
-	cluster_log=$(mktemp /tmp/fx-cluster-log.XXXXXX)
-	cluster_results=$(mktemp /tmp/fx-cluster-results.XXXXXX)
-	for s in e2e/*.sh; do
-		[[ $s =~ $filter ]] || continue
-		if grep -q '^# e2e: alone' "$s"; then
-			[ -z "$cluster_pid" ] || wait_cluster
-		elif [ -z "$cluster_pid" ]; then
-			echo "== e2e/cluster/*.sh: started in the background (output at its end)"
-			FX_RESULTS=$cluster_results run_scripts e2e/cluster/[0-9]*.sh >"$cluster_log" 2>&1 &
-			cluster_pid=$!
-		fi
-		run_scripts "$s"
-	done
-	if [ -z "$cluster_pid" ]; then
-		run_scripts e2e/cluster/[0-9]*.sh
-	else
-		wait_cluster
-	fi
-	rm -f "$cluster_log" "$cluster_results"
-}
-wait_cluster() {
-	wait "$cluster_pid"
-	cluster_pid=''
-	cat "$cluster_log"
-	cat "$cluster_results" >>"$FX_RESULTS"
-}
-
 for level in "$@"; do
 	case $level in
 	unit) echo "== unit tests (ASan + UBSan)"; run_unit ;;
@@ -106,7 +71,9 @@ for level in "$@"; do
 		elif ! scripts/docker-up.sh 9>&-; then
 			echo "fail e2e: no Docker swarm (scripts/docker-up.sh failed)" >>"$FX_RESULTS"
 		else
-			run_e2e
+			# Last: the platform on a three-node test swarm of its own
+			# (scripts/cluster.sh), which 99-down.sh there removes.
+			run_scripts e2e/*.sh e2e/cluster/[0-9]*.sh
 		fi
 		;;
 	*) echo "tests/run.sh: unknown level '$level'" >&2; exit 2 ;;
