@@ -7,6 +7,7 @@
 #include "controller.h"
 
 #include "buf.h"
+#include "build/gen/version.h"
 #include "log.h"
 #include "units.h"
 
@@ -14,10 +15,12 @@
 #include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
 
 static struct ctl *ctl;
 static struct api_conf conf;
@@ -33,7 +36,8 @@ struct reply {
 	unsigned status;
 	char *body; /* owned */
 	const char *type;
-	const char *result; /* X-Faas-Result */
+	const char *result;        /* X-Faas-Result */
+	struct MHD_Response *resp; /* a streamed answer (logs), instead of body */
 };
 
 /* ---- replies ---- */
@@ -94,6 +98,40 @@ static void reply_spec_errors(struct reply *r, struct fx_spec_errs *errs)
 	reply_error(r, 400, first, fx_spec_errs_to_json(errs));
 	free(first);
 	fx_spec_errs_release(errs);
+}
+
+/* ---- namespaces: this install serves one, conf.namespace_ ---- */
+
+/* Is ns (a ?namespace= value or a body's "namespace"; NULL or "" when not
+ * given) this install's? If not, replies 404 and returns false. */
+static bool ns_ours(struct reply *r, const char *ns)
+{
+	char msg[200];
+	if (ns == NULL || *ns == '\0' || strcmp(ns, conf.namespace_) == 0)
+		return true;
+	snprintf(msg, sizeof(msg), "namespace \"%.64s\" not found (this install serves \"%s\")", ns,
+	         conf.namespace_);
+	reply_error(r, 404, msg, NULL);
+	return false;
+}
+
+/* The same for a JSON body's "namespace" member (absent, null or a string). */
+static bool ns_body_ours(struct reply *r, struct json_object *in)
+{
+	struct json_object *ns = docker_jget(in, "namespace");
+	if (ns != NULL && !json_object_is_type(ns, json_type_null) &&
+	    !json_object_is_type(ns, json_type_string)) {
+		reply_error(r, 400, "namespace: expected a string", NULL);
+		return false;
+	}
+	return ns_ours(r, ns != NULL ? json_object_get_string(ns) : NULL);
+}
+
+static void namespaces(struct reply *r)
+{
+	struct json_object *a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string(conf.namespace_));
+	reply_json(r, 200, a);
 }
 
 /* ---- reading state ---- */
@@ -192,13 +230,17 @@ static struct json_object *openfaas_json(const struct stored *s, struct json_obj
 	struct json_object *running =
 	    docker_jget(docker_jget(svc, "ServiceStatus"), "RunningTasks");
 	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
+	json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
 	json_object_object_add(o, "image", json_object_new_string(s->fn.image));
 	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
 	json_object_object_add(o, "availableReplicas",
 	                       json_object_new_int64(running ? json_object_get_int64(running) : 0));
 	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
 	json_object_object_add(o, "envProcess", json_object_new_string(s->fn.fprocess));
-	json_object_object_add(o, "zero", json_object_new_boolean(s->fn.scale.zero));
+	/* "zero": a request may wake it from 0: its spec says so, or the API
+	 * scaled it there (OpenFaaS wakes any function at 0). */
+	json_object_object_add(
+	    o, "zero", json_object_new_boolean(s->fn.scale.zero || (svc != NULL && replicas == 0)));
 	for (size_t i = 0; i < s->fn.labels.n; i++)
 		json_object_object_add(labels, s->fn.labels.v[i].key,
 		                       json_object_new_string(s->fn.labels.v[i].value));
@@ -547,6 +589,10 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	};
 	if (in == NULL)
 		return;
+	if (!ns_body_ours(r, in)) {
+		json_object_put(in);
+		return;
+	}
 	f = json_object_new_object();
 	meta = json_object_new_object();
 	spec = json_object_new_object();
@@ -612,7 +658,8 @@ static void delete_openfaas(struct reply *r, const char *body, size_t len)
 	struct json_object *in = parse_json_body(r, body, len);
 	if (in == NULL)
 		return;
-	delete_function(r, docker_jstr(in, "functionName"), true);
+	if (ns_body_ours(r, in))
+		delete_function(r, docker_jstr(in, "functionName"), true);
 	json_object_put(in);
 }
 
@@ -669,6 +716,10 @@ static void scale_function(struct reply *r, const char *name, const char *body, 
 	if (docker_jget(in, "serviceName") && strcmp(docker_jstr(in, "serviceName"), name) != 0) {
 		json_object_put(in);
 		reply_error(r, 400, "serviceName differs from the name in the path", NULL);
+		return;
+	}
+	if (!ns_body_ours(r, in)) {
+		json_object_put(in);
 		return;
 	}
 	want = json_object_get_int64(rep);
@@ -832,15 +883,15 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 		return;
 	{
 		const char *name = docker_jstr(in, "name"), *value = docker_jstr(in, "value");
-		bool ok = name[0] != '\0' && strlen(name) <= 64;
-		for (const char *p = name; *p; p++)
-			ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
-		if (!ok) {
+		if (!ns_body_ours(r, in)) {
+			json_object_put(in);
+			return;
+		}
+		if (!of_secret_name_valid(name)) {
 			json_object_put(in);
 			reply_error(r, 400,
 			            "name: expected a secret name (letters, digits, '-', '_', '.', "
-			            "at most 64)",
+			            "starting with a letter or a digit, at most 48)",
 			            NULL);
 			return;
 		}
@@ -907,27 +958,215 @@ static void info(struct reply *r)
 {
 	struct json_object *o = json_object_new_object(), *p = json_object_new_object(),
 	                   *v = json_object_new_object();
-	json_object_object_add(v, "release", json_object_new_string("0.1.0"));
-	json_object_object_add(v, "sha", json_object_new_string(""));
+	struct utsname u;
+	json_object_object_add(v, "release", json_object_new_string(FX_RELEASE));
+	json_object_object_add(v, "sha", json_object_new_string(FX_GIT_SHA));
 	json_object_object_add(p, "provider", json_object_new_string("faas-controller"));
 	json_object_object_add(p, "orchestration", json_object_new_string("swarm"));
 	json_object_object_add(p, "version", json_object_get(v));
 	json_object_object_add(o, "provider", p);
 	json_object_object_add(o, "version", v);
-	json_object_object_add(o, "arch", json_object_new_string("x86_64"));
+	json_object_object_add(o, "arch", json_object_new_string(uname(&u) == 0 ? u.machine : ""));
 	reply_json(r, 200, o);
 }
 
-/* ---- logs: GET /system/logs?name=&tail=&since= (not following) ---- */
+/* ---- logs: GET /system/logs?name=&namespace=&tail=&since=&follow= ----
+ * A thread reads Docker's multiplexed log stream of the function's service
+ * and turns each frame into one line of newline-delimited JSON (the
+ * faas-provider logs Message); the connection's own thread (libmicrohttpd
+ * runs one per connection) sends each line as soon as it is made. The stream
+ * ends when Docker's does (follow=false), or when the client leaves. */
 
-struct logs_state {
-	struct fx_buf raw;
+#define LOGS_OUT_MAX (1u << 20) /* lines made and not sent yet: Docker waits past it */
+
+struct logs_stream {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fx_buf raw; /* Docker's bytes not made into lines yet */
+	struct fx_buf out; /* lines ready for the client */
+	size_t out_off;
+	bool done;         /* the Docker stream ended */
+	volatile int gone; /* the client left (or the response was freed) */
+	int refs;          /* the thread and the response */
+	int client_fd;
+	char name[FX_SPEC_MAX_NAME + 1];
+	char path[512];
 };
+
+static void logs_unref(struct logs_stream *s)
+{
+	bool last;
+	pthread_mutex_lock(&s->mu);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	fx_buf_release(&s->raw);
+	fx_buf_release(&s->out);
+	free(s);
+}
+
+/* Frames [stream, 0, 0, 0, size (4 bytes, big-endian)] payload, each
+ * "<RFC 3339 timestamp> <attributes> <text>" (timestamps=1, details=1).
+ * Lock held. */
+static int logs_lines(struct logs_stream *s)
+{
+	size_t off = 0;
+	while (off + 8 <= s->raw.len) {
+		const unsigned char *h = (const unsigned char *)s->raw.data + off;
+		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+		char *line, *attrs, *text, *task, inst[80] = "";
+		struct json_object *o;
+		if (size > (1u << 20))
+			return -EIO; /* not a frame Docker would send */
+		if (off + 8 + size > s->raw.len)
+			break;
+		line = strndup(s->raw.data + off + 8, size);
+		if (line == NULL)
+			return -ENOMEM;
+		attrs = strchr(line, ' ');
+		if (attrs)
+			*attrs++ = '\0';
+		text = attrs ? strchr(attrs, ' ') : NULL;
+		if (text)
+			*text++ = '\0';
+		task = attrs ? strstr(attrs, "com.docker.swarm.task.id=") : NULL;
+		if (task != NULL)
+			snprintf(inst, sizeof(inst), "%.*s", (int)strcspn(task + 25, ", "),
+			         task + 25);
+		if (text) {
+			size_t tl = strlen(text);
+			while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+				text[--tl] = '\0';
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
+		json_object_object_add(o, "instance", json_object_new_string(inst));
+		json_object_object_add(o, "timestamp", json_object_new_string(line));
+		json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
+		fx_buf_appendf(&s->out, "%s\n",
+		               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		free(line);
+		off += 8 + size;
+	}
+	if (off > 0) {
+		memmove(s->raw.data, s->raw.data + off, s->raw.len - off);
+		s->raw.len -= off;
+	}
+	return 0;
+}
 
 static int on_logs(const char *p, size_t n, void *arg)
 {
-	struct logs_state *s = arg;
-	return fx_buf_append(&s->raw, p, n) < 0 ? 1 : 0;
+	struct logs_stream *s = arg;
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	/* The client reads slower than Docker writes: wait for it. */
+	while (!s->gone && s->out.len - s->out_off > LOGS_OUT_MAX)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->gone || fx_buf_append(&s->raw, p, n) < 0 || logs_lines(s) < 0)
+		rc = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void *logs_thread(void *arg)
+{
+	struct logs_stream *s = arg;
+	char *err = NULL;
+	int rc = docker_stream(&ctl->docker, s->path, on_logs, s, &s->gone, &err);
+	if (rc < 0)
+		log_warn("logs_failed", "function=%s err=\"%s\"", s->name, err ? err : "");
+	free(err);
+	pthread_mutex_lock(&s->mu);
+	s->done = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	logs_unref(s);
+	return NULL;
+}
+
+/* Has the client hung up? (It sends nothing more after its request.) */
+static bool client_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static ssize_t logs_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct logs_stream *s = cls;
+	size_t n;
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	while (s->out.len == s->out_off && !s->done) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (client_gone(s->client_fd)) {
+			s->gone = 1;
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	if (s->out.len == s->out_off) {
+		pthread_mutex_unlock(&s->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	n = s->out.len - s->out_off;
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out.data + s->out_off, n);
+	s->out_off += n;
+	if (s->out_off == s->out.len)
+		s->out.len = s->out_off = 0;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return (ssize_t)n;
+}
+
+static void logs_free(void *cls)
+{
+	struct logs_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	s->gone = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	logs_unref(s);
+}
+
+/* The id of our service of function name: 0, -ENOENT (none, or not ours). */
+static int service_id(const char *name, char *id, size_t n, char **err)
+{
+	struct json_object *svcs = NULL, *one;
+	char path[512],
+	    *q = docker_filters("name", name, "label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY,
+	                        "label", store_network_label(), (const char *)NULL);
+	int rc;
+	if (q == NULL)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/services%s", q);
+	free(q);
+	rc = docker_call(&ctl->docker, "GET", path, NULL, &svcs, err);
+	if (rc < 0)
+		return rc;
+	one = service_named(svcs, name); /* the name filter matches prefixes */
+	rc = one != NULL && docker_jstr(one, "ID")[0] != '\0' ? 0 : -ENOENT;
+	if (rc == 0)
+		snprintf(id, n, "%s", docker_jstr(one, "ID"));
+	json_object_put(svcs);
+	return rc;
 }
 
 static void logs(struct reply *r, struct MHD_Connection *conn)
@@ -935,76 +1174,82 @@ static void logs(struct reply *r, struct MHD_Connection *conn)
 	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
 	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
 	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-	struct logs_state s;
-	struct fx_buf out;
-	char path[512], *err = NULL;
-	int64_t t = 100;
+	const char *follow = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "follow");
+	const union MHD_ConnectionInfo *ci;
+	struct logs_stream *s;
+	char *err = NULL, id[96], tailbuf[24] = "all";
+	int64_t t = -1, sn = 0;
+	bool fol;
+	pthread_t th;
 	int rc;
 	if (name == NULL || !fx_spec_valid_name(name)) {
 		reply_error(r, 400, "name: expected a function name", NULL);
 		return;
 	}
-	if (tail != NULL && fx_parse_int(tail, 0, 100000, &t) < 0) {
-		reply_error(r, 400, "tail: expected an integer between 0 and 100000", NULL);
+	if (tail != NULL && *tail != '\0' && fx_parse_int(tail, -1, 1000000, &t) < 0) {
+		reply_error(r, 400,
+		            "tail: expected an integer (-1 or 0: all lines, at most 1000000)",
+		            NULL);
 		return;
 	}
-	{
-		int64_t sn = 0;
-		if (since != NULL && fx_parse_int(since, 0, INT64_MAX, &sn) < 0)
-			sn = 0; /* RFC 3339 values are not supported: all lines */
-		snprintf(path, sizeof(path),
-		         "/services/%s/"
-		         "logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%lld&since=%lld",
-		         name, (long long)t, (long long)sn);
+	if (t > 0)
+		snprintf(tailbuf, sizeof(tailbuf), "%lld", (long long)t);
+	if (since != NULL && *since != '\0' && of_parse_since(since, &sn) < 0) {
+		reply_error(r, 400,
+		            "since: expected RFC 3339 (2006-01-02T15:04:05Z) or Unix seconds",
+		            NULL);
+		return;
 	}
-	fx_buf_init(&s.raw, 16u << 20);
-	rc = docker_stream(&ctl->docker, path, on_logs, &s, &err);
+	if (follow != NULL && *follow != '\0' && strcmp(follow, "true") != 0 &&
+	    strcmp(follow, "false") != 0 && strcmp(follow, "1") != 0 && strcmp(follow, "0") != 0) {
+		reply_error(r, 400, "follow: expected true or false", NULL);
+		return;
+	}
+	fol = follow != NULL && (strcmp(follow, "true") == 0 || strcmp(follow, "1") == 0);
+	/* Only a function's logs: our service of that name, not any service. */
+	rc = service_id(name, id, sizeof(id), &err);
+	if (rc == -ENOENT) {
+		free(err);
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
 	if (rc < 0) {
-		fx_buf_release(&s.raw);
-		reply_docker(r, rc == -EIO ? -ENOENT : rc, err);
+		reply_docker(r, rc, err);
 		return;
 	}
-	fx_buf_init(&out, 32u << 20);
-	/* Multiplexed frames: [stream, 0, 0, 0, size (4 bytes BE)] payload. */
-	for (size_t off = 0; off + 8 <= s.raw.len;) {
-		const unsigned char *h = (const unsigned char *)s.raw.data + off;
-		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		if (off + 8 + size > s.raw.len)
-			break;
-		{
-			char *line = strndup(s.raw.data + off + 8, size), *ts, *attrs, *text, *task;
-			struct json_object *o = json_object_new_object();
-			char inst[80] = "";
-			/* "<timestamp> <attrs> <text>" */
-			ts = line;
-			attrs = strchr(ts, ' ');
-			if (attrs)
-				*attrs++ = '\0';
-			text = attrs ? strchr(attrs, ' ') : NULL;
-			if (text)
-				*text++ = '\0';
-			task = attrs ? strstr(attrs, "com.docker.swarm.task.id=") : NULL;
-			if (task != NULL)
-				snprintf(inst, sizeof(inst), "%.25s", task + 25);
-			if (text) {
-				size_t tl = strlen(text);
-				while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
-					text[--tl] = '\0';
-			}
-			json_object_object_add(o, "name", json_object_new_string(name));
-			json_object_object_add(o, "instance", json_object_new_string(inst));
-			json_object_object_add(o, "timestamp", json_object_new_string(ts));
-			json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
-			fx_buf_appendf(&out, "%s\n",
-			               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-			json_object_put(o);
-			free(line);
-		}
-		off += 8 + size;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		reply_error(r, 503, "out of memory", NULL);
+		return;
 	}
-	fx_buf_release(&s.raw);
-	reply_text(r, 200, "application/x-ndjson", fx_buf_detach(&out, NULL));
-	fx_buf_release(&out);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	fx_buf_init(&s->raw, 2u << 20);
+	fx_buf_init(&s->out, LOGS_OUT_MAX + (2u << 20));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->path, sizeof(s->path),
+	         "/services/%s/logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%s&since=%lld"
+	         "&follow=%d",
+	         id, tailbuf, (long long)sn, fol);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->client_fd = ci ? ci->connect_fd : -1;
+	s->refs = 2;
+	r->resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, logs_read, s, logs_free);
+	if (r->resp == NULL || pthread_create(&th, NULL, logs_thread, s) != 0) {
+		if (r->resp != NULL) {
+			MHD_destroy_response(r->resp); /* logs_free drops one reference */
+			r->resp = NULL;
+		} else {
+			s->refs--;
+		}
+		logs_unref(s);
+		reply_error(r, 503, "out of memory", NULL);
+		return;
+	}
+	pthread_detach(th);
+	r->status = 200;
+	r->type = "application/x-ndjson";
 }
 
 /* ---- dispatch ---- */
@@ -1083,6 +1328,18 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 			reply_error(r, 405, "method not allowed (GET, PUT, DELETE)", NULL);
 		return;
 	}
+	if (strcmp(url, "/system/namespaces") == 0) {
+		if (get)
+			namespaces(r);
+		else
+			reply_error(r, 405, "method not allowed (GET)", NULL);
+		return;
+	}
+	/* Every OpenFaaS route below takes ?namespace= (only ours exists). */
+	if (strncmp(url, "/system/", 8) == 0 && strcmp(url, "/system/alert") != 0 &&
+	    strcmp(url, "/system/info") != 0 &&
+	    !ns_ours(r, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "namespace")))
+		return;
 	if (strcmp(url, "/system/functions") == 0) {
 		if (get)
 			get_functions(r, true);
@@ -1162,6 +1419,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		reply_error(&r, 413, msg, NULL);
 	} else {
 		route(&r, conn, url, method, q->body.data, q->body.len);
+	}
+	if (r.resp != NULL) {
+		MHD_add_response_header(r.resp, "Content-Type", r.type);
+		ret = MHD_queue_response(conn, r.status, r.resp);
+		MHD_destroy_response(r.resp);
+		log_debug("request", "method=%s path=%s status=%u", method, url, r.status);
+		return ret;
 	}
 	if (r.body == NULL) {
 		r.status = 503;

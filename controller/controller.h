@@ -10,6 +10,8 @@
  *   reconcile.c  one key's reconcile, the resync, the events watcher
  *   diff.c       pure: unified diff of two texts
  *   metrics.c    counters and the reconcile duration histogram
+ *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
+ *                FunctionStatus, Secret, logs Message) and parsers
  *   api.c        HTTP API (libmicrohttpd): /apis/faas/v1, /system/..., /alerts, /metrics
  */
 #ifndef FX_CONTROLLER_H
@@ -54,10 +56,11 @@ const char *docker_jstr(struct json_object *o, const char *k);
  *   -EAGAIN update out of sequence, -EEXIST 409 conflict, -EINVAL 400, -EIO others. */
 int docker_call(struct docker *d, const char *method, const char *path, const char *body,
                 struct json_object **out, char **err);
-/* Streams GET path (the /events endpoint), calling on_data for each chunk until
- * it returns non-zero or the connection ends. 0 or negative errno with *err. */
+/* Streams GET path (/events, logs), calling on_data for each chunk until it
+ * returns non-zero, the connection ends or *cancel (may be NULL) turns
+ * non-zero. 0 or negative errno with *err. */
 int docker_stream(struct docker *d, const char *path, int (*on_data)(const char *, size_t, void *),
-                  void *arg, char **err);
+                  void *arg, const volatile int *cancel, char **err);
 /* "?filters=" + URL-encoded {"key":["v1",...]} built from key/value pairs
  * (NULL-terminated: key, value, key, value, NULL). Caller frees. */
 char *docker_filters(const char *first_key, ...);
@@ -85,7 +88,8 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 char *svc_drift_key(struct json_object *spec);
 /* Replicas of a ServiceSpec (Mode.Replicated.Replicas), -1 when absent. */
 int64_t svc_replicas(struct json_object *spec);
-/* Clamp a replica count into [min, max]; 0 stays 0 when zero is allowed. */
+/* Clamp a replica count into [min, max]; 0 stays 0 (asleep: scaled to zero by the
+ * idle alert or the API; the gateway wakes it on a request). */
 int64_t svc_clamp(const struct fx_scale *s, int64_t replicas);
 /* Docker's ServiceSpec.Labels value, borrowed from spec, or NULL. */
 const char *svc_label(struct json_object *spec, const char *key);
@@ -300,6 +304,17 @@ int reconcile_set_replicas(struct ctl *c, const char *name,
 void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s);
 bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out);
 
+/* ---- openfaas.c (pure) ---- */
+
+/* A logs "since": Unix seconds or RFC 3339 (any offset, fraction ignored).
+ * 0 with *out_sec, or -EINVAL. */
+int of_parse_since(const char *s, int64_t *out_sec);
+/* Secret names: letters, digits, '-', '_', '.', starting with a letter or a
+ * digit (so never "." or ".."), at most OF_SECRET_NAME_MAX (room for the
+ * version suffix Docker's name gets on an update). */
+#define OF_SECRET_NAME_MAX 48
+bool of_secret_name_valid(const char *s);
+
 /* ---- api.c ---- */
 
 struct api_conf {
@@ -307,6 +322,7 @@ struct api_conf {
 	int64_t port;
 	const char *token; /* NULL: mutating routes refused (503) */
 	size_t max_body;
+	const char *namespace_; /* the OpenFaaS name of this install's namespace ("openfaas-fn") */
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);

@@ -745,7 +745,7 @@ void *reconcile_events(void *arg)
 	while (!c->stopping) {
 		char *err = NULL;
 		int64_t t0 = wq_now_ms();
-		int rc = docker_stream(&c->docker, path, on_events, &s, &err);
+		int rc = docker_stream(&c->docker, path, on_events, &s, &c->stopping, &err);
 		if (c->stopping)
 			break;
 		log_warn("events_stream_ended", "err=\"%s\" retry_in_ms=%lld",

@@ -304,7 +304,9 @@ int64_t svc_replicas(struct json_object *spec)
 
 int64_t svc_clamp(const struct fx_scale *s, int64_t replicas)
 {
-	if (replicas == 0 && s->zero)
+	/* 0 is asleep, not out of range: the scale-to-zero alert (zero: true)
+	 * or the API put it there, and the gateway wakes it on a request. */
+	if (replicas == 0)
 		return 0;
 	if (replicas < s->min)
 		return s->min;

@@ -1069,6 +1069,9 @@ static void resolve_function(struct gw_req *r, const char *name, bool first)
 			return;
 		}
 		f = gw_registry_lookup(name, &seq);
+		/* NAME.NAMESPACE names another install's function: not ours. */
+		if (f && r->route.ns[0] && strcmp(r->route.ns, f->ns) != 0)
+			f = NULL;
 		if (!f) {
 			if (first && gw_registry_poll_soon()) {
 				r->st = ST_WAIT;
@@ -1191,7 +1194,7 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 	case GW_ROUTE_BAD:
 		return early(c, r, 400, r->route.err);
 	case GW_ROUTE_NOT_FOUND:
-		return early(c, r, 404, "not found");
+		return early(c, r, 404, r->route.err ? r->route.err : "not found");
 	case GW_ROUTE_SYSTEM:
 		if (!auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
