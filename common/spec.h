@@ -45,7 +45,9 @@
 #define FX_LABEL_SPEC_HASH  "faas.spec-hash"
 #define FX_MANAGED_BY       "faas-controller"
 
-enum fx_mode { FX_MODE_FORK, FX_MODE_HTTP, FX_MODE_STREAMING };
+/* FX_MODE_IMAGE: "mode: null", the image's own (its ENV, else the watchdog's
+ * default): the controller writes no mode into the service. */
+enum fx_mode { FX_MODE_FORK, FX_MODE_HTTP, FX_MODE_STREAMING, FX_MODE_IMAGE };
 
 struct fx_kv {
 	char *key;
@@ -63,9 +65,15 @@ struct fx_strlist {
 	size_t n;
 };
 
+#define FX_QUANTITY_MAX 31 /* characters of a quantity as written */
+
 struct fx_resources {
 	uint64_t memory;   /* bytes; 0: not set */
 	int64_t cpu_milli; /* millicores; 0: not set */
+	/* As written ("5M", "128Mi", "0.5", "100m"), kept so that what was
+	 * deployed reads back the same; "" when not set. */
+	char memory_text[FX_QUANTITY_MAX + 1];
+	char cpu_text[FX_QUANTITY_MAX + 1];
 };
 
 struct fx_scale {
@@ -75,6 +83,7 @@ struct fx_scale {
 	int64_t cooldown_ms;
 };
 
+/* 0: "null", the image's own (the controller writes no variable). */
 struct fx_timeouts {
 	int64_t read_ms, write_ms, exec_ms;
 };

@@ -6,6 +6,7 @@
  *   /healthz, /metrics */
 #include "controller.h"
 
+#include "base64.h"
 #include "buf.h"
 #include "build/gen/version.h"
 #include "log.h"
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/utsname.h>
+#include <time.h>
 
 static struct ctl *ctl;
 static struct api_conf conf;
@@ -222,47 +224,16 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	return o;
 }
 
+/* The FunctionStatus of a stored function and its service (NULL: not made
+ * yet, so the replicas the reconcile will give it: scale.min). */
 static struct json_object *openfaas_json(const struct stored *s, struct json_object *svc)
 {
-	struct json_object *o = json_object_new_object(), *labels = json_object_new_object(),
-	                   *ann = json_object_new_object();
-	int64_t replicas = svc ? svc_replicas(docker_jget(svc, "Spec")) : 0;
+	int64_t replicas = svc ? svc_replicas(docker_jget(svc, "Spec")) : s->fn.scale.min;
 	struct json_object *running =
 	    docker_jget(docker_jget(svc, "ServiceStatus"), "RunningTasks");
-	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
-	json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
-	json_object_object_add(o, "image", json_object_new_string(s->fn.image));
-	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
-	json_object_object_add(o, "availableReplicas",
-	                       json_object_new_int64(running ? json_object_get_int64(running) : 0));
-	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
-	json_object_object_add(o, "envProcess", json_object_new_string(s->fn.fprocess));
-	/* "zero": a request may wake it from 0: its spec says so, or the API
-	 * scaled it there (OpenFaaS wakes any function at 0). */
-	json_object_object_add(
-	    o, "zero", json_object_new_boolean(s->fn.scale.zero || (svc != NULL && replicas == 0)));
-	for (size_t i = 0; i < s->fn.labels.n; i++)
-		json_object_object_add(labels, s->fn.labels.v[i].key,
-		                       json_object_new_string(s->fn.labels.v[i].value));
-	/* The scale settings, as OpenFaaS tooling reads them. */
-	{
-		char t[24];
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.min);
-		json_object_object_add(labels, "com.openfaas.scale.min", json_object_new_string(t));
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.max);
-		json_object_object_add(labels, "com.openfaas.scale.max", json_object_new_string(t));
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.factor);
-		json_object_object_add(labels, "com.openfaas.scale.factor",
-		                       json_object_new_string(t));
-		json_object_object_add(labels, "com.openfaas.scale.zero",
-		                       json_object_new_string(s->fn.scale.zero ? "true" : "false"));
-	}
-	for (size_t i = 0; i < s->fn.annotations.n; i++)
-		json_object_object_add(ann, s->fn.annotations.v[i].key,
-		                       json_object_new_string(s->fn.annotations.v[i].value));
-	json_object_object_add(o, "labels", labels);
-	json_object_object_add(o, "annotations", ann);
-	return o;
+	return of_function_status(&s->fn, conf.namespace_, s->created, replicas,
+	                          running ? json_object_get_int64(running) : 0,
+	                          svc != NULL && replicas == 0);
 }
 
 static void get_functions(struct reply *r, bool openfaas)
@@ -412,9 +383,14 @@ static void get_endpoints(struct reply *r, const char *name)
 
 /* ---- writes ---- */
 
+/* How a write treats an existing function: the kubectl-style PUT creates
+ * or configures; OpenFaaS's POST only creates and its PUT only updates. */
+enum apply_how { APPLY_ANY, APPLY_CREATE, APPLY_UPDATE };
+
 /* Applies fn (validated). dry: only diff. Fills r. */
-static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool openfaas)
+static void apply(struct reply *r, const struct fx_function *fn, bool dry, enum apply_how how)
 {
+	bool openfaas = how != APPLY_ANY;
 	struct stored prev;
 	char *err = NULL, *now_text, *prev_text = NULL;
 	int rc, have;
@@ -431,6 +407,20 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 	}
 	free(err);
 	err = NULL;
+	if (how == APPLY_CREATE && have == 0) {
+		char msg[200];
+		pthread_mutex_unlock(&write_mu);
+		stored_release(&prev);
+		snprintf(msg, sizeof(msg),
+		         "function %s already exists (PUT /system/functions updates it)", fn->name);
+		reply_error(r, 409, msg, NULL);
+		return;
+	}
+	if (how == APPLY_UPDATE && have != 0) {
+		pthread_mutex_unlock(&write_mu);
+		reply_error(r, 404, "no such function (POST /system/functions creates it)", NULL);
+		return;
+	}
 	now_text = fx_spec_canonical(fn);
 	if (have == 0)
 		prev_text = fx_spec_canonical(&prev.fn);
@@ -510,7 +500,7 @@ static void put_function(struct reply *r, const char *name, const char *body, si
 		reply_error(r, 409, msg, NULL);
 		return;
 	}
-	apply(r, &fn, dry, false);
+	apply(r, &fn, dry, APPLY_ANY);
 	fx_function_release(&fn);
 }
 
@@ -571,85 +561,34 @@ static struct json_object *parse_json_body(struct reply *r, const char *body, si
 	return o;
 }
 
-/* OpenFaaS deployment JSON -> our Function JSON, validated by the same schema. */
-static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+/* OpenFaaS FunctionDeployment -> our Function, validated by the same schema.
+ * POST creates (409 when it exists), PUT updates (404 when it does not). */
+static void deploy_openfaas(struct reply *r, const char *body, size_t len, bool create)
 {
-	struct json_object *in = parse_json_body(r, body, len), *f, *meta, *spec, *labels, *scale;
+	struct json_object *in = parse_json_body(r, body, len), *f;
 	struct fx_function fn;
 	struct fx_spec_errs errs = {0};
-	static const char *const copy_spec[][2] = {
-	    {"image", "image"},
-	    {"envProcess", "fprocess"},
-	    {"envVars", "env"},
-	    {"secrets", "secrets"},
-	    {"constraints", "constraints"},
-	    {"limits", "limits"},
-	    {"requests", "requests"},
-	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
-	};
+	char *err = NULL;
 	if (in == NULL)
 		return;
 	if (!ns_body_ours(r, in)) {
 		json_object_put(in);
 		return;
 	}
-	f = json_object_new_object();
-	meta = json_object_new_object();
-	spec = json_object_new_object();
-	scale = json_object_new_object();
-	labels = json_object_new_object();
-	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
-	json_object_object_add(f, "kind", json_object_new_string("Function"));
-	if (docker_jget(in, "service"))
-		json_object_object_add(meta, "name", json_object_get(docker_jget(in, "service")));
-	if (docker_jget(in, "annotations"))
-		json_object_object_add(meta, "annotations",
-		                       json_object_get(docker_jget(in, "annotations")));
-	if (docker_jget(in, "labels") &&
-	    json_object_is_type(docker_jget(in, "labels"), json_type_object)) {
-		json_object_object_foreach(docker_jget(in, "labels"), k, v)
-		{
-			static const char *const sk[] = {"min", "max", "factor", "zero"};
-			bool sc = false;
-			for (size_t i = 0; i < 4; i++) {
-				if (strncmp(k, "com.openfaas.scale.", 19) == 0 &&
-				    strcmp(k + 19, sk[i]) == 0) {
-					const char *t = json_object_get_string(v);
-					/* label values are strings: give them their type back */
-					if (i == 3)
-						json_object_object_add(scale, sk[i],
-						                       json_object_new_boolean(
-						                           strcmp(t, "true") == 0));
-					else
-						json_object_object_add(
-						    scale, sk[i],
-						    json_object_new_int64(strtoll(t, NULL, 10)));
-					sc = true;
-				}
-			}
-			if (!sc)
-				json_object_object_add(labels, k, json_object_get(v));
-		}
-	}
-	json_object_object_add(meta, "labels", labels);
-	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
-		if (docker_jget(in, copy_spec[i][0]))
-			json_object_object_add(spec, copy_spec[i][1],
-			                       json_object_get(docker_jget(in, copy_spec[i][0])));
-	if (json_object_object_length(scale) > 0)
-		json_object_object_add(spec, "scale", scale);
-	else
-		json_object_put(scale);
-	json_object_object_add(f, "metadata", meta);
-	json_object_object_add(f, "spec", spec);
+	f = of_deployment_to_spec(in, &err);
 	json_object_put(in);
+	if (f == NULL) {
+		reply_error(r, err ? 400 : 503, err ? err : "out of memory", NULL);
+		free(err);
+		return;
+	}
 	if (fx_spec_from_json(f, NULL, &fn, &errs) < 0) {
 		json_object_put(f);
 		reply_spec_errors(r, &errs);
 		return;
 	}
 	json_object_put(f);
-	apply(r, &fn, false, true);
+	apply(r, &fn, false, create ? APPLY_CREATE : APPLY_UPDATE);
 	fx_function_release(&fn);
 }
 
@@ -848,110 +787,284 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	}
 }
 
-/* ---- secrets (OpenFaaS API): Docker secrets labelled faas.secret ---- */
+/* ---- secrets (OpenFaaS API): this install's secrets only (secrets.c) ---- */
+
+#define SECRET_MAX_BYTES   (500 * 1024) /* Docker's limit */
+#define SECRET_SWITCH_MS   30000        /* bound on the services' switch to a new version */
+#define SECRET_SWITCH_STEP 250
+
+/* The stored functions that mount secret name: 0 with *users (caller frees
+ * each and the array) and *n, or a negative errno with *err. */
+static int secret_users(const char *name, char ***users, size_t *n, char **err)
+{
+	struct stored *v = NULL;
+	size_t nv = 0;
+	char **u;
+	int rc = store_list(&ctl->docker, &v, &nv, err);
+	if (rc < 0)
+		return rc;
+	u = calloc(nv ? nv : 1, sizeof(*u));
+	*n = 0;
+	for (size_t i = 0; u && i < nv; i++)
+		for (size_t j = 0; j < v[i].fn.secrets.n; j++)
+			if (strcmp(v[i].fn.secrets.v[j], name) == 0 &&
+			    (u[*n] = strdup(v[i].fn.name)) != NULL)
+				(*n)++;
+	stored_list_release(v, nv);
+	if (u == NULL)
+		return -ENOMEM;
+	*users = u;
+	return 0;
+}
+
+static void free_users(char **u, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++)
+		free(u[i]);
+	free(u);
+}
+
+/* Does any of our services' spec still mount a secret version other than
+ * keep of name? */
+static bool old_version_mounted(const struct secret_set *set, const char *name,
+                                const struct secret_ver *keep)
+{
+	struct json_object *svcs = NULL;
+	char *err = NULL;
+	bool found = false;
+	if (observe(&svcs, NULL, &err) < 0) {
+		free(err);
+		return true; /* cannot tell: assume so */
+	}
+	for (size_t i = 0; !found && i < json_object_array_length(svcs); i++) {
+		struct json_object *sec = docker_jget(
+		    docker_jget(docker_jget(docker_jget(json_object_array_get_idx(svcs, i), "Spec"),
+		                            "TaskTemplate"),
+		                "ContainerSpec"),
+		    "Secrets");
+		for (size_t j = 0; !found && sec && json_object_is_type(sec, json_type_array) &&
+		                   j < json_object_array_length(sec);
+		     j++) {
+			const char *id = docker_jstr(json_object_array_get_idx(sec, j), "SecretID");
+			for (size_t k = 0; k < set->n; k++)
+				if (strcmp(set->v[k].name, name) == 0 && &set->v[k] != keep &&
+				    strcmp(set->v[k].id, id) == 0)
+					found = true;
+		}
+	}
+	json_object_put(svcs);
+	return found;
+}
+
+/* Every version of name but keep (NULL: all). 0, or the first error. */
+static int remove_versions(const struct secret_set *set, const char *name,
+                           const struct secret_ver *keep, char **err)
+{
+	int first = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		char *e = NULL;
+		int rc;
+		if (strcmp(set->v[i].name, name) != 0 || &set->v[i] == keep)
+			continue;
+		rc = secrets_remove(&ctl->docker, &set->v[i], &e);
+		if (rc < 0 && rc != -ENOENT && first == 0) {
+			first = rc;
+			*err = e;
+			e = NULL;
+		}
+		free(e);
+	}
+	return first;
+}
+
+/* The secret's bytes: rawValue (base64, Go's []byte) when given, else value. */
+static int secret_data(struct reply *r, struct json_object *in, struct fx_buf *data)
+{
+	struct json_object *raw = docker_jget(in, "rawValue"), *val = docker_jget(in, "value");
+	if (raw != NULL && !json_object_is_type(raw, json_type_null)) {
+		if (!json_object_is_type(raw, json_type_string) ||
+		    fx_base64_decode(json_object_get_string(raw),
+		                     (size_t)json_object_get_string_len(raw), data) < 0) {
+			reply_error(r, 400, "rawValue: expected base64 (the secret's bytes)", NULL);
+			return -EINVAL;
+		}
+	} else if (val != NULL && json_object_is_type(val, json_type_string)) {
+		if (fx_buf_append(data, json_object_get_string(val),
+		                  (size_t)json_object_get_string_len(val)) < 0) {
+			reply_error(r, 413, "value: at most 500 KiB", NULL);
+			return -E2BIG;
+		}
+	} else if (val != NULL && !json_object_is_type(val, json_type_null)) {
+		reply_error(r, 400, "value: expected a string", NULL);
+		return -EINVAL;
+	}
+	if (data->len == 0) {
+		reply_error(r, 400, "value or rawValue: required, 1 byte to 500 KiB", NULL);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void secrets_list_reply(struct reply *r)
+{
+	struct secret_set set;
+	struct json_object *out;
+	char *err = NULL;
+	int rc = secrets_load(&ctl->docker, &set, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	out = json_object_new_array();
+	for (size_t i = 0; i < set.n; i++) {
+		struct json_object *o;
+		if (i > 0 && strcmp(set.v[i - 1].name, set.v[i].name) == 0)
+			continue; /* one entry per secret, whatever its versions */
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(set.v[i].name));
+		json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
+		json_object_array_add(out, o);
+	}
+	secret_set_release(&set);
+	reply_json(r, 200, out);
+}
+
+/* PUT: version n+1, the functions that mount it switched to it (their
+ * services roll start-first), then the older versions removed. The secret
+ * is never without a version: a failure before the switch leaves the old one
+ * in use, one after it leaves both. */
+static void secret_update(struct reply *r, const char *name, const struct secret_set *set,
+                          const struct secret_ver *cur, const struct fx_buf *data)
+{
+	struct secret_set after = {0};
+	struct secret_ver made;
+	const struct secret_ver *keep;
+	char **users = NULL, *err = NULL;
+	size_t nusers = 0;
+	int64_t deadline, version = 0;
+	int rc;
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i].name, name) == 0 && set->v[i].version > version)
+			version = set->v[i].version;
+	(void)cur;
+	rc = secrets_create(&ctl->docker, name, version + 1, data->data, data->len, &made, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	log_info("secret_version_created", "secret=%s version=%lld", name, (long long)made.version);
+	rc = secret_users(name, &users, &nusers, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	for (size_t i = 0; i < nusers; i++)
+		wq_add(ctl->queue, users[i], 0);
+	/* The reconcile mounts the newest version; wait (bounded) until no
+	 * service's spec mounts an older one, then remove those. */
+	rc = secrets_load(&ctl->docker, &after, &err);
+	if (rc < 0) {
+		free_users(users, nusers);
+		reply_docker(r, rc, err);
+		return;
+	}
+	keep = secrets_newest(&after, name);
+	deadline = wq_now_ms() + SECRET_SWITCH_MS;
+	while (keep != NULL && old_version_mounted(&after, name, keep) && wq_now_ms() < deadline) {
+		struct timespec ts = {0, SECRET_SWITCH_STEP * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	rc = keep != NULL ? remove_versions(&after, name, keep, &err) : 0;
+	if (rc < 0) {
+		log_warn("secret_old_version_kept", "secret=%s err=\"%s\"", name, err ? err : "");
+		free(err);
+	}
+	log_info("secret_updated", "secret=%s version=%lld functions=%zu", name,
+	         (long long)made.version, nusers);
+	free_users(users, nusers);
+	secret_set_release(&after);
+	reply_text(r, 200, "application/json", strdup("{}"));
+}
 
 static void secrets(struct reply *r, const char *method, const char *body, size_t len)
 {
-	struct json_object *in = NULL, *reply = NULL;
-	char *err = NULL, path[256];
+	struct json_object *in;
+	struct secret_set set = {0};
+	struct fx_buf data;
+	const struct secret_ver *cur;
+	const char *name;
+	char *err = NULL;
 	int rc;
 	if (strcmp(method, "GET") == 0) {
-		char *q = docker_filters("label", "faas.secret", (const char *)NULL);
-		struct json_object *out = json_object_new_array();
-		snprintf(path, sizeof(path), "/secrets%s", q ? q : "");
-		free(q);
-		rc = docker_call(&ctl->docker, "GET", path, NULL, &reply, &err);
-		if (rc < 0) {
-			json_object_put(out);
-			reply_docker(r, rc, err);
-			return;
-		}
-		for (size_t i = 0; reply && i < json_object_array_length(reply); i++) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(
-			    o, "name",
-			    json_object_new_string(docker_jstr(
-			        docker_jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
-			json_object_array_add(out, o);
-		}
-		json_object_put(reply);
-		reply_json(r, 200, out);
+		secrets_list_reply(r);
 		return;
 	}
 	in = parse_json_body(r, body, len);
 	if (in == NULL)
 		return;
-	{
-		const char *name = docker_jstr(in, "name"), *value = docker_jstr(in, "value");
-		if (!ns_body_ours(r, in)) {
-			json_object_put(in);
-			return;
-		}
-		if (!of_secret_name_valid(name)) {
-			json_object_put(in);
-			reply_error(r, 400,
-			            "name: expected a secret name (letters, digits, '-', '_', '.', "
-			            "starting with a letter or a digit, at most 48)",
-			            NULL);
-			return;
-		}
-		if (strcmp(method, "DELETE") == 0 || strcmp(method, "PUT") == 0) {
-			snprintf(path, sizeof(path), "/secrets/%s", name);
-			rc = docker_call(&ctl->docker, "DELETE", path, NULL, NULL, &err);
-			if (rc < 0 && !(rc == -ENOENT && strcmp(method, "PUT") == 0)) {
-				json_object_put(in);
-				if (rc == -EINVAL || rc == -EIO) /* in use */
-					rc = -EEXIST;
-				reply_docker(r, rc, err);
-				return;
-			}
-			free(err);
-			err = NULL;
-			if (strcmp(method, "DELETE") == 0) {
-				json_object_put(in);
-				reply_text(r, 200, "application/json", strdup("{}"));
-				return;
-			}
-		}
-		{
-			struct json_object *b = json_object_new_object(),
-			                   *labels = json_object_new_object();
-			/* Docker wants the value base64-encoded */
-			static const char tab[] =
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-			size_t n = strlen(value);
-			struct fx_buf enc;
-			fx_buf_init(&enc, 4u << 20);
-			for (size_t i = 0; i < n; i += 3) {
-				unsigned x =
-				    (unsigned)(unsigned char)value[i] << 16 |
-				    (i + 1 < n ? (unsigned)(unsigned char)value[i + 1] << 8 : 0) |
-				    (i + 2 < n ? (unsigned char)value[i + 2] : 0);
-				char q4[4] = {tab[x >> 18 & 63], tab[x >> 12 & 63],
-				              i + 1 < n ? tab[x >> 6 & 63] : '=',
-				              i + 2 < n ? tab[x & 63] : '='};
-				fx_buf_append(&enc, q4, 4);
-			}
-			json_object_object_add(labels, "faas.secret",
-			                       json_object_new_string("true"));
-			json_object_object_add(b, "Name", json_object_new_string(name));
-			json_object_object_add(b, "Labels", labels);
-			json_object_object_add(b, "Data",
-			                       json_object_new_string(enc.data ? enc.data : ""));
-			fx_buf_release(&enc);
-			rc = docker_call(&ctl->docker, "POST", "/secrets/create",
-			                 json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
-			                 &reply, &err);
-			json_object_put(b);
-			json_object_put(reply);
-			json_object_put(in);
-			if (rc < 0) {
-				reply_docker(r, rc, err);
-				return;
-			}
+	fx_buf_init(&data, SECRET_MAX_BYTES);
+	name = docker_jstr(in, "name");
+	if (!ns_body_ours(r, in))
+		goto out;
+	if (!of_secret_name_valid(name)) {
+		reply_error(r, 400,
+		            "name: expected a secret name (letters, digits, '-', '_', '.', "
+		            "starting with a letter or a digit, at most 48)",
+		            NULL);
+		goto out;
+	}
+	if (strcmp(method, "DELETE") != 0 && secret_data(r, in, &data) < 0)
+		goto out;
+	pthread_mutex_lock(&write_mu);
+	rc = secrets_load(&ctl->docker, &set, &err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&write_mu);
+		reply_docker(r, rc, err);
+		goto out;
+	}
+	cur = secrets_newest(&set, name);
+	if (strcmp(method, "POST") == 0) {
+		struct secret_ver made;
+		if (cur != NULL) {
+			reply_error(r, 409,
+			            "secret already exists (PUT /system/secrets updates it)", NULL);
+		} else if ((rc = secrets_create(&ctl->docker, name, 1, data.data, data.len, &made,
+		                                &err)) < 0) {
+			reply_docker(r, rc, err);
+		} else {
+			log_info("secret_created", "secret=%s", name);
 			reply_text(r, 201, "application/json", strdup("{}"));
 		}
+	} else if (cur == NULL) {
+		reply_error(r, 404, "no such secret", NULL);
+	} else if (strcmp(method, "PUT") == 0) {
+		secret_update(r, name, &set, cur, &data);
+	} else {
+		char **users = NULL;
+		size_t nusers = 0;
+		rc = secret_users(name, &users, &nusers, &err);
+		if (rc < 0) {
+			reply_docker(r, rc, err);
+		} else if (nusers > 0) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "secret is in use by function %s (and %zu more)",
+			         users[0], nusers - 1);
+			reply_error(r, 409, msg, NULL);
+		} else if ((rc = remove_versions(&set, name, NULL, &err)) < 0) {
+			if (rc == -EINVAL || rc == -EIO) /* Docker: in use by a service */
+				rc = -EEXIST;
+			reply_docker(r, rc, err);
+		} else {
+			log_info("secret_deleted", "secret=%s", name);
+			reply_text(r, 200, "application/json", strdup("{}"));
+		}
+		free_users(users, nusers);
 	}
+	pthread_mutex_unlock(&write_mu);
+out:
+	secret_set_release(&set);
+	fx_buf_release(&data);
+	json_object_put(in);
 }
 
 static void info(struct reply *r)
@@ -1344,7 +1457,7 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 		if (get)
 			get_functions(r, true);
 		else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
-			deploy_openfaas(r, body, len);
+			deploy_openfaas(r, body, len, strcmp(method, "POST") == 0);
 		else if (strcmp(method, "DELETE") == 0)
 			delete_openfaas(r, body, len);
 		else

@@ -10,6 +10,7 @@
  *   reconcile.c  one key's reconcile, the resync, the events watcher
  *   diff.c       pure: unified diff of two texts
  *   metrics.c    counters and the reconcile duration histogram
+ *   secrets.c    the functions' secrets: labelled, scoped, versioned Docker secrets
  *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
  *                FunctionStatus, Secret, logs Message) and parsers
  *   api.c        HTTP API (libmicrohttpd): /apis/faas/v1, /system/..., /alerts, /metrics
@@ -71,9 +72,11 @@ struct svc_ctx {
 	const char *network_id;   /* func_net's id */
 	const char *network_name; /* func_net: the faas.network label */
 	const char *generation;   /* decimal */
-	/* Secret ids by name, borrowed; n entries. */
+	/* Secret ids by name, borrowed; n entries. secret_refs (may be NULL):
+	 * the Docker names of those secrets (a version's), else the names. */
 	const char *const *secret_names;
 	const char *const *secret_ids;
+	const char *const *secret_refs;
 	size_t nsecrets;
 };
 
@@ -304,6 +307,38 @@ int reconcile_set_replicas(struct ctl *c, const char *name,
 void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s);
 bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out);
 
+/* ---- secrets.c ---- */
+
+#define CTL_LABEL_SECRET         "faas.secret"
+#define CTL_LABEL_SECRET_VERSION "faas.secret.version"
+#define CTL_MAX_SECRETS          4096
+
+struct secret_ver {
+	char name[64];         /* the function's name for it: /var/openfaas/secrets/<name> */
+	char docker_name[128]; /* this version's Docker name */
+	char id[96];
+	int64_t version; /* 0 for a secret labelled by hand without a version */
+};
+
+struct secret_set {
+	struct secret_ver *v; /* sorted by name, newest version first */
+	size_t n;
+};
+
+/* This controller's secrets (labelled faas.secret=<valid name> and
+ * faas.network=<its network>), every version. 0 or negative errno with *err. */
+int secrets_load(struct docker *d, struct secret_set *out, char **err);
+void secret_set_release(struct secret_set *s);
+/* The newest version of name (borrowed from s), NULL when there is none. */
+const struct secret_ver *secrets_newest(const struct secret_set *s, const char *name);
+/* Creates version `version` of name holding data[0..len); fills *out.
+ * 0 or negative errno with *err (-EEXIST: that version exists). */
+int secrets_create(struct docker *d, const char *name, int64_t version, const void *data,
+                   size_t len, struct secret_ver *out, char **err);
+/* Removes one version (by id). 0 or negative errno with *err (-EINVAL or -EIO
+ * while a service mounts it: Docker says "in use"). */
+int secrets_remove(struct docker *d, const struct secret_ver *s, char **err);
+
 /* ---- openfaas.c (pure) ---- */
 
 /* A logs "since": Unix seconds or RFC 3339 (any offset, fraction ignored).
@@ -314,6 +349,21 @@ int of_parse_since(const char *s, int64_t *out_sec);
  * version suffix Docker's name gets on an update). */
 #define OF_SECRET_NAME_MAX 48
 bool of_secret_name_valid(const char *s);
+#define OF_LABEL_SCALE    "com.openfaas.scale."
+#define OF_LABEL_FUNCTION "faas_function"
+/* A FunctionDeployment (borrowed) as our Function JSON, for fx_spec_from_json
+ * to validate: service -> metadata.name, labels and annotations as they are
+ * (com.openfaas.scale.min|max|factor|zero also become spec.scale),
+ * envProcess -> fprocess, envVars -> env, and mode and timeouts null (the
+ * image's own). New reference, or NULL with *err (caller frees). */
+struct json_object *of_deployment_to_spec(struct json_object *in, char **err);
+/* The FunctionStatus of fn: limits as written, envVars, annotations,
+ * secrets, constraints, limits and requests left out when empty, labels plus
+ * faas_function=<name>, "zero" (ours) when a request may wake it (its spec,
+ * or asleep: at 0). New reference. */
+struct json_object *of_function_status(const struct fx_function *fn, const char *ns,
+                                       const char *created, int64_t replicas, int64_t available,
+                                       bool asleep);
 
 /* ---- api.c ---- */
 

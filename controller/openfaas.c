@@ -3,6 +3,9 @@
  * Message). Pure: no I/O, no logging; api.c does the calls. */
 #include "controller.h"
 
+#include "buf.h"
+#include "units.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -100,4 +103,182 @@ bool of_secret_name_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* ---- FunctionDeployment -> Function ---- */
+
+static struct json_object *member(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+	return json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+/* Copies in.from to out.to when present (null included: the schema reads it). */
+static void copy(struct json_object *out, const char *to, struct json_object *in, const char *from)
+{
+	struct json_object *v;
+	if (json_object_object_get_ex(in, from, &v))
+		json_object_object_add(out, to, json_object_get(v));
+}
+
+/* A com.openfaas.scale.* label's value: a string (labels are strings; a
+ * number is read too), or NULL with *why. */
+static const char *label_text(struct json_object *v)
+{
+	if (v != NULL &&
+	    (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int)))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+struct json_object *of_deployment_to_spec(struct json_object *in, char **err)
+{
+	static const char *const ints[] = {"min", "max", "factor"};
+	struct json_object *f, *meta, *spec, *scale, *labels = member(in, "labels"), *v;
+	char pre[] = OF_LABEL_SCALE;
+
+	*err = NULL;
+	if (!json_object_is_type(in, json_type_object)) {
+		*err = fx_strdupf("expected a FunctionDeployment object");
+		return NULL;
+	}
+	v = member(in, "service");
+	if (v == NULL || !json_object_is_type(v, json_type_string)) {
+		*err = fx_strdupf("service: required, the function's name (a string)");
+		return NULL;
+	}
+	f = json_object_new_object();
+	meta = json_object_new_object();
+	spec = json_object_new_object();
+	scale = json_object_new_object();
+	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
+	json_object_object_add(f, "kind", json_object_new_string("Function"));
+	json_object_object_add(f, "metadata", meta);
+	json_object_object_add(f, "spec", spec);
+	copy(meta, "name", in, "service");
+	copy(meta, "annotations", in, "annotations");
+	/* Labels are kept as they are; the scale ones also become spec.scale. */
+	copy(meta, "labels", in, "labels");
+	if (labels != NULL && json_object_is_type(labels, json_type_object)) {
+		for (size_t i = 0; i < 4; i++) {
+			const char *k = i < 3 ? ints[i] : "zero", *t;
+			char key[64];
+			int64_t n = 0;
+			bool b = false;
+			snprintf(key, sizeof(key), "%s%s", pre, k);
+			if (!json_object_object_get_ex(labels, key, &v))
+				continue;
+			t = label_text(v);
+			if (i < 3 && (t == NULL || fx_parse_int(t, INT64_MIN, INT64_MAX, &n) < 0)) {
+				*err = fx_strdupf("labels.%s: expected an integer as a string, "
+				                  "e.g. \"2\"",
+				                  key);
+				goto fail;
+			}
+			if (i == 3 && (t == NULL || fx_parse_bool(t, &b) < 0)) {
+				*err = fx_strdupf("labels.%s: expected \"true\" or \"false\"", key);
+				goto fail;
+			}
+			json_object_object_add(scale, k,
+			                       i < 3 ? json_object_new_int64(n)
+			                             : json_object_new_boolean(b));
+		}
+	}
+	copy(spec, "image", in, "image");
+	copy(spec, "fprocess", in, "envProcess");
+	copy(spec, "env", in, "envVars");
+	copy(spec, "secrets", in, "secrets");
+	copy(spec, "constraints", in, "constraints");
+	copy(spec, "limits", in, "limits");
+	copy(spec, "requests", in, "requests");
+	copy(spec, "readOnlyRootFilesystem", in, "readOnlyRootFilesystem");
+	/* Mode and timeouts are the image's (its ENV: an of-watchdog says
+	 * mode=http) unless envVars set them. */
+	json_object_object_add(spec, "mode", NULL);
+	json_object_object_add(spec, "timeouts", NULL);
+	if (json_object_object_length(scale) > 0)
+		json_object_object_add(spec, "scale", scale);
+	else
+		json_object_put(scale);
+	return f;
+fail:
+	json_object_put(scale);
+	json_object_put(f);
+	return NULL;
+}
+
+/* ---- Function -> FunctionStatus ---- */
+
+static struct json_object *kv_object(const struct fx_kvlist *l)
+{
+	struct json_object *o = json_object_new_object();
+	for (size_t i = 0; i < l->n; i++)
+		json_object_object_add(o, l->v[i].key, json_object_new_string(l->v[i].value));
+	return o;
+}
+
+static struct json_object *str_array(const struct fx_strlist *l)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < l->n; i++)
+		json_object_array_add(a, json_object_new_string(l->v[i]));
+	return a;
+}
+
+/* FunctionResources as written, or NULL (left out) when nothing is set. */
+static struct json_object *resources(const struct fx_resources *r)
+{
+	struct json_object *o;
+	char t[32];
+	if (r->memory == 0 && r->cpu_milli == 0)
+		return NULL;
+	o = json_object_new_object();
+	if (r->memory) {
+		fx_format_size(r->memory, t, sizeof(t));
+		json_object_object_add(
+		    o, "memory", json_object_new_string(r->memory_text[0] ? r->memory_text : t));
+	}
+	if (r->cpu_milli) {
+		fx_spec_format_cpu(r->cpu_milli, t, sizeof(t));
+		json_object_object_add(o, "cpu",
+		                       json_object_new_string(r->cpu_text[0] ? r->cpu_text : t));
+	}
+	return o;
+}
+
+struct json_object *of_function_status(const struct fx_function *fn, const char *ns,
+                                       const char *created, int64_t replicas, int64_t available,
+                                       bool asleep)
+{
+	struct json_object *o = json_object_new_object(), *labels = kv_object(&fn->labels), *x;
+	json_object_object_add(o, "name", json_object_new_string(fn->name));
+	json_object_object_add(o, "namespace", json_object_new_string(ns));
+	json_object_object_add(o, "image", json_object_new_string(fn->image));
+	json_object_object_add(o, "envProcess", json_object_new_string(fn->fprocess));
+	if (fn->env.n > 0)
+		json_object_object_add(o, "envVars", kv_object(&fn->env));
+	/* OpenFaaS labels every function with its name. */
+	if (!json_object_object_get_ex(labels, OF_LABEL_FUNCTION, &x))
+		json_object_object_add(labels, OF_LABEL_FUNCTION, json_object_new_string(fn->name));
+	json_object_object_add(o, "labels", labels);
+	if (fn->annotations.n > 0)
+		json_object_object_add(o, "annotations", kv_object(&fn->annotations));
+	if (fn->constraints.n > 0)
+		json_object_object_add(o, "constraints", str_array(&fn->constraints));
+	if (fn->secrets.n > 0)
+		json_object_object_add(o, "secrets", str_array(&fn->secrets));
+	if ((x = resources(&fn->limits)) != NULL)
+		json_object_object_add(o, "limits", x);
+	if ((x = resources(&fn->requests)) != NULL)
+		json_object_object_add(o, "requests", x);
+	json_object_object_add(o, "readOnlyRootFilesystem",
+	                       json_object_new_boolean(fn->read_only_root_fs));
+	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
+	json_object_object_add(o, "availableReplicas",
+	                       json_object_new_int64(available < 0 ? 0 : available));
+	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
+	json_object_object_add(o, "createdAt", json_object_new_string(created));
+	/* Ours (the gateway reads it): a request may wake it from 0. */
+	json_object_object_add(o, "zero", json_object_new_boolean(fn->scale.zero || asleep));
+	return o;
 }
