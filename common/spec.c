@@ -1293,10 +1293,12 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 		verr(c, req, "spec.requests.cpu", "must not exceed spec.limits.cpu (%s)", lo);
 	}
 	if (scale != NULL && !is_null(scale)) {
-		const struct node *mn = NULL, *mx = NULL, *fa = NULL, *ze = NULL, *co = NULL;
-		const struct field scf[] = {
-		    {"min", &mn}, {"max", &mx}, {"factor", &fa}, {"zero", &ze}, {"cooldown", &co}};
-		if (walk_map(c, scale, "spec.scale", scf, 5, false)) {
+		const struct node *mn = NULL, *mx = NULL, *fa = NULL, *ze = NULL, *co = NULL,
+		                  *zd = NULL;
+		const struct field scf[] = {{"min", &mn},      {"max", &mx},
+		                            {"factor", &fa},   {"zero", &ze},
+		                            {"cooldown", &co}, {"zeroDuration", &zd}};
+		if (walk_map(c, scale, "spec.scale", scf, 6, false)) {
 			bool okmin = true, okmax = true;
 			if (mn && !is_null(mn)) {
 				int64_t v;
@@ -1330,6 +1332,11 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 			if (co && !is_null(co))
 				want_duration(c, co, "spec.scale.cooldown", 0, DAY_MS,
 				              &fn->scale.cooldown_ms);
+			/* absent or null: the platform's idle window (the controller's
+			 * idle_window setting) */
+			if (zd && !is_null(zd))
+				want_duration(c, zd, "spec.scale.zeroDuration", 1000, 30 * DAY_MS,
+				              &fn->scale.zero_duration_ms);
 		}
 	}
 	if (rofs && !is_null(rofs))
@@ -1442,14 +1449,19 @@ static struct node *stack_function(struct vc *c, const struct node *key, const s
 			goto fail_sc;
 		for (size_t i = 0; i + 1 < labels->n; i += 2) {
 			const struct node *k = labels->kids[i], *v = labels->kids[i + 1];
-			static const char *const sk[] = {"min", "max", "factor", "zero"};
+			static const char *const sk[][2] = {{"min", "min"},
+			                                    {"max", "max"},
+			                                    {"factor", "factor"},
+			                                    {"zero", "zero"},
+			                                    {"zero-duration", "zeroDuration"}};
 			bool scale = false;
 			if (k->t == N_SCALAR && strncmp(k->text, "com.openfaas.scale.", 19) == 0) {
-				for (size_t j = 0; j < 4; j++) {
-					if (strcmp(k->text + 19, sk[j]) != 0 || v->t != N_SCALAR)
+				for (size_t j = 0; j < 5; j++) {
+					if (strcmp(k->text + 19, sk[j][0]) != 0 || v->t != N_SCALAR)
 						continue;
 					/* label values are strings: read them as typed */
-					if (map_put(sc, sk[j], mk_scalar(v->text, true, v), k) < 0)
+					if (map_put(sc, sk[j][1], mk_scalar(v->text, true, v), k) <
+					    0)
 						goto fail_lab;
 					scale = true;
 				}
@@ -1960,6 +1972,8 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	               (long long)fn->scale.min, (long long)fn->scale.max,
 	               (long long)fn->scale.factor, fn->scale.zero ? "true" : "false");
 	emit_dur(&b, "    ", "cooldown", fn->scale.cooldown_ms);
+	if (fn->scale.zero_duration_ms > 0) /* only when set: its default is the platform's */
+		emit_dur(&b, "    ", "zeroDuration", fn->scale.zero_duration_ms);
 	fx_buf_puts(&b, "  timeouts:\n");
 	emit_timeout(&b, "read", fn->timeouts.read_ms);
 	emit_timeout(&b, "write", fn->timeouts.write_ms);
@@ -2068,6 +2082,8 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(sc, "factor", json_object_new_int64(fn->scale.factor));
 	json_object_object_add(sc, "zero", json_object_new_boolean(fn->scale.zero));
 	json_object_object_add(sc, "cooldown", dur_json(fn->scale.cooldown_ms));
+	if (fn->scale.zero_duration_ms > 0)
+		json_object_object_add(sc, "zeroDuration", dur_json(fn->scale.zero_duration_ms));
 	json_object_object_add(s, "scale", sc);
 	/* a timeout left to the image is JSON null */
 	json_object_object_add(to, "read",

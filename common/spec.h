@@ -15,7 +15,8 @@
  * (file omitted when unknown, line:col omitted for JSON input).
  *
  * The same loader reads OpenFaaS stack.yml files (provider + functions map);
- * com.openfaas.scale.{min,max,factor,zero} labels become spec.scale.
+ * com.openfaas.scale.{min,max,factor,zero,zero-duration} labels become
+ * spec.scale.
  *
  * Canonical form: YAML text with every default filled in, keys in a fixed
  * order, maps sorted by key. It is what the controller stores, and its SHA-256
@@ -81,6 +82,8 @@ struct fx_scale {
 	int64_t factor;   /* percent of max per firing alert, 0..100; 0 disables alerts */
 	bool zero;        /* may scale to zero when idle */
 	int64_t cooldown_ms;
+	/* idle this long before scale to zero; 0: the platform's idle window */
+	int64_t zero_duration_ms;
 };
 
 /* 0: "null", the image's own (the controller writes no variable). */

@@ -736,6 +736,17 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_ignored(a, why);
 			continue;
 		}
+		/* A function whose spec (com.openfaas.scale.zero-duration) asks for a
+		 * longer idle time than the rule's window waits for a later repeat
+		 * of the same incident (Alertmanager repeats FunctionIdle). */
+		if (a->idle && a->firing &&
+		    !alert_idle_long_enough(a, sc.zero_duration_ms, conf.idle_window_ms,
+		                            (int64_t)time(NULL))) {
+			log_debug("alert_idle_wait",
+			          "function=%s zero_duration_ms=%lld starts=%lld", a->function,
+			          (long long)sc.zero_duration_ms, (long long)a->starts_s);
+			continue;
+		}
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
 		else
@@ -934,7 +945,7 @@ static void secrets_list_reply(struct reply *r)
  * is never without a version: a failure before the switch leaves the old one
  * in use, one after it leaves both. */
 static void secret_update(struct reply *r, const char *name, const struct secret_set *set,
-                          const struct secret_ver *cur, const struct fx_buf *data)
+                          const struct fx_buf *data)
 {
 	struct secret_set after = {0};
 	struct secret_ver made;
@@ -946,7 +957,6 @@ static void secret_update(struct reply *r, const char *name, const struct secret
 	for (size_t i = 0; i < set->n; i++)
 		if (strcmp(set->v[i].name, name) == 0 && set->v[i].version > version)
 			version = set->v[i].version;
-	(void)cur;
 	rc = secrets_create(&ctl->docker, name, version + 1, data->data, data->len, &made, &err);
 	if (rc < 0) {
 		reply_docker(r, rc, err);
@@ -961,7 +971,9 @@ static void secret_update(struct reply *r, const char *name, const struct secret
 	for (size_t i = 0; i < nusers; i++)
 		wq_add(ctl->queue, users[i], 0);
 	/* The reconcile mounts the newest version; wait (bounded) until no
-	 * service's spec mounts an older one, then remove those. */
+	 * service's spec mounts an older one, then remove those. write_mu is
+	 * held meanwhile (other writes wait): the switch is one service update
+	 * per function, well under a second each. */
 	rc = secrets_load(&ctl->docker, &after, &err);
 	if (rc < 0) {
 		free_users(users, nusers);
@@ -1038,7 +1050,7 @@ static void secrets(struct reply *r, const char *method, const char *body, size_
 	} else if (cur == NULL) {
 		reply_error(r, 404, "no such secret", NULL);
 	} else if (strcmp(method, "PUT") == 0) {
-		secret_update(r, name, &set, cur, &data);
+		secret_update(r, name, &set, &data);
 	} else {
 		char **users = NULL;
 		size_t nusers = 0;

@@ -139,8 +139,9 @@ int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, in
 struct alert {
 	char function[64];
 	bool firing;
-	bool idle;     /* alertname FunctionIdle: scale to zero, not a step */
-	char key[256]; /* fingerprint (or labels) + startsAt: one incident */
+	bool idle;        /* alertname FunctionIdle: scale to zero, not a step */
+	char key[256];    /* fingerprint (or labels) + startsAt: one incident */
+	int64_t starts_s; /* startsAt in Unix seconds; 0 when absent or not RFC 3339 */
 };
 
 /* Parses an Alertmanager webhook body (version 4; unknown fields ignored).
@@ -175,6 +176,12 @@ int64_t alert_decide(const struct alert *a, const struct fx_scale *s, int64_t cu
 bool alert_memory_should_zero(struct alert_memory *m, const struct alert *a, int64_t now_ms,
                               int64_t cooldown_ms);
 void alert_memory_zeroed(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+/* Has the function of an idle alert been idle long enough to scale to
+ * zero? It has been idle since startsAt - window (the rule's window);
+ * zero_duration_ms (its spec's, 0: the window) is how long it must be.
+ * An alert without startsAt counts as idle for the window only. Pure. */
+bool alert_idle_long_enough(const struct alert *a, int64_t zero_duration_ms, int64_t window_ms,
+                            int64_t now_s);
 /* True the first time an ignored alert's incident is seen (log it at info
  * level then, at debug level for Alertmanager's repeats). */
 bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a);
@@ -373,6 +380,7 @@ struct api_conf {
 	const char *token; /* NULL: mutating routes refused (503) */
 	size_t max_body;
 	const char *namespace_; /* the OpenFaaS name of this install's namespace ("openfaas-fn") */
+	int64_t idle_window_ms; /* FunctionIdle's window (alerts/rules/idle.yml) */
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);

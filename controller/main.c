@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 static const char *bind_addr, *token_file, *network, *namespace_, *docker_host, *log_level;
-static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms;
+static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms, idle_window_ms;
 static uint64_t max_body;
 
 static const struct fx_setting settings[] = {
@@ -44,6 +44,10 @@ static const struct fx_setting settings[] = {
      &backoff_max_ms, 1, 86400000, 0},
     {"max_body", FX_CONF_SIZE, "1Mi", "largest request body accepted", &max_body, 1024, 64 << 20,
      0},
+    {"idle_window", FX_CONF_DURATION, "5m",
+     "the FunctionIdle rule's window (alerts/rules/idle.yml, FAAS_IDLE_WINDOW): the platform's "
+     "idle time before scale to zero; a function's scale.zeroDuration may ask for longer",
+     &idle_window_ms, 1000, 86400000, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &log_level, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -148,6 +152,7 @@ int main(int argc, char **argv)
 	ac.token = token;
 	ac.max_body = max_body;
 	ac.namespace_ = namespace_;
+	ac.idle_window_ms = idle_window_ms;
 	d = api_start(&c, &ac);
 	if (d == NULL)
 		return 1;

@@ -135,7 +135,7 @@ struct json_object *of_deployment_to_spec(struct json_object *in, char **err)
 {
 	static const char *const ints[] = {"min", "max", "factor"};
 	struct json_object *f, *meta, *spec, *scale, *labels = member(in, "labels"), *v;
-	char pre[] = OF_LABEL_SCALE;
+	char pre[] = OF_LABEL_SCALE, key[64];
 
 	*err = NULL;
 	if (!json_object_is_type(in, json_type_object)) {
@@ -162,7 +162,6 @@ struct json_object *of_deployment_to_spec(struct json_object *in, char **err)
 	if (labels != NULL && json_object_is_type(labels, json_type_object)) {
 		for (size_t i = 0; i < 4; i++) {
 			const char *k = i < 3 ? ints[i] : "zero", *t;
-			char key[64];
 			int64_t n = 0;
 			bool b = false;
 			snprintf(key, sizeof(key), "%s%s", pre, k);
@@ -182,6 +181,18 @@ struct json_object *of_deployment_to_spec(struct json_object *in, char **err)
 			json_object_object_add(scale, k,
 			                       i < 3 ? json_object_new_int64(n)
 			                             : json_object_new_boolean(b));
+		}
+		/* The idle time before scale to zero: a duration ("15m"), which the
+		 * schema checks (spec.scale.zeroDuration). */
+		snprintf(key, sizeof(key), "%szero-duration", pre);
+		if (json_object_object_get_ex(labels, key, &v)) {
+			if (!json_object_is_type(v, json_type_string)) {
+				*err = fx_strdupf("labels.%s: expected a duration as a string, "
+				                  "e.g. \"15m\"",
+				                  key);
+				goto fail;
+			}
+			json_object_object_add(scale, "zeroDuration", json_object_get(v));
 		}
 	}
 	copy(spec, "image", in, "image");

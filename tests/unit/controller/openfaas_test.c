@@ -38,7 +38,8 @@ START_TEST(deployment_round_trip)
 	    "\"envVars\":{\"mode\":\"http\",\"upstream_url\":\"http://127.0.0.1:3000\","
 	    "\"exec_timeout\":\"30\"},"
 	    "\"labels\":{\"com.openfaas.scale.min\":\"2\",\"com.openfaas.scale.max\":\"5\","
-	    "\"com.openfaas.scale.zero\":\"true\",\"team\":\"a\"},"
+	    "\"com.openfaas.scale.zero\":\"true\",\"com.openfaas.scale.zero-duration\":\"15m\","
+	    "\"team\":\"a\"},"
 	    "\"annotations\":{\"topic\":\"nodes\"},\"secrets\":[\"api-key\"],"
 	    "\"constraints\":[\"node.role==worker\"],"
 	    "\"limits\":{\"memory\":\"5Mi\",\"cpu\":\"100m\"},"
@@ -54,7 +55,8 @@ START_TEST(deployment_round_trip)
 	ck_assert_int_eq(fn.scale.min, 2);
 	ck_assert_int_eq(fn.scale.max, 5);
 	ck_assert(fn.scale.zero);
-	ck_assert_uint_eq(fn.labels.n, 4); /* the scale labels stay labels */
+	ck_assert_int_eq(fn.scale.zero_duration_ms, 15 * 60000);
+	ck_assert_uint_eq(fn.labels.n, 5); /* the scale labels stay labels */
 	ck_assert_uint_eq(fn.limits.memory, 5u << 20);
 	ck_assert_uint_eq(fn.requests.memory, 5000000u);
 	ck_assert_int_eq(fn.requests.cpu_milli, 50);
@@ -144,6 +146,8 @@ START_TEST(deployment_refused)
 	    "{\"service\":\"a\",\"image\":\"b\",\"labels\":{\"com.openfaas.scale.factor\":\"x\"}}",
 	    "{\"service\":\"a\",\"image\":\"b\",\"labels\":{\"com.openfaas.scale.zero\":\"maybe\"}"
 	    "}",
+	    "{\"service\":\"a\",\"image\":\"b\",\"labels\":{\"com.openfaas.scale.zero-duration\":"
+	    "15}}",
 	    "{\"image\":\"b\"}",
 	    "{\"service\":5,\"image\":\"b\"}",
 	    "[]",
@@ -163,6 +167,8 @@ START_TEST(deployment_refused)
 	    "{\"service\":\"a\",\"image\":\"b\",\"limits\":{\"memory\":\"lots\"}}",
 	    "{\"service\":\"a\",\"image\":\"b\",\"envVars\":{\"1x\":\"y\"}}",
 	    "{\"service\":\"a\",\"image\":\"b\",\"labels\":{\"faas.function\":\"x\"}}",
+	    "{\"service\":\"a\",\"image\":\"b\",\"labels\":{\"com.openfaas.scale.zero-duration\":"
+	    "\"soon\"}}",
 	};
 	for (size_t i = 0; i < sizeof(schema) / sizeof(schema[0]); i++) {
 		struct fx_function fn;
