@@ -67,7 +67,11 @@ int of_parse_since(const char *s, int64_t *out_sec)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : -1;
+		int oh, om;
+		if (strlen(p) != 6 || p[3] != ':') /* +HH:MM, and nothing after */
+			return -EINVAL;
+		oh = digits(p + 1, 2);
+		om = digits(p + 4, 2);
 		if (oh < 0 || oh > 23 || om < 0 || om > 59)
 			return -EINVAL;
 		off = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
