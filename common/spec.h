@@ -5,7 +5,7 @@
  *   kind: Function
  *   metadata: {name, labels, annotations}
  *   spec: {image, fprocess, mode, env, secrets, constraints, limits, requests,
- *          scale, timeouts, readOnlyRootFilesystem}
+ *          scale, timeouts, readOnlyRootFilesystem, user}
  *
  * Loading is strict: unknown fields, wrong types, names that are not DNS-1123
  * labels, bad sizes/durations/cpu and fields that would escalate privileges
@@ -45,6 +45,9 @@
 #define FX_LABEL_GENERATION "faas.generation"
 #define FX_LABEL_SPEC_HASH  "faas.spec-hash"
 #define FX_MANAGED_BY       "faas-controller"
+/* The one faas.* label users may set (faasctl apply --prune's set); every
+ * other faas.* label is the controller's. */
+#define FX_LABEL_APPLYSET "faas.applyset"
 
 /* FX_MODE_IMAGE: "mode: null", the image's own (its ENV, else the watchdog's
  * default): the controller writes no mode into the service. */
@@ -105,6 +108,7 @@ struct fx_function {
 	struct fx_scale scale;
 	struct fx_timeouts timeouts;
 	bool read_only_root_fs;
+	char *user; /* the container's user ("1000:1000", "nobody"); NULL or "": the image's */
 	/* Where it came from (for messages): 1-based document index, line, column; 0 unknown. */
 	int document, line, column;
 };

@@ -9,6 +9,7 @@
 #include "base64.h"
 #include "buf.h"
 #include "build/gen/version.h"
+#include "json.h"
 #include "log.h"
 #include "units.h"
 
@@ -28,6 +29,10 @@ static struct ctl *ctl;
 static struct api_conf conf;
 /* Writes of the desired state are serialised (generation n+1 needs n). */
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One alert at a time from the deduplication check to its record: copies of a
+ * notification delivered at once (Alertmanager's retries, two Alertmanagers)
+ * would otherwise all pass the check before any records its step. */
+static pthread_mutex_t alert_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct req {
 	struct fx_buf body;
@@ -209,7 +214,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 }
 
 static struct json_object *function_json(const struct stored *s, struct json_object *svc,
-                                         struct json_object *tasks)
+                                         struct json_object *tasks, struct json_object *nodes)
 {
 	struct json_object *o = fx_spec_to_json(&s->fn), *meta = docker_jget(o, "metadata"), *mine;
 	struct fn_status st;
@@ -219,7 +224,7 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	json_object_object_add(meta, "generation", json_object_new_int64(s->generation));
 	json_object_object_add(meta, "creationTimestamp", json_object_new_string(s->created));
 	status_compute(svc, mine, has_err ? errbuf : NULL, &st);
-	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, 0));
+	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, nodes, 0));
 	json_object_put(mine);
 	return o;
 }
@@ -252,7 +257,7 @@ static void get_functions(struct reply *r, bool openfaas)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *svc = service_named(svcs, v[i].fn.name);
 		json_object_array_add(items, openfaas ? openfaas_json(&v[i], svc)
-		                                      : function_json(&v[i], svc, tasks));
+		                                      : function_json(&v[i], svc, tasks, NULL));
 	}
 	stored_list_release(v, n);
 	json_object_put(svcs);
@@ -272,7 +277,7 @@ static void get_functions(struct reply *r, bool openfaas)
 static void get_function(struct reply *r, const char *name, bool openfaas)
 {
 	struct stored s;
-	struct json_object *svc = NULL, *tasks = NULL;
+	struct json_object *svc = NULL, *tasks = NULL, *nodes = NULL;
 	char *err = NULL, path[256];
 	int rc;
 	if (!fx_spec_valid_name(name)) {
@@ -303,10 +308,19 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
 		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+		/* The nodes' host names for the tasks (one function's page): without
+		 * them the tasks show only node IDs. Not an error when it fails. */
+		if (rc >= 0) {
+			char *nerr = NULL;
+			if (docker_call(&ctl->docker, "GET", "/nodes", NULL, &nodes, &nerr) < 0)
+				nodes = NULL;
+			free(nerr);
+		}
 	}
 	if (rc < 0) {
 		stored_release(&s);
 		json_object_put(svc);
+		json_object_put(nodes);
 		reply_docker(r, rc, err);
 		return;
 	}
@@ -317,11 +331,13 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
-		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+		           openfaas ? openfaas_json(&s, one)
+		                    : function_json(&s, one, tasks, nodes));
 	}
 	stored_release(&s);
 	json_object_put(svc);
 	json_object_put(tasks);
+	json_object_put(nodes);
 }
 
 /* Has the container of a starting task been started? Its address must not be
@@ -458,7 +474,7 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, enum 
 		struct stored now = {.generation = gen};
 		now.fn = *fn;
 		snprintf(now.created, sizeof(now.created), "%s", created);
-		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
+		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL, NULL));
 	}
 out:
 	pthread_mutex_unlock(&write_mu);
@@ -536,58 +552,154 @@ static void delete_function(struct reply *r, const char *name, bool openfaas)
 	}
 }
 
+/* The body as one JSON object (strict: no trailing bytes, no duplicate keys);
+ * NULL after answering 400 (or 503). */
 static struct json_object *parse_json_body(struct reply *r, const char *body, size_t len)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
+	struct json_object *o = NULL;
+	char *err = NULL;
+	int rc;
 	if (body == NULL || len == 0) {
 		reply_error(r, 400, "empty body: expected JSON", NULL);
 		return NULL;
 	}
-	tok = json_tokener_new_ex(32);
-	if (tok == NULL) {
-		reply_error(r, 503, "out of memory", NULL);
+	rc = fx_json_parse(body, len, 32, &o, &err);
+	if (rc < 0) {
+		reply_error(r, rc == -EINVAL ? 400 : 503, err ? err : "out of memory", NULL);
+		free(err);
 		return NULL;
 	}
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		json_tokener_free(tok);
 		reply_error(r, 400, "invalid JSON: expected an object", NULL);
 		return NULL;
 	}
-	json_tokener_free(tok);
 	return o;
+}
+
+/* A com.openfaas.scale.* label's value (a string, as labels are): an integer
+ * for min/max/factor, "true"/"false" for zero. false with an error in errs
+ * when it is not one. The label itself stays as written (FunctionStatus reads
+ * it back); of_deployment_to_spec turns it into spec.scale. */
+static bool scale_label_ok(const char *k, struct json_object *v, bool boolean,
+                           struct fx_spec_errs *errs)
+{
+	char field[96];
+	const char *t;
+	size_t n;
+
+	snprintf(field, sizeof(field), "labels.%s", k);
+	if (!json_object_is_type(v, json_type_string)) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field, "expected a string (%s), got %s",
+		                 boolean ? "\"true\" or \"false\"" : "an integer such as \"2\"",
+		                 v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
+		return false;
+	}
+	t = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (boolean) {
+		if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0)
+			return true;
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected \"true\" or \"false\", got \"%.64s\"", t);
+		return false;
+	}
+	/* Digits only, few enough for int64; the schema checks the range. */
+	if (n == 0 || n > 9 || strspn(t, "0123456789") != n) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected an integer such as \"2\", got \"%.64s\"", t);
+		return false;
+	}
+	return true;
+}
+
+/* A parsed FunctionDeployment object (borrowed) as a Function: every bad
+ * scale label reported, then of_deployment_to_spec and the schema. */
+static int openfaas_object(struct json_object *in, struct fx_function *out,
+                           struct fx_spec_errs *errs)
+{
+	static const char *const sk[] = {"min", "max", "factor", "zero"};
+	struct json_object *labels = docker_jget(in, "labels"), *f;
+	size_t before = errs->n + errs->dropped;
+	char *err = NULL;
+	int rc;
+
+	if (labels != NULL && json_object_is_type(labels, json_type_object)) {
+		json_object_object_foreach(labels, k, v)
+		{
+			for (size_t i = 0; i < 4; i++)
+				if (strncmp(k, OF_LABEL_SCALE, strlen(OF_LABEL_SCALE)) == 0 &&
+				    strcmp(k + strlen(OF_LABEL_SCALE), sk[i]) == 0)
+					scale_label_ok(k, v, i == 3, errs);
+		}
+	}
+	if (errs->n + errs->dropped > before)
+		return -EINVAL;
+	f = of_deployment_to_spec(in, &err);
+	if (f == NULL) {
+		if (err == NULL)
+			return -ENOMEM;
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "%s", err);
+		free(err);
+		return -EINVAL;
+	}
+	rc = fx_spec_from_json(f, NULL, out, errs);
+	json_object_put(f);
+	return rc;
+}
+
+int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
+                          struct fx_spec_errs *errs)
+{
+	struct json_object *in = NULL;
+	char *jerr = NULL;
+	int rc;
+
+	if (body == NULL || len == 0) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "empty body: expected JSON");
+		return -EINVAL;
+	}
+	rc = fx_json_parse(body, len, 32, &in, &jerr);
+	if (rc < 0) {
+		if (jerr != NULL)
+			fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "%s", jerr);
+		free(jerr);
+		return rc;
+	}
+	if (!json_object_is_type(in, json_type_object)) {
+		json_object_put(in);
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "invalid JSON: expected an object");
+		return -EINVAL;
+	}
+	rc = openfaas_object(in, out, errs);
+	json_object_put(in);
+	return rc;
 }
 
 /* OpenFaaS FunctionDeployment -> our Function, validated by the same schema.
  * POST creates (409 when it exists), PUT updates (404 when it does not). */
 static void deploy_openfaas(struct reply *r, const char *body, size_t len, bool create)
 {
-	struct json_object *in = parse_json_body(r, body, len), *f;
+	struct json_object *in = parse_json_body(r, body, len);
 	struct fx_function fn;
 	struct fx_spec_errs errs = {0};
-	char *err = NULL;
+	int rc;
 	if (in == NULL)
 		return;
 	if (!ns_body_ours(r, in)) {
 		json_object_put(in);
 		return;
 	}
-	f = of_deployment_to_spec(in, &err);
+	rc = openfaas_object(in, &fn, &errs);
 	json_object_put(in);
-	if (f == NULL) {
-		reply_error(r, err ? 400 : 503, err ? err : "out of memory", NULL);
-		free(err);
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			reply_spec_errors(r, &errs);
+		else
+			reply_error(r, 503, "out of memory", NULL);
+		fx_spec_errs_release(&errs);
 		return;
 	}
-	if (fx_spec_from_json(f, NULL, &fn, &errs) < 0) {
-		json_object_put(f);
-		reply_spec_errors(r, &errs);
-		return;
-	}
-	json_object_put(f);
 	apply(r, &fn, false, create ? APPLY_CREATE : APPLY_UPDATE);
 	fx_function_release(&fn);
 }
@@ -715,6 +827,12 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		bool fresh;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
+		if (a->bad_start) {
+			log_warn("alert_ignored",
+			         "function=%s why=\"startsAt is missing or not an RFC 3339 time\"",
+			         a->function);
+			continue;
+		}
 		if (!ctl_cached_scale(ctl, a->function, &sc)) {
 			struct stored s;
 			rc = store_get(&ctl->docker, a->function, &s, &err);
@@ -747,12 +865,14 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			          (long long)sc.zero_duration_ms, (long long)a->starts_s);
 			continue;
 		}
+		pthread_mutex_lock(&alert_mu);
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
 		else
 			fresh = !a->firing ||
 			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
 		if (!fresh) {
+			pthread_mutex_unlock(&alert_mu);
 			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
 			         a->function, a->idle, a->key);
 			continue;
@@ -760,6 +880,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
 		                            &err);
 		if (rc < 0) {
+			pthread_mutex_unlock(&alert_mu);
 			transient += rc != -ENOENT;
 			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
 			         err ? err : "");
@@ -768,6 +889,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			continue;
 		}
 		if (step.why != NULL) {
+			pthread_mutex_unlock(&alert_mu);
 			alert_ignored(a, step.why);
 			continue;
 		}
@@ -777,6 +899,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
+		pthread_mutex_unlock(&alert_mu);
 		scaled++;
 		log_info("scaled",
 		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",

@@ -115,9 +115,12 @@ struct fn_status {
 void status_compute(struct json_object *service, struct json_object *tasks,
                     const char *reconcile_error, struct fn_status *out);
 /* The "status" object of the API (conditions with lastTransitionTime from the
- * in-memory transition table, keyed by function). New reference. */
+ * in-memory transition table, keyed by function). nodes (borrowed, may be
+ * NULL): Docker Node objects; a task on one of them gets "nodeName", the
+ * node's host name. New reference. */
 struct json_object *status_to_json(const char *name, const struct fn_status *st,
-                                   struct json_object *tasks, int64_t invocations);
+                                   struct json_object *tasks, struct json_object *nodes,
+                                   int64_t invocations);
 
 /* The addresses on network of fn's tasks whose container has been started
  * (state running, or starting and started(container id, arg) says so; desired
@@ -142,7 +145,12 @@ struct alert {
 	bool idle;        /* alertname FunctionIdle: scale to zero, not a step */
 	char key[256];    /* fingerprint (or labels) + startsAt: one incident */
 	int64_t starts_s; /* startsAt in Unix seconds; 0 when absent or not RFC 3339 */
+	bool bad_start;   /* startsAt missing or not RFC 3339: not acted upon */
 };
+
+/* An RFC 3339 timestamp as Alertmanager writes startsAt
+ * ("2026-11-26T10:00:00.123Z", "...+01:00"). */
+bool alert_time_valid(const char *s);
 
 /* Parses an Alertmanager webhook body (version 4; unknown fields ignored).
  * Alerts without a function_name label are skipped. Returns the count (>= 0) with
@@ -384,5 +392,11 @@ struct api_conf {
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);
+/* An OpenFaaS deployment body (POST/PUT /system/functions) as a Function: the
+ * JSON read strictly, the com.openfaas.scale.* labels turned into spec.scale,
+ * the rest mapped onto the schema and validated by it. No I/O. 0 with *out
+ * (caller releases); -EINVAL with errs filled (caller releases); -ENOMEM. */
+int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
+                          struct fx_spec_errs *errs);
 
 #endif
