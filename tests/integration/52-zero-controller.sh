@@ -28,9 +28,11 @@ is() { [ "$(replicas "$1")" = "$2" ]; }
 # alert NAME STATUS FUNCTION STARTS: POSTs one Alertmanager notification;
 # prints "HTTP-CODE scaled". STARTS tN names incident N (startsAt second N).
 alert() {
-	local out
+	# $4: tN (startsAt 2026-11-26T10:00:0NZ) or a whole RFC 3339 time
+	local out starts=$4
+	[[ $starts == t* ]] && starts="2026-11-26T10:00:0${4#t}Z"
 	out=$(curl -s -w ' %{http_code}' -X POST "${AUTH[@]}" -H 'Content-Type: application/json' --data \
-		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"2026-11-26T10:00:0${4#t}Z\",\"fingerprint\":\"fp-$1-$3\"}]}" \
+		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"$starts\",\"fingerprint\":\"fp-$1-$3\"}]}" \
 		"$CTL/alerts")
 	echo "${out##* } $(jq -r .scaled <<<"${out% *}" 2>/dev/null)"
 }
