@@ -7,6 +7,7 @@
 #include "controller.h"
 
 #include "base64.h"
+#include "diff.h"
 #include "buf.h"
 #include "build/gen/version.h"
 #include "json.h"
@@ -446,11 +447,13 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, enum 
 		r->result = "unchanged";
 	if (dry) {
 		struct json_object *o = json_object_new_object();
-		char *d = diff_unified(prev_text ? prev_text : "", now_text ? now_text : "", "live",
-		                       "applied");
+		struct fx_buf d;
+		fx_buf_init(&d, 16u << 20);
+		fx_diff(prev_text ? prev_text : "", now_text ? now_text : "", "live", "applied", 3,
+		        &d);
 		json_object_object_add(o, "result", json_object_new_string(r->result));
-		json_object_object_add(o, "diff", json_object_new_string(d ? d : ""));
-		free(d);
+		json_object_object_add(o, "diff", json_object_new_string(d.data ? d.data : ""));
+		fx_buf_release(&d);
 		reply_json(r, have != 0 ? 201 : 200, o);
 		goto out;
 	}
@@ -739,7 +742,7 @@ static int64_t alert_target(int64_t current, void *arg)
 static void alert_ignored(const struct alert *a, const char *why)
 {
 	if (!a->firing && !a->idle)
-		alert_memory_resolved(ctl->alerts, a, wq_now_ms());
+		alert_memory_resolved(ctl->alerts, a, fx_now_ms());
 	if (alert_memory_first_ignore(ctl->alerts, a))
 		log_info("alert_ignored", "function=%s idle=%d status=%s why=\"%s\"", a->function,
 		         a->idle, a->firing ? "firing" : "resolved", why);
@@ -822,7 +825,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		struct alert *a = &v[i];
 		struct fx_scale sc;
 		struct alert_step step = {.scale = &sc, .alert = a};
-		int64_t now = wq_now_ms(), cur = -1, want = -1;
+		int64_t now = fx_now_ms(), cur = -1, want = -1;
 		const char *why = NULL;
 		bool fresh;
 		int rc;
@@ -905,7 +908,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",
 		         a->function, a->firing ? "firing" : "resolved", (long long)want,
 		         (long long)cur, a->idle ? "idle" : "alert",
-		         (long long)(wq_now_ms() - now));
+		         (long long)(fx_now_ms() - now));
 	}
 	free(v);
 	if (transient > 0) {
@@ -1104,8 +1107,8 @@ static void secret_update(struct reply *r, const char *name, const struct secret
 		return;
 	}
 	keep = secrets_newest(&after, name);
-	deadline = wq_now_ms() + SECRET_SWITCH_MS;
-	while (keep != NULL && old_version_mounted(&after, name, keep) && wq_now_ms() < deadline) {
+	deadline = fx_now_ms() + SECRET_SWITCH_MS;
+	while (keep != NULL && old_version_mounted(&after, name, keep) && fx_now_ms() < deadline) {
 		struct timespec ts = {0, SECRET_SWITCH_STEP * 1000000L};
 		nanosleep(&ts, NULL);
 	}

@@ -8,7 +8,6 @@
  *   scale.c      pure: alert scaling formula, Alertmanager payload, deduplication
  *   queue.c      work queue keyed by function: dedup, per-key exponential backoff
  *   reconcile.c  one key's reconcile, the resync, the events watcher
- *   diff.c       pure: unified diff of two texts
  *   metrics.c    counters and the reconcile duration histogram
  *   secrets.c    the functions' secrets: labelled, scoped, versioned Docker secrets
  *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
@@ -18,6 +17,7 @@
 #ifndef FX_CONTROLLER_H
 #define FX_CONTROLLER_H
 
+#include "clock.h"
 #include "spec.h"
 
 #include <json-c/json.h>
@@ -214,13 +214,6 @@ int wq_try_get(struct wq *q, int64_t now_ms, char *key, int64_t *wait_ms);
 int64_t wq_done(struct wq *q, const char *key, bool ok, int64_t now_ms);
 size_t wq_depth(struct wq *q);
 void wq_stop(struct wq *q);
-int64_t wq_now_ms(void); /* CLOCK_MONOTONIC */
-
-/* ---- diff.c (pure) ---- */
-
-/* Unified diff (3 lines of context) of a -> b with headers "--- a_name" "+++ b_name".
- * "" when equal. Caller frees; NULL on ENOMEM. */
-char *diff_unified(const char *a, const char *b, const char *a_name, const char *b_name);
 
 /* ---- metrics.c ---- */
 

@@ -27,12 +27,6 @@ struct wq {
 	bool stopping;
 };
 
-int64_t wq_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct wq *wq_new(size_t max, int64_t backoff_min_ms, int64_t backoff_max_ms)
 {
@@ -117,7 +111,7 @@ int wq_add(struct wq *q, const char *key, int64_t delay_ms)
 {
 	int rc;
 	pthread_mutex_lock(&q->mu);
-	rc = add_locked(q, key, wq_now_ms() + (delay_ms > 0 ? delay_ms : 0));
+	rc = add_locked(q, key, fx_now_ms() + (delay_ms > 0 ? delay_ms : 0));
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return rc;
@@ -159,7 +153,7 @@ int wq_get(struct wq *q, char *key)
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		struct entry *e;
-		int64_t now = wq_now_ms();
+		int64_t now = fx_now_ms();
 		if (q->stopping) {
 			pthread_mutex_unlock(&q->mu);
 			return -ECANCELED;

@@ -433,7 +433,7 @@ int reconcile_one(struct ctl *c, const char *name)
 				         (long long)want.fn.scale.min);
 			}
 		} else if (a == ACT_UPDATE && attempt == 0 && same_generation(svc, gen) &&
-		           !repair_allowed(name, wq_now_ms())) {
+		           !repair_allowed(name, fx_now_ms())) {
 			rc = -EBUSY;
 			if (asprintf(
 			        &err,
@@ -639,7 +639,7 @@ void *reconcile_worker(void *arg)
 	char key[FX_SPEC_MAX_NAME + 1];
 	while (wq_get(c->queue, key) == 0) {
 		int rc = reconcile_one(c, key);
-		int64_t delay = wq_done(c->queue, key, rc == 0, wq_now_ms());
+		int64_t delay = wq_done(c->queue, key, rc == 0, fx_now_ms());
 		if (rc < 0)
 			log_debug("backoff", "function=%s retry_in_ms=%lld", key, (long long)delay);
 	}
@@ -750,7 +750,7 @@ void *reconcile_events(void *arg)
 	fx_buf_init(&s.line, 1 << 20);
 	while (!c->stopping) {
 		char *err = NULL;
-		int64_t t0 = wq_now_ms();
+		int64_t t0 = fx_now_ms();
 		int rc = docker_stream(&c->docker, path, on_events, &s, &c->stopping, &err);
 		if (c->stopping)
 			break;
@@ -758,7 +758,7 @@ void *reconcile_events(void *arg)
 		         err ? err : (rc < 0 ? strerror(-rc) : "closed"), (long long)backoff);
 		free(err);
 		fx_buf_reset(&s.line);
-		if (wq_now_ms() - t0 > 10000)
+		if (fx_now_ms() - t0 > 10000)
 			backoff = 500;
 		usleep((useconds_t)(backoff * 1000));
 		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;

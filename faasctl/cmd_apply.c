@@ -1,6 +1,8 @@
 /* cmd_apply.c: apply (with --dry-run and --prune), diff, delete. */
 #include "faasctl.h"
 
+#include "diff.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -321,8 +323,8 @@ int fctl_cmd_diff(struct fctl_ctx *ctx, const struct fctl_args *a)
 		}
 		snprintf(an, sizeof(an), "live/%s", l.v[i].name);
 		snprintf(bn, sizeof(bn), "%s/%s", live.len ? "local" : "local (new)", l.v[i].name);
-		d = fctl_diff(live.data ? live.data : "", local.data ? local.data : "", an, bn, 3,
-		              &out);
+		d = fx_diff(live.data ? live.data : "", local.data ? local.data : "", an, bn, 3,
+		            &out);
 		if (d < 0) {
 			fctl_errorf(ctx, "diff of \"%s\": %s", l.v[i].name,
 			            d == -E2BIG ? "too large" : "out of memory");
@@ -348,7 +350,7 @@ int fctl_cmd_diff(struct fctl_ctx *ctx, const struct fctl_args *a)
 				break;
 			snprintf(an, sizeof(an), "live/%s", name);
 			snprintf(bn, sizeof(bn), "pruned/%s", name);
-			differ |= fctl_diff(live.data ? live.data : "", "", an, bn, 3, &out) > 0;
+			differ |= fx_diff(live.data ? live.data : "", "", an, bn, 3, &out) > 0;
 		}
 		json_object_put(items);
 		json_object_put(gone);

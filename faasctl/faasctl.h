@@ -1,7 +1,7 @@
 /* faasctl.h: the map of faasctl, the kubectl-like CLI. Grouped by file.
  *
  * Pure files (no I/O, unit-tested directly): args.c, config.c (parsing part),
- * diff.c, print.c, applyset.c. Everything that talks to the network or the file
+ * print.c, applyset.c (the diff is common/diff.c). Everything that talks to the network or the file
  * system: client.c, source.c, cmd_*.c, main.c.
  *
  * Exit codes (a contract, see `faasctl --help`): FCTL_OK 0, FCTL_FAIL 1 (runtime
@@ -115,13 +115,6 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
  * ($FAAS_CONFIG or ~/.config/faas/config). Returns 0, or -EINVAL with *err. */
 int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char **err);
 void fctl_config_release(struct fctl_config *c);
-
-/* ---- diff.c: unified diff of two texts (Myers' O(ND) algorithm), pure ---- */
-/* Appends a unified diff of a -> b (line based, context lines of context) to
- * out, with "--- a_name" / "+++ b_name" headers. Appends nothing when equal.
- * Returns 1 when different, 0 when equal, -ENOMEM / -E2BIG. */
-int fctl_diff(const char *a, const char *b, const char *a_name, const char *b_name, int context,
-              struct fx_buf *out);
 
 /* ---- print.c: output formats, pure ---- */
 /* YAML of a JSON value, block style, keys in object order, strings quoted

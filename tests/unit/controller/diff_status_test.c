@@ -1,32 +1,9 @@
-/* diff_status_test.c: the unified diff of canonical texts, and status and
- * conditions from Swarm tasks. */
+/* diff_status_test.c: status and conditions from Swarm tasks (the diff of
+ * canonical texts is common/diff.c, tests/unit/common/diff_test.c). */
 #include "../fx_test.h"
 #include "controller/controller.h"
 
 #include <string.h>
-
-START_TEST(diff)
-{
-	char *d = diff_unified("a\nb\nc\n", "a\nb\nc\n", "live", "applied");
-	ck_assert_str_eq(d, "");
-	free(d);
-	d = diff_unified("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", "a\nb\nc\nd\nE\nf\ng\nh\ni\nj\nk\n",
-	                 "live", "applied");
-	ck_assert_str_eq(d,
-	                 "--- live\n+++ applied\n@@ -2,9 +2,10 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n"
-	                 " i\n j\n+k\n");
-	free(d);
-	d = diff_unified("", "x\ny\n", "live", "applied");
-	ck_assert_str_eq(d, "--- live\n+++ applied\n@@ -0,0 +1,2 @@\n+x\n+y\n");
-	free(d);
-	/* two distant changes: two hunks */
-	d = diff_unified("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n",
-	                 "X\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\nY\n", "a", "b");
-	ck_assert_str_eq(d, "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-1\n+X\n 2\n 3\n 4\n@@ -12,4 +12,4 @@\n"
-	                    " 12\n 13\n 14\n-15\n+Y\n");
-	free(d);
-}
-END_TEST
 
 static struct json_object *parse(const char *s)
 {
@@ -173,7 +150,6 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("diff_status");
 	TCase *tc = tcase_create("diff_status");
-	tcase_add_test(tc, diff);
 	tcase_add_test(tc, status_from_tasks);
 	tcase_add_test(tc, endpoints_from_tasks);
 	suite_add_tcase(s, tc);

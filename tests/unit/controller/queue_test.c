@@ -11,7 +11,7 @@ START_TEST(dedup_and_order)
 	char key[FX_SPEC_MAX_NAME + 1];
 	/* wq_add stamps keys with the clock: ask a second later, so a slow
 	 * machine cannot make them not due yet */
-	int64_t wait, now = wq_now_ms() + 1000;
+	int64_t wait, now = fx_now_ms() + 1000;
 	ck_assert_int_eq(wq_add(q, "a", 0), 0);
 	ck_assert_int_eq(wq_add(q, "b", 0), 0);
 	ck_assert_int_eq(wq_add(q, "a", 0), 0);
@@ -37,7 +37,7 @@ START_TEST(backoff)
 {
 	struct wq *q = wq_new(8, 100, 1000);
 	char key[FX_SPEC_MAX_NAME + 1];
-	int64_t wait, t = wq_now_ms();
+	int64_t wait, t = fx_now_ms();
 	static const int64_t steps[] = {100, 200, 400, 800, 1000, 1000};
 	wq_add(q, "x", 0);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
@@ -52,7 +52,7 @@ START_TEST(backoff)
 	ck_assert_int_eq(wq_try_get(q, t, key, &wait), 0);
 	ck_assert_int_eq(wq_done(q, "x", true, t), 0);
 	wq_add(q, "x", 0);
-	ck_assert_int_eq(wq_try_get(q, wq_now_ms() + 1, key, &wait), 0);
+	ck_assert_int_eq(wq_try_get(q, fx_now_ms() + 1, key, &wait), 0);
 	ck_assert_int_eq(wq_done(q, "x", false, t), 100);
 	wq_free(q);
 }

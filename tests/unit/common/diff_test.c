@@ -1,5 +1,5 @@
 #include "../fx_test.h"
-#include "faasctl/faasctl.h"
+#include "diff.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@ static char *diff(const char *a, const char *b, int *r)
 {
 	struct fx_buf out;
 	fx_buf_init(&out, 1 << 24);
-	*r = fctl_diff(a, b, "a", "b", 3, &out);
+	*r = fx_diff(a, b, "a", "b", 3, &out);
 	return fx_buf_detach(&out, NULL);
 }
 
@@ -114,6 +114,27 @@ static int lcs(const char **a, int n, const char **b, int m)
 
 /* Random texts over a small alphabet: the diff patches a into b, and it is
  * minimal (as many -/+ lines as n + m - 2 * LCS). */
+/* The controller's dry-run cases (the API answers with this diff too). */
+START_TEST(dry_run_cases)
+{
+	int r;
+	char *d = diff("a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", "a\nb\nc\nd\nE\nf\ng\nh\ni\nj\nk\n", &r);
+	ck_assert_int_eq(r, 1);
+	ck_assert_str_eq(d, "--- a\n+++ b\n@@ -2,9 +2,10 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n"
+	                    " i\n j\n+k\n");
+	free(d);
+	d = diff("", "x\ny\n", &r);
+	ck_assert_str_eq(d, "--- a\n+++ b\n@@ -0,0 +1,2 @@\n+x\n+y\n");
+	free(d);
+	/* two distant changes: two hunks */
+	d = diff("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n",
+	         "X\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\nY\n", &r);
+	ck_assert_str_eq(d, "--- a\n+++ b\n@@ -1,4 +1,4 @@\n-1\n+X\n 2\n 3\n 4\n@@ -12,4 +12,4 @@\n"
+	                    " 12\n 13\n 14\n-15\n+Y\n");
+	free(d);
+}
+END_TEST
+
 START_TEST(random_property)
 {
 	static const char *const words[] = {"a", "b", "c", "d", "e"};
@@ -158,10 +179,11 @@ END_TEST
 
 static Suite *suite(void)
 {
-	Suite *s = suite_create("faasctl_diff");
+	Suite *s = suite_create("diff");
 	TCase *t = tcase_create("diff");
 	tcase_add_test(t, equal_texts);
 	tcase_add_test(t, known_output);
+	tcase_add_test(t, dry_run_cases);
 	tcase_add_test(t, random_property);
 	suite_add_tcase(s, t);
 	return s;

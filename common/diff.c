@@ -1,9 +1,11 @@
-/* diff.c: a line-based unified diff with Myers' O(ND) algorithm
+/* diff.c: the one line-based unified diff (faasctl diff and the API's
+ * dry run print the same hunks), with Myers' O(ND) algorithm
  * ("An O(ND) Difference Algorithm and Its Variations", 1986), keeping one copy
  * of the V array per edit step for the backtrack. Pure; bounded inputs. */
-#include "faasctl.h"
+#include "diff.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,8 +156,8 @@ static void range(struct fx_buf *out, char sign, int start, int len)
 		fx_buf_appendf(out, "%c%d,%d", sign, len == 0 ? start : start + 1, len);
 }
 
-int fctl_diff(const char *at, const char *bt, const char *a_name, const char *b_name, int context,
-              struct fx_buf *out)
+int fx_diff(const char *at, const char *bt, const char *a_name, const char *b_name, int context,
+            struct fx_buf *out)
 {
 	struct line *a = NULL, *b = NULL;
 	struct op *ops = NULL;
