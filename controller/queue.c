@@ -27,7 +27,6 @@ struct wq {
 	bool stopping;
 };
 
-
 struct wq *wq_new(size_t max, int64_t backoff_min_ms, int64_t backoff_max_ms)
 {
 	struct wq *q = calloc(1, sizeof(*q));
