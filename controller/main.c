@@ -4,6 +4,7 @@
 #include "controller.h"
 
 #include "conf.h"
+#include "file.h"
 #include "httpc.h"
 #include "log.h"
 
@@ -60,24 +61,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* The token: the file's first line, without trailing blanks. */
-static char *read_token(const char *path)
-{
-	char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n;
-	if (f == NULL)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	return n > 0 ? strdup(buf) : NULL;
-}
-
 int main(int argc, char **argv)
 {
 	struct ctl c;
@@ -118,7 +101,11 @@ int main(int argc, char **argv)
 	}
 	if (docker_host == NULL || docker_host[0] == '\0')
 		docker_host = getenv("DOCKER_HOST");
-	token = read_token(token_file);
+	token = fx_read_secret(token_file);
+	if (token != NULL && (token[0] == '\0' || strpbrk(token, "\r\n") != NULL)) {
+		free(token); /* empty, or more than one line */
+		token = NULL;
+	}
 	if (token == NULL) {
 		log_error("no_token",
 		          "token_file=%s err=\"cannot read a token from it; mutating "

@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "file.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -98,40 +99,6 @@ static const struct fx_setting settings[] = {
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-/* Reads a small secret file, without the trailing newline. NULL if unreadable. */
-static char *read_secret(const char *path)
-{
-	char buf[4096];
-	FILE *f;
-	size_t n;
-
-	if (!path || !path[0] || !(f = fopen(path, "re")))
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return strdup(buf);
-}
-
-static char *read_file(const char *path, size_t max)
-{
-	struct fx_buf b;
-	char tmp[4096];
-	size_t n;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return NULL;
-	fx_buf_init(&b, max);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		if (fx_buf_append(&b, tmp, n) < 0)
-			break;
-	fclose(f);
-	return fx_buf_detach(&b, &n);
-}
-
 /* http://host[:port][/] */
 static int parse_controller_url(const char *url)
 {
@@ -187,7 +154,7 @@ static int configure(void)
 		return -EINVAL;
 	}
 	if (gw_cfg.static_functions_file) {
-		gw_cfg.static_text = read_file(gw_cfg.static_functions_file, 1u << 20);
+		gw_cfg.static_text = fx_read_file(gw_cfg.static_functions_file, 1u << 20, NULL);
 		if (!gw_cfg.static_text) {
 			fprintf(stderr, "faas-gateway: static_functions_file: cannot read %s: %s\n",
 			        gw_cfg.static_functions_file, strerror(errno));
@@ -210,12 +177,12 @@ static int configure(void)
 		fprintf(stderr, "faas-gateway: without a controller, discovery must be static\n");
 		return -EINVAL;
 	}
-	gw_cfg.token = read_secret(gw_cfg.controller_token_file);
+	gw_cfg.token = fx_read_secret(gw_cfg.controller_token_file);
 	if (gw_cfg.controller_host[0] && !gw_cfg.token)
 		log_warn("no_controller_token", "file=%s", gw_cfg.controller_token_file);
 	if (gw_cfg.basic_auth) {
-		gw_cfg.auth_user = read_secret(gw_cfg.basic_auth_user_file);
-		gw_cfg.auth_password = read_secret(gw_cfg.basic_auth_password_file);
+		gw_cfg.auth_user = fx_read_secret(gw_cfg.basic_auth_user_file);
+		gw_cfg.auth_password = fx_read_secret(gw_cfg.basic_auth_password_file);
 		if (!gw_cfg.auth_user || !gw_cfg.auth_password || !gw_cfg.auth_user[0]) {
 			fprintf(stderr,
 			        "faas-gateway: basic_auth is on but %s or %s cannot be read "

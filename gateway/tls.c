@@ -19,6 +19,7 @@
  * connection as libmicrohttpd starts it (gw_tls_connection_started). */
 #include "gateway.h"
 
+#include "file.h"
 #include "log.h"
 
 #include <errno.h>
@@ -92,30 +93,21 @@ static void gen_free(struct gen *g)
 /* Reads a whole small file. 0 or a negative errno with *err. */
 static int slurp(const char *path, gnutls_datum_t *out, char **err)
 {
-	FILE *f = fopen(path, "re");
-	unsigned char *buf;
 	size_t n;
+	char *buf = fx_read_file(path, FILE_MAX, &n);
 
-	if (!f) {
+	if (buf == NULL) {
 		int e = errno;
-		seterr(err, "cannot read %s: %s", path, strerror(e));
+		seterr(err, "cannot read %s: %s", path,
+		       e == EFBIG ? "larger than 256 KiB" : strerror(e));
 		return -e;
 	}
-	buf = malloc(FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		seterr(err, "out of memory");
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, FILE_MAX + 1, f);
-	fclose(f);
-	if (n == 0 || n > FILE_MAX) {
+	if (n == 0) {
 		free(buf);
-		seterr(err, "%s is %s", path, n ? "larger than 256 KiB" : "empty");
+		seterr(err, "%s is empty", path);
 		return -EINVAL;
 	}
-	buf[n] = '\0';
-	out->data = buf;
+	out->data = (unsigned char *)buf;
 	out->size = (unsigned)n;
 	return 0;
 }
