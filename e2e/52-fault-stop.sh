@@ -9,13 +9,10 @@ source "$FX_ROOT/e2e/faults/lib.sh"
 
 fault_platform
 fault_fn
-victim=$(containers_of "$FN" | head -n 1)
-load_start stop
-sleep 4
+victim_under_load stop
 t0=$(now_ms)
 check "docker stop of a replica" bash -c "docker stop '$victim' >/dev/null"
 stop_ms=$(($(now_ms) - t0))
-replaced() { runs_n "$FN" "$REPLICAS" && ! docker ps -q --no-trunc | grep -q "^$victim"; }
 r=''
 wait_for 60 replaced && r=$(secs "$t0" "$(now_ms)")
 load_wait

@@ -9,13 +9,10 @@ source "$FX_ROOT/e2e/faults/lib.sh"
 
 fault_platform
 fault_fn
-victim=$(containers_of "$FN" | head -n 1)
-load_start kill
-sleep 4
+victim_under_load kill
 t0=$(now_ms)
 t_kill=$(date +%s)
 check "docker kill -s KILL of a replica" bash -c "docker kill -s KILL '$victim' >/dev/null"
-replaced() { runs_n "$FN" "$REPLICAS" && ! docker ps -q --no-trunc | grep -q "^$victim"; }
 r=''
 wait_for 60 replaced && r=$(secs "$t0" "$(now_ms)")
 load_wait

@@ -76,6 +76,16 @@ load_start() {
 	L_T0=$(now_ms)
 }
 
+# victim_under_load NAME: one replica of $FN becomes $victim, the load NAME
+# starts (load_start) and runs 4 s before the fault.
+victim_under_load() {
+	victim=$(containers_of "$FN" | head -n 1)
+	load_start "$1"
+	sleep 4
+}
+# replaced: $FN runs $REPLICAS replicas again, none of them $victim.
+replaced() { runs_n "$FN" "$REPLICAS" && ! docker ps -q --no-trunc | grep -q "^$victim"; }
+
 # load_stop: ends the load now (wrk prints its summary on SIGINT), then load_wait.
 load_stop() {
 	kill -INT "$LOAD_PID" 2>/dev/null
