@@ -2073,7 +2073,7 @@ static struct json_object *list_json(const struct fx_strlist *l)
 	return a;
 }
 
-static struct json_object *res_json(const struct fx_resources *r)
+struct json_object *fx_spec_resources_json(const struct fx_resources *r)
 {
 	struct json_object *o = json_object_new_object();
 	char t[32];
@@ -2131,8 +2131,8 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(s, "env", kv_json(&fn->env));
 	json_object_object_add(s, "secrets", list_json(&fn->secrets));
 	json_object_object_add(s, "constraints", list_json(&fn->constraints));
-	json_object_object_add(s, "limits", res_json(&fn->limits));
-	json_object_object_add(s, "requests", res_json(&fn->requests));
+	json_object_object_add(s, "limits", fx_spec_resources_json(&fn->limits));
+	json_object_object_add(s, "requests", fx_spec_resources_json(&fn->requests));
 	json_object_object_add(sc, "min", json_object_new_int64(fn->scale.min));
 	json_object_object_add(sc, "max", json_object_new_int64(fn->scale.max));
 	json_object_object_add(sc, "factor", json_object_new_int64(fn->scale.factor));

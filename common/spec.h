@@ -182,5 +182,8 @@ const char *fx_spec_mode_name(enum fx_mode m);
 /* Text forms used by the canonical YAML, JSON and the service env:
  * cpu "500m" / "2", memory "128Mi", duration "10s". Return buf. */
 char *fx_spec_format_cpu(int64_t milli, char *buf, size_t n);
+/* Resources as JSON {"memory","cpu"}, each as written (else formatted), only
+ * those set; NULL on ENOMEM. */
+struct json_object *fx_spec_resources_json(const struct fx_resources *r);
 
 #endif

@@ -243,22 +243,7 @@ static struct json_object *str_array(const struct fx_strlist *l)
 /* FunctionResources as written, or NULL (left out) when nothing is set. */
 static struct json_object *resources(const struct fx_resources *r)
 {
-	struct json_object *o;
-	char t[32];
-	if (r->memory == 0 && r->cpu_milli == 0)
-		return NULL;
-	o = json_object_new_object();
-	if (r->memory) {
-		fx_format_size(r->memory, t, sizeof(t));
-		json_object_object_add(
-		    o, "memory", json_object_new_string(r->memory_text[0] ? r->memory_text : t));
-	}
-	if (r->cpu_milli) {
-		fx_spec_format_cpu(r->cpu_milli, t, sizeof(t));
-		json_object_object_add(o, "cpu",
-		                       json_object_new_string(r->cpu_text[0] ? r->cpu_text : t));
-	}
-	return o;
+	return r->memory == 0 && r->cpu_milli == 0 ? NULL : fx_spec_resources_json(r);
 }
 
 struct json_object *of_function_status(const struct fx_function *fn, const char *ns,
