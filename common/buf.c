@@ -12,6 +12,7 @@ void fx_buf_init(struct fx_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->err = 0;
 }
 
 void fx_buf_release(struct fx_buf *b)
@@ -22,13 +23,23 @@ void fx_buf_release(struct fx_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->err = 0;
 }
 
 void fx_buf_reset(struct fx_buf *b)
 {
 	b->len = 0;
+	b->err = 0;
 	if (b->data != NULL)
 		b->data[0] = '\0';
+}
+
+/* Records the first failure: the buffer stays failed until reset. */
+static int fail(struct fx_buf *b, int err)
+{
+	if (b->err == 0)
+		b->err = err;
+	return b->err;
 }
 
 /* Makes room for n more bytes plus the NUL. */
@@ -37,8 +48,10 @@ static int buf_reserve(struct fx_buf *b, size_t n)
 	size_t need, cap;
 	char *p;
 
+	if (b->err != 0)
+		return b->err;
 	if (n > b->max || b->len > b->max - n)
-		return -E2BIG;
+		return fail(b, -E2BIG);
 	need = b->len + n + 1;
 	if (need <= b->cap)
 		return 0;
@@ -49,7 +62,7 @@ static int buf_reserve(struct fx_buf *b, size_t n)
 		cap = b->max + 1;
 	p = realloc(b->data, cap);
 	if (p == NULL)
-		return -ENOMEM;
+		return fail(b, -ENOMEM);
 	b->data = p;
 	b->cap = cap;
 	return 0;
@@ -82,7 +95,7 @@ int fx_buf_appendf(struct fx_buf *b, const char *fmt, ...)
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		return -EINVAL;
+		return fail(b, -EINVAL);
 	r = buf_reserve(b, (size_t)n);
 	if (r < 0)
 		return r;
@@ -93,10 +106,20 @@ int fx_buf_appendf(struct fx_buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int fx_buf_error(const struct fx_buf *b)
+{
+	return b->err;
+}
+
 char *fx_buf_detach(struct fx_buf *b, size_t *len)
 {
 	char *p = b->data;
 
+	if (b->err != 0) {
+		errno = -b->err;
+		fx_buf_release(b);
+		return NULL;
+	}
 	if (p == NULL)
 		p = calloc(1, 1);
 	if (p == NULL)

@@ -9,21 +9,39 @@
 START_TEST(buf_cap)
 {
 	struct fx_buf b;
+	size_t len;
+	char *s;
+
 	fx_buf_init(&b, 10);
 	ck_assert_int_eq(fx_buf_puts(&b, "hello"), 0);
 	ck_assert_int_eq(fx_buf_appendf(&b, "%d", 1234), 0);
 	ck_assert_str_eq(b.data, "hello1234");
-	ck_assert_int_eq(fx_buf_puts(&b, "xx"), -E2BIG);
-	ck_assert_str_eq(b.data, "hello1234"); /* nothing appended */
-	ck_assert_int_eq(fx_buf_puts(&b, "x"), 0);
-	ck_assert_uint_eq(b.len, 10);
-	ck_assert_int_eq(fx_buf_appendf(&b, "%s", "y"), -E2BIG);
-	size_t len;
-	char *s = fx_buf_detach(&b, &len);
-	ck_assert_str_eq(s, "hello1234x");
-	ck_assert_uint_eq(len, 10);
+	ck_assert_int_eq(fx_buf_error(&b), 0);
+	s = fx_buf_detach(&b, &len);
+	ck_assert_str_eq(s, "hello1234");
+	ck_assert_uint_eq(len, 9);
 	ck_assert_ptr_null(b.data);
 	free(s);
+
+	/* A failed append sticks: later ones fail too, and the text is refused. */
+	ck_assert_int_eq(fx_buf_puts(&b, "hello1234"), 0);
+	ck_assert_int_eq(fx_buf_puts(&b, "xx"), -E2BIG);
+	ck_assert_str_eq(b.data, "hello1234");          /* nothing appended */
+	ck_assert_int_eq(fx_buf_puts(&b, "x"), -E2BIG); /* would fit, but failed */
+	ck_assert_int_eq(fx_buf_appendf(&b, "%s", ""), -E2BIG);
+	ck_assert_int_eq(fx_buf_error(&b), -E2BIG);
+	errno = 0;
+	ck_assert_ptr_null(fx_buf_detach(&b, &len));
+	ck_assert_int_eq(errno, E2BIG);
+	ck_assert_ptr_null(b.data); /* released */
+
+	/* reset clears the error and keeps the buffer usable */
+	ck_assert_int_eq(fx_buf_puts(&b, "0123456789"), 0);
+	ck_assert_int_eq(fx_buf_puts(&b, "!"), -E2BIG);
+	fx_buf_reset(&b);
+	ck_assert_int_eq(fx_buf_error(&b), 0);
+	ck_assert_int_eq(fx_buf_puts(&b, "ok"), 0);
+	ck_assert_str_eq(b.data, "ok");
 	fx_buf_release(&b);
 	fx_buf_release(NULL);
 }
