@@ -18,7 +18,7 @@ function mk(name, image, extra) {
     apiVersion: 'faas/v1', kind: 'Function',
     metadata: { name, labels: {}, annotations: {}, generation: 1, creationTimestamp: now() },
     spec: { image, fprocess: 'cat', mode: 'fork', env: {}, secrets: [], constraints: [], limits: { memory: '128Mi' }, requests: {},
-      scale: { min: 1, max: 5, factor: 20, zero: false, cooldown: '30s' }, timeouts: { read: '10s', write: '10s', exec: '10s' }, readOnlyRootFilesystem: false },
+      scale: { min: 1, max: 5, factor: 20, zero: false, cooldown: '30s' }, timeouts: { read: '10s', write: '10s', exec: '10s' }, readOnlyRootFilesystem: false, user: '' },
     status: { observedGeneration: 1, replicas: 1, availableReplicas: 1, invocationCount: 0,
       conditions: [{ type: 'Ready', status: 'True', reason: 'MinimumReplicasAvailable', message: '1/1 replicas running', lastTransitionTime: now() },
         { type: 'Progressing', status: 'False', reason: 'Stable', message: '', lastTransitionTime: now() }],
@@ -47,7 +47,7 @@ function parse(yaml) {
     if ((m = /^  name:\s*(\S+)/.exec(l))) out.name = m[1];
     if ((m = /^  image:\s*(\S+)/.exec(l))) out.spec.image = m[1];
     if ((m = /^  scale: \{min: (\d+), max: (\d+)\}/.exec(l))) out.spec.scale = { min: +m[1], max: +m[2] };
-    if ((m = /^  (\w+):/.exec(l)) && !['name', 'labels', 'annotations', 'image', 'fprocess', 'mode', 'env', 'scale', 'timeouts', 'limits', 'requests', 'secrets', 'constraints', 'readOnlyRootFilesystem'].includes(m[1])) {
+    if ((m = /^  (\w+):/.exec(l)) && !['name', 'labels', 'annotations', 'image', 'fprocess', 'mode', 'env', 'scale', 'timeouts', 'limits', 'requests', 'secrets', 'constraints', 'readOnlyRootFilesystem', 'user'].includes(m[1])) {
       details.push({ line: i + 1, column: 3, field: 'spec.' + m[1], message: 'unknown field' });
     }
   });

@@ -38,6 +38,9 @@ START_TEST(accepts_json)
 {
 	static const struct cas ok[] = {
 	    {"{}", 0, NULL},
+	    /* empty, with blanks inside (once NULL + 0 in the duplicate-key check) */
+	    {"{\r\r}", 0, NULL},
+	    {"[ { } ]", 0, NULL},
 	    {" \t\r\n{\"a\":1} \n\n", 0, NULL},
 	    /* the same key in different objects is fine */
 	    {"{\"a\":{\"a\":1,\"b\":2},\"b\":[{\"a\":1},{\"a\":2}],\"c\":{}}", 0, NULL},
