@@ -9,14 +9,15 @@
 #   make up/down    run / remove the platform on the local swarm
 # DEVELOPER=1 (or CI=true) turns warnings into errors.
 
-PROGRAMS := watchdog gateway controller faasctl
+PROGRAMS := watchdog gateway controller faasctl queue-worker
 bin_watchdog := fwatchdog
 bin_gateway := faas-gateway
 bin_controller := faas-controller
 bin_faasctl := faasctl
+bin_queue-worker := faas-queue-worker
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl json-c yaml-0.1
+PKGS := libmicrohttpd libcurl json-c yaml-0.1 libnats
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)

@@ -113,7 +113,8 @@ struct gw_fn {
 	bool present;     /* in the registry now */
 	int64_t replicas; /* from the controller, or the static count */
 	int64_t available;
-	bool zero; /* may scale to zero; scale from zero on a request */
+	bool zero;         /* may scale to zero; scale from zero on a request */
+	int async_retries; /* com.openfaas.async.retries, -1: the default */
 	struct gw_fn_metrics *metrics;
 	/* discovery */
 	struct gw_replica **reps;
@@ -158,6 +159,12 @@ struct gw_config {
 	int64_t drain_timeout_ms;
 	int64_t workers;
 	const char *log_level;
+	/* asynchronous calls (async.c) */
+	const char *nats_url; /* "" : off */
+	uint64_t async_max_body;
+	int64_t async_publishers;
+	int64_t async_queue;
+	int64_t async_publish_timeout_ms;
 	/* derived at start-up */
 	bool static_discovery;
 	bool least_inflight;
@@ -250,6 +257,9 @@ void gw_loops_wake(void);
 int gw_loop_watch(struct gw_loop *l, int fd, int op, uint32_t events, struct gw_ev *ev);
 /* libmicrohttpd has work to do on this loop (e.g. a connection was resumed). */
 void gw_loop_kick(struct gw_loop *l);
+/* Any thread: the loop runs libmicrohttpd at once (after a connection was
+ * resumed from another thread, e.g. by an async publisher). */
+void gw_loop_poke(struct gw_loop *l);
 /* The loop's list of requests (owned by proxy.c). */
 struct gw_req **gw_loop_reqs(struct gw_loop *l);
 
@@ -286,6 +296,27 @@ struct MHD_Daemon;
 struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops);
 /* Requests in progress (all loops). */
 int gw_server_active(void);
+
+/* ---- async.c: POST /async-function/NAME, stored in NATS JetStream, then 202 ---- */
+
+struct gw_async;
+/* True for a request target below /async-function/. */
+bool gw_async_uri(const char *uri);
+/* A request's state (uri copied); NULL on ENOMEM. Freed by gw_async_completed. */
+struct gw_async *gw_async_new(struct gw_loop *loop, const char *uri);
+/* Every access-handler call of an async request lands here. Returns an MHD_Result. */
+int gw_async_dispatch(struct MHD_Connection *c, struct gw_async *a, const char *method,
+                      const char *upload, size_t *upload_size);
+void gw_async_completed(struct gw_async *a);
+/* Connects to nats_url (when set; a server that is down is retried in the
+ * background) and starts the publisher threads. 0 or negative errno, *err. */
+int gw_async_start(char **err);
+/* Publishes what is queued, then stops the publishers (before the loops stop). */
+void gw_async_stop(void);
+/* Closes the NATS connection (after the loops stopped). */
+void gw_async_release(void);
+/* Appends the async series in Prometheus text format. 0 or -ENOMEM. */
+int gw_async_metrics(struct fx_buf *out);
 
 /* ---- ui.c ---- */
 

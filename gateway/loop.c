@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -29,13 +30,22 @@ struct gw_loop {
 	int nidle;
 	struct gw_uconn *dead; /* closed this turn, freed at its end */
 	pthread_t th;
-	bool kick; /* libmicrohttpd has work (a resumed connection) */
+	atomic_bool kick; /* libmicrohttpd has work (a resumed connection) */
 	volatile int quiesce, stop;
 };
 
 void gw_loop_kick(struct gw_loop *l)
 {
 	l->kick = true;
+}
+
+void gw_loop_poke(struct gw_loop *l)
+{
+	uint64_t one = 1;
+	l->kick = true;
+	if (write(l->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the loop is awake anyway */
+	}
 }
 
 static struct gw_loop *loops;

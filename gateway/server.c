@@ -63,6 +63,7 @@ static int serve_metrics(struct MHD_Connection *c)
 		gw_metrics_header(p, &out);
 		gw_registry_each(metrics_one, &m);
 	}
+	gw_async_metrics(&out);
 	ret = gw_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	                 out.data ? out.data : "", out.len);
 	fx_buf_release(&out);
@@ -120,10 +121,20 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 	}
 }
 
+/* A request's context is a struct gw_req (proxy.c), or a struct gw_async
+ * (async.c) tagged with the low bit (both come from malloc, so are aligned). */
+#define ASYNC_TAG   ((uintptr_t)1)
+#define IS_ASYNC(p) (((uintptr_t)(p)&ASYNC_TAG) != 0)
+#define AS_ASYNC(p) ((struct gw_async *)((uintptr_t)(p) & ~ASYNC_TAG))
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)c;
 	atomic_fetch_add(&active, 1);
+	if (gw_async_uri(uri)) {
+		struct gw_async *a = gw_async_new(cls, uri);
+		return a ? (void *)((uintptr_t)a | ASYNC_TAG) : NULL;
+	}
 	return gw_req_new(cls, uri); /* NULL on ENOMEM: on_request answers 503 */
 }
 
@@ -133,7 +144,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls;
 	(void)c;
 	(void)code;
-	gw_req_completed(*con_cls);
+	if (IS_ASYNC(*con_cls))
+		gw_async_completed(AS_ASYNC(*con_cls));
+	else
+		gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
 }
@@ -147,6 +161,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)url;
 	(void)version;
 
+	if (IS_ASYNC(r))
+		return (enum MHD_Result)gw_async_dispatch(c, AS_ASYNC(r), method, upload_data,
+		                                          upload_data_size);
 	if (!r) {
 		*upload_data_size = 0;
 		return (enum MHD_Result)gw_respond_error(c, 503, "out of memory");
