@@ -70,9 +70,9 @@ got() { if [ -n "$2" ]; then t_pass "$1"; else t_fail "$1" "$3"; fi; }
 # --- a clean slate (functions left by an earlier run may be broken), then a
 # stale stack: a service an older version had must not get in the way.
 scripts/down.sh >"$T_DIR/down-before.log" 2>&1
-docker service create -q --name faas_stale --label com.docker.stack.namespace=faas \
+timeout 60 docker service create -q --detach --name faas_stale --label com.docker.stack.namespace=faas \
 	--endpoint-mode dnsrr faas/prometheus:latest >/dev/null 2>&1 ||
-	docker service create -q --name faas_stale --label com.docker.stack.namespace=faas \
+	timeout 60 docker service create -q --detach --name faas_stale --label com.docker.stack.namespace=faas \
 		--endpoint-mode dnsrr --entrypoint /bin/busybox faas/watchdog:latest sleep 3600 >/dev/null 2>&1
 
 # --- make up
