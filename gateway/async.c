@@ -22,6 +22,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <microhttpd.h>
 #include <nats/nats.h>
 #include <stdatomic.h>
@@ -33,21 +34,28 @@
 #include <time.h>
 
 #define PREFIX       "/async-function/"
+#define SYS_PREFIX   "/system/async/"
+#define DLQ_MAX      1000        /* dead letters listed or replayed by one request */
 #define HDRS_MAX     (64u << 10) /* copied request headers */
 #define CALLBACK_MAX 2048
 #define WAIT_REG_MS  1500
 #define MAX_FUNCS    4096 /* metric series kept */
 
 enum astate { A_NEW, A_BODY, A_QUEUED, A_DONE };
+enum akind { K_CALL, K_DLQ_LIST, K_DLQ_REPLAY };
 
 struct gw_async {
 	struct gw_loop *loop;
 	struct MHD_Connection *c;
 	char *uri;
 	enum astate st;
-	char name[GW_NAME_MAX + 1];
-	char *path;  /* "/rest" (decoded as received: raw) */
-	char *query; /* without '?', NULL when none */
+	enum akind kind;
+	char name[GW_NAME_MAX + 1]; /* the function; "" for every function (dead letters) */
+	uint64_t seq;               /* dead letters: only this one (0: any) */
+	int limit_items;            /* dead letters: at most this many */
+	struct fx_buf out;          /* dead letters: the JSON answer */
+	char *path;                 /* "/rest" (decoded as received: raw) */
+	char *query;                /* without '?', NULL when none */
 	char method[16];
 	char call_id[80];
 	char callback[CALLBACK_MAX + 1];
@@ -104,7 +112,8 @@ static void count_queued(const char *name)
 
 bool gw_async_uri(const char *uri)
 {
-	return strncmp(uri, PREFIX, sizeof(PREFIX) - 1) == 0;
+	return strncmp(uri, PREFIX, sizeof(PREFIX) - 1) == 0 ||
+	       strncmp(uri, SYS_PREFIX, sizeof(SYS_PREFIX) - 1) == 0;
 }
 
 struct gw_async *gw_async_new(struct gw_loop *loop, const char *uri)
@@ -119,6 +128,7 @@ struct gw_async *gw_async_new(struct gw_loop *loop, const char *uri)
 	}
 	a->loop = loop;
 	fx_buf_init(&a->hdrs, HDRS_MAX);
+	fx_buf_init(&a->out, 16u << 20);
 	return a;
 }
 
@@ -128,6 +138,7 @@ void gw_async_completed(struct gw_async *a)
 		return;
 	fx_buf_release(&a->hdrs);
 	fx_buf_release(&a->body);
+	fx_buf_release(&a->out);
 	free(a->path);
 	free(a->query);
 	free(a->uri);
@@ -143,18 +154,26 @@ static enum MHD_Result answer(struct gw_async *a)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (a->status == 202)
-		n = snprintf(body, sizeof(body), "{\"callId\":\"%s\"}\n", a->call_id);
-	else
-		n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", a->msg ? a->msg : "error");
-	resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (a->status == 200 && a->out.data)
+		resp =
+		    MHD_create_response_from_buffer(a->out.len, a->out.data, MHD_RESPMEM_MUST_COPY);
+	else {
+		if (a->status == 202)
+			n = snprintf(body, sizeof(body), "{\"callId\":\"%s\"}\n", a->call_id);
+		else
+			n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n",
+			             a->msg ? a->msg : "error");
+		resp = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	}
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", "application/json");
-	if (a->call_id[0])
+	if (a->call_id[0] && a->kind == K_CALL)
 		MHD_add_response_header(resp, "X-Call-Id", a->call_id);
 	if (a->status == 405)
-		MHD_add_response_header(resp, "Allow", "POST");
+		MHD_add_response_header(resp, "Allow", a->kind == K_DLQ_LIST ? "GET" : "POST");
+	if (a->status == 401)
+		MHD_add_response_header(resp, "WWW-Authenticate", "Basic realm=\"faas\"");
 	if (a->retry_after > 0) {
 		char ra[16];
 		snprintf(ra, sizeof(ra), "%d", a->retry_after);
@@ -173,6 +192,8 @@ static void set_error(struct gw_async *a, unsigned status, const char *msg, int 
 	a->status = status;
 	a->msg = msg;
 	a->retry_after = retry_after;
+	if (strncmp(a->uri, SYS_PREFIX, sizeof(SYS_PREFIX) - 1) == 0)
+		return; /* the counters are about calls */
 	if (status == 503 && strncmp(msg, "too many", 8) == 0)
 		atomic_fetch_add(&rejected[3], 1);
 	else if (status == 503)
@@ -256,6 +277,54 @@ static bool parse_uri(struct gw_async *a)
 	return a->path != NULL;
 }
 
+/* /system/async/dead-letters[/replay]?function=NAME&seq=N&limit=N (basic auth). */
+static enum MHD_Result system_call(struct MHD_Connection *c, struct gw_async *a, const char *method)
+{
+	const char *fn = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "function");
+	const char *seq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seq");
+	const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	size_t plen = strcspn(a->uri, "?");
+	char *end;
+
+	if (gw_cfg.basic_auth &&
+	    !gw_basic_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+	                      gw_cfg.auth_user, gw_cfg.auth_password))
+		return set_error(a, 401, "unauthorized", 0), answer(a);
+	if (plen == strlen(SYS_PREFIX "dead-letters") &&
+	    strncmp(a->uri, SYS_PREFIX "dead-letters", plen) == 0)
+		a->kind = K_DLQ_LIST;
+	else if (plen == strlen(SYS_PREFIX "dead-letters/replay") &&
+	         strncmp(a->uri, SYS_PREFIX "dead-letters/replay", plen) == 0)
+		a->kind = K_DLQ_REPLAY;
+	else
+		return set_error(a, 404, "not found", 0), answer(a);
+	if (strcmp(method, a->kind == K_DLQ_LIST ? "GET" : "POST") != 0)
+		return set_error(a, 405, "method not allowed", 0), answer(a);
+	if (!nc)
+		return set_error(a, 501, "asynchronous calls are not configured (nats_url)", 0),
+		       answer(a);
+	if (fn && fn[0]) {
+		if (!gw_name_valid(fn, strlen(fn)))
+			return set_error(a, 400, "invalid function name", 0), answer(a);
+		snprintf(a->name, sizeof(a->name), "%s", fn);
+	}
+	a->limit_items = a->kind == K_DLQ_LIST ? 100 : DLQ_MAX;
+	if (lim) {
+		long v = strtol(lim, &end, 10);
+		if (*end || end == lim || v < 1 || v > DLQ_MAX)
+			return set_error(a, 400, "limit: expected 1 to 1000", 0), answer(a);
+		a->limit_items = (int)v;
+	}
+	if (seq) {
+		unsigned long long v = strtoull(seq, &end, 10);
+		if (*end || end == seq || v == 0 || seq[0] == '-')
+			return set_error(a, 400, "seq: expected a positive sequence number", 0),
+			       answer(a);
+		a->seq = v;
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, const char *method)
 {
 	const char *cid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Call-Id");
@@ -266,6 +335,11 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 	a->c = c;
 	a->st = A_BODY;
 	snprintf(a->method, sizeof(a->method), "%s", method);
+	if (strncmp(a->uri, SYS_PREFIX, sizeof(SYS_PREFIX) - 1) == 0) {
+		fx_buf_init(&a->body, 0); /* a body is read and dropped */
+		a->limit = 0;
+		return system_call(c, a, method);
+	}
 	if (cid && cid[0] && gw_header_value_ok(cid, 64) && !strpbrk(cid, " \t"))
 		snprintf(a->call_id, sizeof(a->call_id), "%s", cid);
 	else
@@ -340,7 +414,8 @@ int gw_async_dispatch(struct MHD_Connection *c, struct gw_async *a, const char *
 		if (*upload_size > 0) {
 			size_t n = *upload_size;
 			*upload_size = 0;
-			if (!a->status && fx_buf_append(&a->body, upload, n) < 0)
+			if (!a->status && a->kind == K_CALL &&
+			    fx_buf_append(&a->body, upload, n) < 0)
 				set_error(a, a->body.len + n > a->limit ? 413 : 503,
 				          a->body.len + n > a->limit ? "request body too large"
 				                                     : "out of memory",
@@ -496,6 +571,223 @@ static void publish(struct gw_async *a)
 		set_error(a, 503, "the queue (NATS) did not store the call", 2);
 }
 
+/* ---- the dead-letter stream (publisher threads) ---- */
+
+static const char *mhdr(natsMsg *m, const char *k)
+{
+	const char *v = NULL;
+	return natsMsgHeader_Get(m, k, &v) == NATS_OK ? v : NULL;
+}
+
+static uint64_t msg_seq(natsMsg *m)
+{
+	uint64_t seq = natsMsg_GetSequence(m);
+	const char *v = mhdr(m, "Nats-Sequence");
+	return seq ? seq : (v ? strtoull(v, NULL, 10) : 0);
+}
+
+/* Calls fn for each dead letter of a->name (or all), from sequence 1 or
+ * only a->seq, at most a->limit_items. 0, or -EIO when the stream could not
+ * be read. */
+static int dlq_each(struct gw_async *a, int (*fn)(struct gw_async *a, natsMsg *m, void *arg),
+                    void *arg)
+{
+	char subj[sizeof(FX_JSQ_DLQ_SUBJECT) + GW_NAME_MAX];
+	uint64_t seq = a->seq ? a->seq : 1;
+	jsOptions o;
+
+	snprintf(subj, sizeof(subj), FX_JSQ_DLQ_SUBJECT "%s", a->name[0] ? a->name : "*");
+	jsOptions_Init(&o);
+	o.Wait = 3000;
+	for (int n = 0; n < a->limit_items; n++) {
+		jsDirectGetMsgOptions dg;
+		natsMsg *m = NULL;
+		natsStatus s;
+		jsDirectGetMsgOptions_Init(&dg);
+		dg.Sequence = seq;
+		if (!a->seq)
+			dg.NextBySubject = subj;
+		s = js_DirectGetMsg(&m, js, FX_JSQ_DLQ_STREAM, &o, &dg);
+		if (s == NATS_NOT_FOUND)
+			return 0;
+		if (s != NATS_OK) {
+			log_warn("dead_letters_read_failed", "err=\"%s\"", natsStatus_GetText(s));
+			return -EIO;
+		}
+		uint64_t got = msg_seq(m);
+		const char *f = fx_jsq_function_of(natsMsg_GetSubject(m));
+		int rc = 0;
+		if (f && (!a->name[0] || strcmp(f, a->name) == 0))
+			rc = fn(a, m, arg);
+		natsMsg_Destroy(m);
+		if (rc < 0)
+			return rc;
+		if (a->seq || got == 0)
+			return 0;
+		seq = got + 1;
+	}
+	return 0;
+}
+
+static void jstr(struct json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static int list_one(struct gw_async *a, natsMsg *m, void *arg)
+{
+	struct json_object *arr = arg, *o = json_object_new_object();
+	const char *v;
+	(void)a;
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "seq", json_object_new_uint64(msg_seq(m)));
+	jstr(o, "function", fx_jsq_function_of(natsMsg_GetSubject(m)));
+	jstr(o, "callId", mhdr(m, FX_JSQ_H_CALL_ID));
+	jstr(o, "reason", mhdr(m, FX_JSQ_H_REASON));
+	if ((v = mhdr(m, FX_JSQ_H_STATUS)))
+		json_object_object_add(o, "status", json_object_new_int(atoi(v)));
+	if ((v = mhdr(m, FX_JSQ_H_ATTEMPTS)))
+		json_object_object_add(o, "attempts", json_object_new_int(atoi(v)));
+	v = mhdr(m, FX_JSQ_H_REPLAYS);
+	json_object_object_add(o, "replays", json_object_new_int(v ? atoi(v) : 0));
+	jstr(o, "method", mhdr(m, FX_JSQ_H_METHOD));
+	jstr(o, "path", mhdr(m, FX_JSQ_H_PATH));
+	jstr(o, "query", mhdr(m, FX_JSQ_H_QUERY));
+	jstr(o, "callbackUrl", mhdr(m, FX_JSQ_H_CALLBACK));
+	if ((v = mhdr(m, FX_JSQ_H_QUEUED))) {
+		char ts[40];
+		time_t t = (time_t)(strtoull(v, NULL, 10) / 1000000000u);
+		struct tm tm;
+		if (gmtime_r(&t, &tm) && strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm))
+			jstr(o, "queuedAt", ts);
+	}
+	json_object_object_add(o, "bodyBytes", json_object_new_int(natsMsg_GetDataLength(m)));
+	json_object_array_add(arr, o);
+	return 0;
+}
+
+static void dlq_list(struct gw_async *a)
+{
+	struct json_object *arr = json_object_new_array();
+	const char *txt;
+	if (!arr) {
+		set_error(a, 503, "out of memory", 1);
+		return;
+	}
+	if (dlq_each(a, list_one, arr) < 0) {
+		set_error(a, 503, "the dead-letter stream could not be read", 2);
+	} else {
+		txt = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
+		if (fx_buf_puts(&a->out, txt) < 0 || fx_buf_puts(&a->out, "\n") < 0)
+			set_error(a, 503, "out of memory", 1);
+		else
+			a->status = 200;
+	}
+	json_object_put(arr);
+}
+
+struct replay_count {
+	int replayed, failed;
+};
+
+/* Stores the call again in FAAS_ASYNC, then removes the dead letter. */
+static int replay_one(struct gw_async *a, natsMsg *m, void *arg)
+{
+	struct replay_count *rc = arg;
+	const char *fn = fx_jsq_function_of(natsMsg_GetSubject(m));
+	const char *cid = mhdr(m, FX_JSQ_H_CALL_ID), *rp = mhdr(m, FX_JSQ_H_REPLAYS);
+	const char **keys = NULL;
+	int nkeys = 0, err = 0;
+	uint64_t seq = msg_seq(m);
+	char subj[sizeof(FX_JSQ_SUBJECT) + GW_NAME_MAX], id[160], num[16];
+	natsMsg *n = NULL;
+	jsPubOptions po;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	(void)a;
+
+	snprintf(subj, sizeof(subj), FX_JSQ_SUBJECT "%s", fn);
+	if (natsMsg_Create(&n, subj, NULL, natsMsg_GetData(m), natsMsg_GetDataLength(m)) != NATS_OK)
+		return -ENOMEM;
+	if (natsMsgHeader_Keys(m, &keys, &nkeys) == NATS_OK) {
+		for (int i = 0; i < nkeys && !err; i++) {
+			const char **vals = NULL;
+			int nv = 0;
+			if (strncasecmp(keys[i], "Nats-", 5) == 0 ||
+			    strcasecmp(keys[i], FX_JSQ_H_REASON) == 0 ||
+			    strcasecmp(keys[i], FX_JSQ_H_STATUS) == 0 ||
+			    strcasecmp(keys[i], FX_JSQ_H_ATTEMPTS) == 0 ||
+			    strcasecmp(keys[i], FX_JSQ_H_REPLAYS) == 0)
+				continue;
+			if (natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
+				continue;
+			for (int j = 0; j < nv && !err; j++)
+				err = natsMsgHeader_Add(n, keys[i], vals[j]) != NATS_OK;
+			free((void *)vals);
+		}
+		free((void *)keys);
+	}
+	snprintf(num, sizeof(num), "%d", (rp ? atoi(rp) : 0) + 1);
+	err |= natsMsgHeader_Set(n, FX_JSQ_H_REPLAYS, num) != NATS_OK;
+	if (err) {
+		natsMsg_Destroy(n);
+		return -ENOMEM;
+	}
+	/* Replaying the same dead letter twice stores it once. */
+	snprintf(id, sizeof(id), "%.80s:replay:%llu", cid ? cid : "-", (unsigned long long)seq);
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.MaxWait = gw_cfg.async_publish_timeout_ms;
+	natsStatus s = js_PublishMsg(&pa, js, n, &po, &jerr);
+	natsMsg_Destroy(n);
+	jsPubAck_Destroy(pa);
+	if (s != NATS_OK) {
+		rc->failed++;
+		log_warn("dead_letter_replay_failed", "function=%s seq=%llu err=\"%s\"", fn,
+		         (unsigned long long)seq, natsStatus_GetText(s));
+		return 0;
+	}
+	if (js_DeleteMsg(js, FX_JSQ_DLQ_STREAM, seq, NULL, &jerr) != NATS_OK)
+		log_warn("dead_letter_delete_failed", "function=%s seq=%llu", fn,
+		         (unsigned long long)seq);
+	rc->replayed++;
+	return 0;
+}
+
+static void dlq_replay(struct gw_async *a)
+{
+	struct replay_count rc = {0, 0};
+	if (dlq_each(a, replay_one, &rc) < 0 && rc.replayed == 0) {
+		set_error(a, 503, "the dead-letter stream could not be read", 2);
+		return;
+	}
+	log_info("dead_letters_replayed", "function=%s replayed=%d failed=%d",
+	         a->name[0] ? a->name : "*", rc.replayed, rc.failed);
+	if (fx_buf_appendf(&a->out, "{\"replayed\":%d,\"failed\":%d}\n", rc.replayed, rc.failed) <
+	    0)
+		set_error(a, 503, "out of memory", 1);
+	else
+		a->status = 200;
+}
+
+static void run_job(struct gw_async *a)
+{
+	if (a->kind == K_CALL) {
+		publish(a);
+		return;
+	}
+	if (!fx_jsq_connected(nc) || !ensure()) {
+		set_error(a, 503, "the queue (NATS) is unavailable", 2);
+		return;
+	}
+	if (a->kind == K_DLQ_LIST)
+		dlq_list(a);
+	else
+		dlq_replay(a);
+}
+
 static void *publisher(void *arg)
 {
 	(void)arg;
@@ -515,7 +807,7 @@ static void *publisher(void *arg)
 		qlen--;
 		pthread_mutex_unlock(&mu);
 
-		publish(a);
+		run_job(a);
 		/* a belongs to its connection again: the loop thread answers */
 		struct gw_loop *l = a->loop;
 		MHD_resume_connection(a->c);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,6 +117,20 @@ static int queue_series(struct fx_buf *out)
 			                     "faas_async_queue_depth{function_name=\"%s\"} %llu\n",
 			                     fn, (unsigned long long)subs->List[i].Msgs);
 	}
+	/* A function with nothing stored is not listed by the server: 0 for
+	 * those this worker has run, so a depth alert resolves. */
+	pthread_mutex_lock(&mu);
+	for (struct fstat *f = fns; f; f = f->next) {
+		bool listed = false;
+		char subj[128];
+		snprintf(subj, sizeof(subj), FX_JSQ_SUBJECT "%s", f->name);
+		for (int i = 0; subs && i < subs->Count && !listed; i++)
+			listed = strcmp(subs->List[i].Subject, subj) == 0;
+		if (!listed)
+			rc |= fx_buf_appendf(
+			    out, "faas_async_queue_depth{function_name=\"%s\"} 0\n", f->name);
+	}
+	pthread_mutex_unlock(&mu);
 	rc |= fx_buf_puts(out, "# HELP faas_async_oldest_message_age_seconds Age of the oldest "
 	                       "call stored for the function.\n"
 	                       "# TYPE faas_async_oldest_message_age_seconds gauge\n");

@@ -41,12 +41,16 @@ nats || { t_fail "nats-server starts"; exit 1; }
 wd echo fprocess=cat || exit 1; ECHO=$PORT
 wd env fprocess=env || exit 1; ENVP=$PORT
 wd fail fprocess=false || exit 1; FAIL=$PORT
+wd held fprocess="sleep 2" || exit 1; HELD=$PORT
 start_server sink "$SINK" "$T_DIR/cb.txt" || exit 1; CB=http://127.0.0.1:$PORT/cb
 start_server sink2 "$SINK" "$T_DIR/cb2.txt" 2 || exit 1; CB2=http://127.0.0.1:$PORT/cb
 
-table="echo=127.0.0.1:$ECHO;env=127.0.0.1:$ENVP;fail=127.0.0.1:$FAIL;gone=127.0.0.1:1"
+table="echo=127.0.0.1:$ECHO;env=127.0.0.1:$ENVP;fail=127.0.0.1:$FAIL;gone=127.0.0.1:1;held=127.0.0.1:$HELD"
+echo admin >"$T_DIR/user"
+echo s3cret >"$T_DIR/password"
 start_server gw env bind=127.0.0.1 port=0 discovery=static static_functions="$table" \
-	controller_url= basic_auth=false async_max_body=64Ki connect_timeout=200ms \
+	controller_url= basic_auth_user_file="$T_DIR/user" basic_auth_password_file="$T_DIR/password" \
+	async_max_body=64Ki connect_timeout=200ms \
 	nats_url="nats://127.0.0.1:$NATS_PORT" "$BIN/faas-gateway" || exit 1
 G=http://127.0.0.1:$PORT
 start_server qw env bind=127.0.0.1 port=0 nats_url="nats://127.0.0.1:$NATS_PORT" \
@@ -99,6 +103,34 @@ m=$(curl -s "$QW/metrics")
 expect_match "retries are counted" 'faas_async_retried_total\{function_name="fail"\} 3' "$m"
 expect_match "dead letters are counted" 'faas_async_dead_lettered_total\{function_name="fail"\} 1' "$m"
 expect_match "completed calls are counted by status" 'faas_async_completed_total\{function_name="echo",code="200"\} [3-9]' "$m"
+
+# ---- queue depth and the oldest call's age (a call leaves the queue once done)
+for i in 1 2 3 4 5 6; do code -d h "$G/async-function/held" >/dev/null; done
+depth() { curl -s "$QW/metrics" | grep -q "^faas_async_queue_depth{function_name=\"held\"} $1\$"; }
+check "6 calls of a slow function are in the queue" wait_for 3 depth 6
+sleep 0.5
+expect_match "the oldest call's age is reported" 'faas_async_oldest_message_age_seconds\{function_name="held"\} [0-9.]+' "$(curl -s "$QW/metrics")"
+check "the queue empties as they finish" wait_for 10 depth 0
+
+# ---- the dead-letter stream through faasctl: list, then replay
+export FAAS_GATEWAY=$G FAAS_USER=admin FAAS_PASSWORD=s3cret
+out=$("$BIN/faasctl" async dead-letters fail 2>&1)
+expect_match "faasctl async dead-letters lists the call with its reason" \
+	'call-fail +500 +4 .*status 500 after 4 attempts' "$out"
+expect_eq "the dead-letter API needs credentials" 401 "$(code "$G/system/async/dead-letters")"
+expect_eq "a bad function name is refused" 400 "$(code -u admin:s3cret "$G/system/async/dead-letters?function=A_B")"
+expect_eq "listing is GET" 405 "$(code -u admin:s3cret -X DELETE "$G/system/async/dead-letters")"
+expect_match "no dead letters for echo" '^No dead letters for echo' "$("$BIN/faasctl" async dead-letters echo 2>&1)"
+check "replay needs a name, --seq or --all" test "$("$BIN/faasctl" async replay >/dev/null 2>&1; echo $?)" = 2
+expect_eq "faasctl async replay stores the call again" "replayed 1 dead letter of fail" \
+	"$("$BIN/faasctl" async replay fail 2>&1)"
+twice() { [ "$(grep -c '^call-fail 500 1 ' "$T_DIR/cb.txt")" = 2 ]; }
+check "the replayed call runs again (and is dead-lettered again)" wait_for 15 twice
+expect_match "the dead letter counts its replays" '"replays": ?1' \
+	"$("$BIN/faasctl" async dead-letters fail -o json 2>&1)"
+expect_eq "the function ran 4 more times" 8 \
+	"$(curl -s "127.0.0.1:$FAIL/metrics" | sed -nE 's/^http_requests_total\{code="500"\} ([0-9]+)$/\1/p')"
+
 curl -s -o /dev/null -m 10 -H "X-Callback-Url: $CB" -H 'X-Call-Id: call-gone' -d 'g' "$G/async-function/gone"
 check "an unreachable function is retried, then dead-lettered (502)" \
 	wait_for 15 grep -q '^call-gone 502 1 ' "$T_DIR/cb.txt"
