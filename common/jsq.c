@@ -59,6 +59,12 @@ int fx_jsq_connect(const struct fx_jsq_opts *o, natsConnection **nc, jsCtx **js,
 		s = natsOptions_SetReconnectWait(opts, 250);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(opts, 2000);
+	/* A server that vanished without closing (a killed container): noticed
+	 * within about 6 s instead of libnats' 2 minutes. */
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(opts, 2000);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(opts, 2);
 	/* Nothing is buffered while disconnected: a publish that could not reach
 	 * the server fails, and the gateway answers 503 instead of 202. */
 	if (s == NATS_OK)
