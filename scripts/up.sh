@@ -39,7 +39,7 @@ fi
 
 scripts/docker-up.sh
 
-for b in bin/faas-gateway bin/faas-controller bin/fwatchdog bin/faasctl; do
+for b in bin/faas-gateway bin/faas-controller bin/faas-queue-worker bin/fwatchdog bin/faasctl; do
 	[ -x "$b" ] || die "$b is missing: run 'make' first (or 'make up', which builds)"
 done
 command -v jq >/dev/null || die "jq is missing: scripts/deps.sh all installs it"
@@ -102,7 +102,7 @@ fi
 # redeployed: every service carries their hash as the label faas.stack-hash.
 FAAS_STACK_HASH=$(cat manifests/stack.yml build/images.env <(echo "port=$port") | sha256sum | cut -c1-16)
 export FAAS_STACK_HASH
-services=(gateway controller prometheus alertmanager)
+services=(gateway controller nats queue-worker prometheus alertmanager)
 stack_current() {
 	local want have
 	want=$(printf "${stack}_%s\n" "${services[@]}" | sort)
@@ -137,7 +137,7 @@ want_image() {
 	grep -q "^$want Running" <<<"$got"
 }
 for svc in "${services[@]}"; do
-	key=FAAS_${svc^^}_IMAGE
+	key=FAAS_$(tr 'a-z-' 'A-Z_' <<<"$svc")_IMAGE
 	until want_image "$svc" "${!key}"; do
 		if [ $SECONDS -ge $deadline ]; then
 			docker service ps --no-trunc "${stack}_$svc" >&2 || true
