@@ -180,7 +180,7 @@ e2e: all
 # The README's test command: installs what it needs, then every level.
 test:
 	@scripts/deps.sh all
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS)
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(UNIT_BINS) $(TOOLS)
 	@tests/run.sh unit integration e2e
 
 lint:
