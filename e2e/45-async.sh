@@ -102,14 +102,16 @@ check "a failing call is dead-lettered after 1 retry" wait_for 60 grep -q "^$RUN
 expect_match "faasctl lists it with 2 attempts" "$RUN-bad +500 +2 " "$(bin/faasctl async dead-letters "$BAD" 2>&1)"
 
 # --- N calls; nats-server and a worker are killed along the way
-cfg() { # FROM TO: a curl config for calls FROM..TO
-	local i
-	for i in $(seq "$1" "$2"); do
-		printf 'url = "%s/async-function/%s"\nheader = "X-Call-Id: %s-%d"\nheader = "X-Callback-Url: %s"\ndata = "%s-%d"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %s-%d\\n"\nmax-time = 10\nnext\n' \
-			"$GW" "$FN" "$RUN" "$i" "$CB" "$RUN" "$i" "$RUN" "$i"
-	done
+entry() { # ID: one call in a curl config ("next" separates calls)
+	printf 'next\nurl = "%s/async-function/%s"\nheader = "X-Call-Id: %s"\nheader = "X-Callback-Url: %s"\ndata = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %s\\n"\nmax-time = 10\n' \
+		"$GW" "$FN" "$1" "$CB" "$1" "$1"
 }
-send() { cfg "$1" "$2" | curl -s -Z --parallel-max 16 -K - >>"$T_DIR/codes" 2>/dev/null; }
+# post: the calls whose ids are on stdin, 16 at a time; "CODE ID" lines to codes
+post() {
+	local id
+	while read -r id; do entry "$id"; done | sed '1d' | curl -s -Z --parallel-max 16 -K - >>"$T_DIR/codes" 2>/dev/null
+}
+send() { seq "$1" "$2" | sed "s/^/$RUN-/" | post; }
 : >"$T_DIR/codes"
 third=$((N / 3))
 t0=$(now_ms)
@@ -125,10 +127,7 @@ for round in $(seq 60); do
 	awk '{last[$2] = $1} END {for (id in last) if (last[id] != 202) print id}' "$T_DIR/codes" >"$T_DIR/retry"
 	[ -s "$T_DIR/retry" ] || break
 	[ "$round" -gt 1 ] && sleep 1
-	while read -r id; do
-		printf 'url = "%s/async-function/%s"\nheader = "X-Call-Id: %s"\nheader = "X-Callback-Url: %s"\ndata = "%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %s\\n"\nmax-time = 10\nnext\n' \
-			"$GW" "$FN" "$id" "$CB" "$id" "$id"
-	done <"$T_DIR/retry" | curl -s -Z --parallel-max 16 -K - >>"$T_DIR/codes" 2>/dev/null
+	post <"$T_DIR/retry"
 done
 t_stored=$(now_ms)
 first_503=$(awk '$1 == 503' "$T_DIR/codes" | wc -l)
