@@ -77,7 +77,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct gw_async *qhead, *qtail;
 static size_t qlen;
-static bool stopping;
+static atomic_bool stopping;
 static pthread_t *pubs;
 static int npubs;
 
@@ -426,7 +426,11 @@ int gw_async_dispatch(struct MHD_Connection *c, struct gw_async *a, const char *
 			return answer(a);
 		/* The whole request is in: publish it on another thread. */
 		if (!enqueue(a)) {
-			set_error(a, 503, "too many asynchronous calls waiting to be stored", 1);
+			if (atomic_load(&stopping))
+				set_error(a, 503, "the gateway is shutting down", 1);
+			else
+				set_error(a, 503,
+				          "too many asynchronous calls waiting to be stored", 1);
 			return answer(a);
 		}
 		return MHD_YES;
