@@ -10,7 +10,8 @@
 # recorder (tests/tools/cb_sink, in an image built here) on the stack's
 # network. Prints the duplicates (delivery is at least once) and the timings
 # (also in $FX_ARTIFACTS/async-e2e.txt). A function with retries 1 and a
-# failing command checks the annotation and the dead-letter stream.
+# command that fails (grep finding nothing: exit 1, 500) checks the
+# annotation and the dead-letter stream.
 # Everything made here is named async-e2e*, and removed.
 source "$FX_ROOT/tests/lib.sh"
 cd "$FX_ROOT" || exit 1
@@ -83,7 +84,7 @@ metadata:
   annotations: {com.openfaas.async.retries: "1"}
 spec:
   image: $image
-  fprocess: false
+  fprocess: grep -q no-such-text
   scale: {min: 1, max: 1}
 EOF
 check "the functions apply" bash -c "bin/faasctl apply -f '$T_DIR/fns.yaml' >'$T_DIR/apply.log' 2>&1"
