@@ -8,6 +8,7 @@
 #include "spec.h"
 
 #include "buf.h"
+#include "json.h"
 #include "sha256.h"
 #include "units.h"
 
@@ -955,6 +956,43 @@ static void str_release(struct fx_strlist *l)
 
 enum keykind { KEY_LABEL, KEY_ANNOTATION, KEY_ENV };
 
+/* The controller's labels (faas.function, faas.network, ...: every faas.* but
+ * the one faasctl sets) and Docker's. */
+static bool reserved_label(const char *k)
+{
+	if (strncmp(k, "faas.", 5) == 0)
+		return strcmp(k, FX_LABEL_APPLYSET) != 0;
+	return strncmp(k, "com.docker.", 11) == 0;
+}
+
+/* Names the platform's own services answer to on the functions' network
+ * (manifests/stack.yml): a function of that name would receive their traffic. */
+static const char *const reserved_names[] = {"gateway", "controller", "prometheus", "alertmanager"};
+
+/* A container user as Docker takes it: NAME or UID, optionally :GROUP or :GID. */
+static bool valid_user_part(const char *s, size_t n)
+{
+	if (n == 0 || n > 32)
+		return false;
+	if (strspn(s, "0123456789") >= n)
+		return n <= 10 && strtoull(s, NULL, 10) <= 2147483647ULL;
+	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+static bool valid_user(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	if (colon == NULL)
+		return valid_user_part(s, strlen(s));
+	return valid_user_part(s, (size_t)(colon - s)) &&
+	       valid_user_part(colon + 1, strlen(colon + 1));
+}
+
 static const char *const reserved_env[][2] = {
     {"fprocess", "spec.fprocess"},          {"mode", "spec.mode"},
     {"read_timeout", "spec.timeouts.read"}, {"write_timeout", "spec.timeouts.write"},
@@ -1007,11 +1045,7 @@ static int want_strmap(struct vc *c, const struct node *m, const char *path, enu
 				     "starting with a letter or digit, at most 253)");
 				continue;
 			}
-			if (kk == KEY_LABEL && (strcmp(k->text, FX_LABEL_FUNCTION) == 0 ||
-			                        strcmp(k->text, FX_LABEL_MANAGED_BY) == 0 ||
-			                        strcmp(k->text, FX_LABEL_GENERATION) == 0 ||
-			                        strcmp(k->text, FX_LABEL_SPEC_HASH) == 0 ||
-			                        strncmp(k->text, "com.docker.", 11) == 0)) {
+			if (kk == KEY_LABEL && reserved_label(k->text)) {
 				verr(c, k, fp, "reserved for the controller");
 				continue;
 			}
@@ -1105,13 +1139,21 @@ static void want_resources(struct vc *c, const struct node *m, const char *path,
 	}
 }
 
+static bool is_reserved_name(const char *s)
+{
+	for (size_t i = 0; i < sizeof(reserved_names) / sizeof(reserved_names[0]); i++)
+		if (strcmp(s, reserved_names[i]) == 0)
+			return true;
+	return false;
+}
+
 static int check_function(struct vc *c, const struct node *root, struct fx_function *fn)
 {
 	const struct node *api = NULL, *kind = NULL, *meta = NULL, *spec = NULL, *status = NULL;
 	const struct node *name = NULL, *labels = NULL, *ann = NULL, *gen = NULL, *ts = NULL;
 	const struct node *image = NULL, *fproc = NULL, *mode = NULL, *env = NULL, *sec = NULL,
 	                  *cons = NULL, *lim = NULL, *req = NULL, *scale = NULL, *tmo = NULL,
-	                  *rofs = NULL;
+	                  *rofs = NULL, *user = NULL;
 	const struct field top[] = {{"apiVersion", &api},
 	                            {"kind", &kind},
 	                            {"metadata", &meta},
@@ -1134,6 +1176,7 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 	    {"scale", &scale},
 	    {"timeouts", &tmo},
 	    {"readOnlyRootFilesystem", &rofs},
+	    {"user", &user},
 	};
 	const char *s;
 	char b[80];
@@ -1168,6 +1211,13 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 				verr(c, name, "metadata.name",
 				     "%s is not a DNS-1123 label (lower-case letters, digits and "
 				     "'-', starting and ending with a letter or digit, at most 63)",
+				     shown(name, b, sizeof(b)));
+			else if (is_reserved_name(s))
+				verr(c, name, "metadata.name",
+				     "%s is reserved: the platform's own services (gateway, "
+				     "controller, prometheus, alertmanager) answer to these names "
+				     "on "
+				     "the functions' network",
 				     shown(name, b, sizeof(b)));
 			else if ((fn->name = strdup(s)) == NULL)
 				return -ENOMEM;
@@ -1289,6 +1339,23 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 	}
 	if (rofs && !is_null(rofs))
 		want_bool(c, rofs, "spec.readOnlyRootFilesystem", &fn->read_only_root_fs);
+	if (user != NULL && user->t == N_SCALAR && user->plain && user->text[0] != '\0' &&
+	    strspn(user->text, "0123456789") == strlen(user->text))
+		s = user->text; /* a bare UID: user: 1000 */
+	else if (user == NULL || is_null(user) || !want_string(c, user, "spec.user", 80, &s))
+		user = NULL;
+	if (user != NULL) {
+		if (s[0] != '\0' && !valid_user(s)) {
+			verr(c, user, "spec.user",
+			     "%s is not a user (a name or UID, optionally :group or :GID, e.g. "
+			     "\"1000:1000\" or \"nobody\")",
+			     shown(user, b, sizeof(b)));
+		} else {
+			free(fn->user);
+			if ((fn->user = strdup(s)) == NULL)
+				return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -1472,6 +1539,7 @@ void fx_function_release(struct fx_function *fn)
 	free(fn->name);
 	free(fn->image);
 	free(fn->fprocess);
+	free(fn->user);
 	kv_release(&fn->labels);
 	kv_release(&fn->annotations);
 	kv_release(&fn->env);
@@ -1510,8 +1578,9 @@ int fx_function_copy(struct fx_function *dst, const struct fx_function *src)
 	d.name = xstrdup(src->name);
 	d.image = xstrdup(src->image);
 	d.fprocess = xstrdup(src->fprocess ? src->fprocess : "");
+	d.user = xstrdup(src->user);
 	if ((src->name && !d.name) || (src->image && !d.image) || !d.fprocess ||
-	    kv_copy(&d.labels, &src->labels) < 0 ||
+	    (src->user && !d.user) || kv_copy(&d.labels, &src->labels) < 0 ||
 	    kv_copy(&d.annotations, &src->annotations) < 0 || kv_copy(&d.env, &src->env) < 0)
 		goto oom;
 	for (size_t i = 0; i < src->secrets.n; i++)
@@ -1700,35 +1769,15 @@ int fx_spec_load_one(const char *buf, size_t len, const char *file, struct fx_fu
 		return -E2BIG;
 	}
 	if (i < len && buf[i] == '{') {
-		struct json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
-		struct json_object *o;
-		enum json_tokener_error je;
-		int rc;
-		if (tok == NULL)
-			return -ENOMEM;
-		o = json_tokener_parse_ex(tok, buf, (int)len);
-		je = json_tokener_get_error(tok);
-		if (o != NULL && je == json_tokener_success) {
-			size_t off = json_tokener_get_parse_end(tok);
-			while (off < len && isspace((unsigned char)buf[off]))
-				off++;
-			if (off < len) {
-				fx_spec_errs_add(errs, file, 0, 0, 0, "",
-				                 "invalid JSON: trailing data after the object");
-				json_object_put(o);
-				json_tokener_free(tok);
-				return -EINVAL;
-			}
-		} else {
-			fx_spec_errs_add(errs, file, 0, 0, 0, "", "invalid JSON: %s",
-			                 json_tokener_error_desc(je == json_tokener_continue
-			                                             ? json_tokener_error_parse_eof
-			                                             : je));
-			json_object_put(o);
-			json_tokener_free(tok);
-			return -EINVAL;
+		struct json_object *o = NULL;
+		char *jerr = NULL;
+		int rc = fx_json_parse(buf, len, MAX_DEPTH, &o, &jerr);
+		if (rc < 0) {
+			if (jerr != NULL)
+				fx_spec_errs_add(errs, file, 0, 0, 0, "", "%s", jerr);
+			free(jerr);
+			return rc;
 		}
-		json_tokener_free(tok);
 		rc = fx_spec_from_json(o, file, out, errs);
 		json_object_put(o);
 		return rc;
@@ -1903,6 +1952,13 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	emit_dur(&b, "    ", "read", fn->timeouts.read_ms);
 	emit_dur(&b, "    ", "write", fn->timeouts.write_ms);
 	emit_dur(&b, "    ", "exec", fn->timeouts.exec_ms);
+	/* Only when set: the canonical text (and so the spec hash) of a function
+	 * without a user is what it was before the field existed. */
+	if (fn->user != NULL && fn->user[0] != '\0') {
+		fx_buf_puts(&b, "  user: ");
+		emit_str(&b, fn->user);
+		fx_buf_puts(&b, "\n");
+	}
 	fx_buf_appendf(&b, "  readOnlyRootFilesystem: %s\n",
 	               fn->read_only_root_fs ? "true" : "false");
 	/* An append that failed (ENOMEM / cap) leaves a truncated text: refuse it. */
@@ -2010,6 +2066,7 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(s, "timeouts", to);
 	json_object_object_add(s, "readOnlyRootFilesystem",
 	                       json_object_new_boolean(fn->read_only_root_fs));
+	json_object_object_add(s, "user", json_object_new_string(fn->user ? fn->user : ""));
 	json_object_object_add(o, "spec", s);
 	return o;
 }

@@ -5,7 +5,7 @@
  *   kind: Function
  *   metadata: {name, labels, annotations}
  *   spec: {image, fprocess, mode, env, secrets, constraints, limits, requests,
- *          scale, timeouts, readOnlyRootFilesystem}
+ *          scale, timeouts, readOnlyRootFilesystem, user}
  *
  * Loading is strict: unknown fields, wrong types, names that are not DNS-1123
  * labels, bad sizes/durations/cpu and fields that would escalate privileges
@@ -44,6 +44,9 @@
 #define FX_LABEL_GENERATION "faas.generation"
 #define FX_LABEL_SPEC_HASH  "faas.spec-hash"
 #define FX_MANAGED_BY       "faas-controller"
+/* The one faas.* label users may set (faasctl apply --prune's set); every
+ * other faas.* label is the controller's. */
+#define FX_LABEL_APPLYSET "faas.applyset"
 
 enum fx_mode { FX_MODE_FORK, FX_MODE_HTTP, FX_MODE_STREAMING };
 
@@ -93,6 +96,7 @@ struct fx_function {
 	struct fx_scale scale;
 	struct fx_timeouts timeouts;
 	bool read_only_root_fs;
+	char *user; /* the container's user ("1000:1000", "nobody"); NULL or "": the image's */
 	/* Where it came from (for messages): 1-based document index, line, column; 0 unknown. */
 	int document, line, column;
 };

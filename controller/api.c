@@ -7,6 +7,7 @@
 #include "controller.h"
 
 #include "buf.h"
+#include "json.h"
 #include "log.h"
 #include "units.h"
 
@@ -504,37 +505,69 @@ static void delete_function(struct reply *r, const char *name, bool openfaas)
 	}
 }
 
+/* The body as one JSON object (strict: no trailing bytes, no duplicate keys);
+ * NULL after answering 400 (or 503). */
 static struct json_object *parse_json_body(struct reply *r, const char *body, size_t len)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
+	struct json_object *o = NULL;
+	char *err = NULL;
+	int rc;
 	if (body == NULL || len == 0) {
 		reply_error(r, 400, "empty body: expected JSON", NULL);
 		return NULL;
 	}
-	tok = json_tokener_new_ex(32);
-	if (tok == NULL) {
-		reply_error(r, 503, "out of memory", NULL);
+	rc = fx_json_parse(body, len, 32, &o, &err);
+	if (rc < 0) {
+		reply_error(r, rc == -EINVAL ? 400 : 503, err ? err : "out of memory", NULL);
+		free(err);
 		return NULL;
 	}
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		json_tokener_free(tok);
 		reply_error(r, 400, "invalid JSON: expected an object", NULL);
 		return NULL;
 	}
-	json_tokener_free(tok);
 	return o;
 }
 
-/* OpenFaaS deployment JSON -> our Function JSON, validated by the same schema. */
-static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+/* A com.openfaas.scale.* label's value (a string, as labels are) with its type
+ * back: an integer for min/max/factor, a boolean for zero. NULL with an error
+ * in errs when it has none. New reference. */
+static struct json_object *scale_label(const char *k, struct json_object *v, bool boolean,
+                                       struct fx_spec_errs *errs)
 {
-	struct json_object *in = parse_json_body(r, body, len), *f, *meta, *spec, *labels, *scale;
-	struct fx_function fn;
-	struct fx_spec_errs errs = {0};
+	char field[96];
+	const char *t;
+	size_t n;
+
+	snprintf(field, sizeof(field), "labels.%s", k);
+	if (!json_object_is_type(v, json_type_string)) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field, "expected a string (%s), got %s",
+		                 boolean ? "\"true\" or \"false\"" : "an integer such as \"2\"",
+		                 v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
+		return NULL;
+	}
+	t = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (boolean) {
+		if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0)
+			return json_object_new_boolean(strcmp(t, "true") == 0);
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected \"true\" or \"false\", got \"%.64s\"", t);
+		return NULL;
+	}
+	/* Digits only, few enough for int64; the schema checks the range. */
+	if (n == 0 || n > 9 || strspn(t, "0123456789") != n) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
+		                 "expected an integer such as \"2\", got \"%.64s\"", t);
+		return NULL;
+	}
+	return json_object_new_int64(strtoll(t, NULL, 10));
+}
+
+int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
+                          struct fx_spec_errs *errs)
+{
 	static const char *const copy_spec[][2] = {
 	    {"image", "image"},
 	    {"envProcess", "fprocess"},
@@ -545,13 +578,42 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	    {"requests", "requests"},
 	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
 	};
-	if (in == NULL)
-		return;
+	static const char *const sk[] = {"min", "max", "factor", "zero"};
+	struct json_object *in = NULL, *f, *meta, *spec, *labels, *scale;
+	char *jerr = NULL;
+	size_t before = errs->n + errs->dropped;
+	int rc;
+
+	if (body == NULL || len == 0) {
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "empty body: expected JSON");
+		return -EINVAL;
+	}
+	rc = fx_json_parse(body, len, 32, &in, &jerr);
+	if (rc < 0) {
+		if (jerr != NULL)
+			fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "%s", jerr);
+		free(jerr);
+		return rc;
+	}
+	if (!json_object_is_type(in, json_type_object)) {
+		json_object_put(in);
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "invalid JSON: expected an object");
+		return -EINVAL;
+	}
 	f = json_object_new_object();
 	meta = json_object_new_object();
 	spec = json_object_new_object();
 	scale = json_object_new_object();
 	labels = json_object_new_object();
+	if (f == NULL || meta == NULL || spec == NULL || scale == NULL || labels == NULL) {
+		json_object_put(in);
+		json_object_put(f);
+		json_object_put(meta);
+		json_object_put(spec);
+		json_object_put(scale);
+		json_object_put(labels);
+		return -ENOMEM;
+	}
 	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
 	json_object_object_add(f, "kind", json_object_new_string("Function"));
 	if (docker_jget(in, "service"))
@@ -563,27 +625,24 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	    json_object_is_type(docker_jget(in, "labels"), json_type_object)) {
 		json_object_object_foreach(docker_jget(in, "labels"), k, v)
 		{
-			static const char *const sk[] = {"min", "max", "factor", "zero"};
 			bool sc = false;
 			for (size_t i = 0; i < 4; i++) {
-				if (strncmp(k, "com.openfaas.scale.", 19) == 0 &&
-				    strcmp(k + 19, sk[i]) == 0) {
-					const char *t = json_object_get_string(v);
-					/* label values are strings: give them their type back */
-					if (i == 3)
-						json_object_object_add(scale, sk[i],
-						                       json_object_new_boolean(
-						                           strcmp(t, "true") == 0));
-					else
-						json_object_object_add(
-						    scale, sk[i],
-						    json_object_new_int64(strtoll(t, NULL, 10)));
-					sc = true;
-				}
+				if (strncmp(k, "com.openfaas.scale.", 19) != 0 ||
+				    strcmp(k + 19, sk[i]) != 0)
+					continue;
+				/* label values are strings: give them their type back */
+				struct json_object *t = scale_label(k, v, i == 3, errs);
+				if (t != NULL)
+					json_object_object_add(scale, sk[i], t);
+				sc = true;
 			}
 			if (!sc)
 				json_object_object_add(labels, k, json_object_get(v));
 		}
+	} else if (docker_jget(in, "labels")) {
+		/* the schema reports its type */
+		json_object_put(labels);
+		labels = json_object_get(docker_jget(in, "labels"));
 	}
 	json_object_object_add(meta, "labels", labels);
 	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
@@ -597,12 +656,30 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 	json_object_object_add(f, "metadata", meta);
 	json_object_object_add(f, "spec", spec);
 	json_object_put(in);
-	if (fx_spec_from_json(f, NULL, &fn, &errs) < 0) {
-		json_object_put(f);
-		reply_spec_errors(r, &errs);
+	rc = fx_spec_from_json(f, NULL, out, errs);
+	json_object_put(f);
+	if (rc == 0 && errs->n + errs->dropped > before) {
+		/* a scale label was refused above */
+		fx_function_release(out);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+/* OpenFaaS deployment JSON -> our Function, validated by the same schema. */
+static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+{
+	struct fx_function fn;
+	struct fx_spec_errs errs = {0};
+	int rc = api_openfaas_function(body, len, &fn, &errs);
+	if (rc < 0) {
+		if (rc == -EINVAL)
+			reply_spec_errors(r, &errs);
+		else
+			reply_error(r, 503, "out of memory", NULL);
+		fx_spec_errs_release(&errs);
 		return;
 	}
-	json_object_put(f);
 	apply(r, &fn, false, true);
 	fx_function_release(&fn);
 }
@@ -725,6 +802,12 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		bool fresh;
 		int rc;
 		metrics_inc(M_ALERTS_RECEIVED);
+		if (a->bad_start) {
+			log_warn("alert_ignored",
+			         "function=%s why=\"startsAt is missing or not an RFC 3339 time\"",
+			         a->function);
+			continue;
+		}
 		if (!ctl_cached_scale(ctl, a->function, &sc)) {
 			struct stored s;
 			rc = store_get(&ctl->docker, a->function, &s, &err);

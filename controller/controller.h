@@ -132,9 +132,14 @@ int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, in
 struct alert {
 	char function[64];
 	bool firing;
-	bool idle;     /* alertname FunctionIdle: scale to zero, not a step */
-	char key[256]; /* fingerprint (or labels) + startsAt: one incident */
+	bool idle;      /* alertname FunctionIdle: scale to zero, not a step */
+	char key[256];  /* fingerprint (or labels) + startsAt: one incident */
+	bool bad_start; /* startsAt missing or not RFC 3339: not acted upon */
 };
+
+/* An RFC 3339 timestamp as Alertmanager writes startsAt
+ * ("2026-11-26T10:00:00.123Z", "...+01:00"). */
+bool alert_time_valid(const char *s);
 
 /* Parses an Alertmanager webhook body (version 4; unknown fields ignored).
  * Alerts without a function_name label are skipped. Returns the count (>= 0) with
@@ -310,5 +315,11 @@ struct api_conf {
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);
+/* An OpenFaaS deployment body (POST/PUT /system/functions) as a Function: the
+ * JSON read strictly, the com.openfaas.scale.* labels turned into spec.scale,
+ * the rest mapped onto the schema and validated by it. No I/O. 0 with *out
+ * (caller releases); -EINVAL with errs filled (caller releases); -ENOMEM. */
+int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
+                          struct fx_spec_errs *errs);
 
 #endif

@@ -3,6 +3,9 @@
  * parser and the deduplication memory (no I/O, no clock of its own). */
 #include "controller.h"
 
+#include "buf.h"
+#include "json.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -60,10 +63,51 @@ static const char *jstr(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+static bool digits(const char *s, size_t n, int lo, int hi)
+{
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= lo && v <= hi;
+}
+
+bool alert_time_valid(const char *s)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	size_t n = s ? strlen(s) : 0, i = 19;
+	int month, day;
+
+	/* 2026-11-26T10:00:00[.fraction](Z|+hh:mm|-hh:mm) */
+	if (n < 20 || n > 40 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':' || !digits(s, 4, 0, 9999) || !digits(s + 5, 2, 1, 12) ||
+	    !digits(s + 8, 2, 1, 31) || !digits(s + 11, 2, 0, 23) || !digits(s + 14, 2, 0, 59) ||
+	    !digits(s + 17, 2, 0, 60))
+		return false;
+	month = (s[5] - '0') * 10 + (s[6] - '0');
+	day = (s[8] - '0') * 10 + (s[9] - '0');
+	if (day > mdays[month - 1])
+		return false;
+	if (s[i] == '.') {
+		size_t f = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == f || i - f > 9)
+			return false;
+	}
+	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
+		return true;
+	return i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' &&
+	       digits(s + i + 1, 2, 0, 23) && digits(s + i + 4, 2, 0, 59);
+}
+
 int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 {
-	struct json_tokener *tok;
-	struct json_object *root, *alerts, *common;
+	struct json_object *root = NULL, *alerts, *common;
+	char *jerr = NULL;
+	int rc;
 	struct alert *v = NULL;
 	const char *gstatus;
 	size_t n = 0, count;
@@ -73,29 +117,13 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 		*err = errf("empty body: expected an Alertmanager webhook payload");
 		return -EINVAL;
 	}
-	tok = json_tokener_new_ex(32);
-	if (tok == NULL)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, body, (int)len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success) {
-		*err = errf("invalid JSON: expected an Alertmanager webhook payload");
-		json_object_put(root);
-		json_tokener_free(tok);
-		return -EINVAL;
+	rc = fx_json_parse(body, len, 32, &root, &jerr);
+	if (rc < 0) {
+		*err = fx_strdupf("%s: expected an Alertmanager webhook payload",
+		                  jerr ? jerr : "invalid JSON");
+		free(jerr);
+		return *err == NULL || rc == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	{
-		size_t end = json_tokener_get_parse_end(tok);
-		while (end < len && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' ||
-		                     body[end] == '\t'))
-			end++;
-		if (end < len) {
-			*err = errf("invalid JSON: trailing data after the payload");
-			json_object_put(root);
-			json_tokener_free(tok);
-			return -EINVAL;
-		}
-	}
-	json_tokener_free(tok);
 	if (!json_object_is_type(root, json_type_object) ||
 	    !json_object_object_get_ex(root, "alerts", &alerts) ||
 	    !json_object_is_type(alerts, json_type_array)) {
@@ -149,6 +177,9 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 		snprintf(v[n].function, sizeof(v[n].function), "%s", fn);
 		v[n].firing = strcmp(status, "firing") == 0;
 		v[n].idle = an != NULL && strcmp(an, ALERT_IDLE) == 0;
+		/* startsAt names the incident the deduplication keys on: without a
+		 * real one, every notification would look like a new incident. */
+		v[n].bad_start = !alert_time_valid(starts);
 		if (fp != NULL) {
 			snprintf(v[n].key, sizeof(v[n].key), "%.64s|%.64s", fp,
 			         starts ? starts : "");

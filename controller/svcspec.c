@@ -83,6 +83,8 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 	cl = json_object_new_object();
 	json_object_object_add(cl, FX_LABEL_FUNCTION, jstr(fn->name));
 	json_object_object_add(cs, "Labels", cl);
+	if (fn->user != NULL && fn->user[0] != '\0')
+		json_object_object_add(cs, "User", jstr(fn->user));
 	if (fn->read_only_root_fs) {
 		struct json_object *mounts = json_object_new_array(), *m = json_object_new_object();
 		json_object_object_add(cs, "ReadOnly", json_object_new_boolean(1));
@@ -251,6 +253,7 @@ char *svc_drift_key(struct json_object *spec)
 	fx_buf_appendf(&b, "image %s\n", gets_(GET(cs, "Image")));
 	put_strings(&b, "env", GET(cs, "Env"), true);
 	put_map(&b, "clabel", GET(cs, "Labels"));
+	fx_buf_appendf(&b, "user %s\n", gets_(GET(cs, "User")));
 	a = GET(cs, "ReadOnly");
 	fx_buf_appendf(&b, "readonly %d\n", a != NULL && json_object_get_boolean(a));
 	fx_buf_appendf(&b, "stopgrace %lld\n", (long long)geti(GET(cs, "StopGracePeriod")));

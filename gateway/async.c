@@ -286,6 +286,19 @@ static enum MHD_Result system_call(struct MHD_Connection *c, struct gw_async *a,
 	size_t plen = strcspn(a->uri, "?");
 	char *end;
 
+#define H(name) MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)
+	const struct gw_browser b = {H("Host"),           H("Origin"),         H("Sec-Fetch-Site"),
+	                             H("Sec-Fetch-Mode"), H("Sec-Fetch-Dest"), H("Referer"),
+	                             H("Content-Type")};
+#undef H
+	const char *why = gw_cross_site_refused(method, &b);
+
+	/* As for the controller's routes (proxy.c): before auth, a refused page
+	 * gets no login prompt either. */
+	if (why) {
+		log_warn("cross_site_refused", "method=%s uri=%.200s", method, a->uri);
+		return set_error(a, 403, why, 0), answer(a);
+	}
 	if (gw_cfg.basic_auth &&
 	    !gw_basic_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 	                      gw_cfg.auth_user, gw_cfg.auth_password))

@@ -66,6 +66,20 @@ int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1]);
 /* Checks an "Authorization: Basic ..." value against user and password in
  * constant time (for equal lengths). */
 bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password);
+/* The headers that tell a browser's request from another client's (NULL when
+ * absent), and the Host it was sent to. */
+struct gw_browser {
+	const char *host, *origin, *fetch_site, *fetch_mode, *fetch_dest, *referer, *content_type;
+};
+/* Cross-site request forgery guard for the controller's routes (/system/...,
+ * /apis/...): a request that changes something (not GET, HEAD or OPTIONS) and
+ * comes from a browser (Origin, Sec-Fetch-* or Referer present) must come
+ * from the gateway's own origin (Sec-Fetch-Site same-origin, else an Origin
+ * naming Host) and must not carry a form's content type (text/plain,
+ * application/x-www-form-urlencoded, multipart/form-data). Clients that are
+ * not browsers send none of these headers and always pass. NULL: allowed;
+ * else a static reason for a 403. */
+const char *gw_cross_site_refused(const char *method, const struct gw_browser *b);
 /* Content type for a file name by extension. */
 const char *gw_mime_type(const char *name);
 /* A header value safe to copy into a request head: printable, no CR/LF, <= max. */

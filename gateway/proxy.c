@@ -1036,6 +1036,16 @@ static bool auth_ok(struct MHD_Connection *c)
 	                        gw_cfg.auth_user, gw_cfg.auth_password);
 }
 
+static const char *cross_site(struct MHD_Connection *c, const char *method)
+{
+#define H(name) MHD_lookup_connection_value(c, MHD_HEADER_KIND, name)
+	const struct gw_browser b = {H("Host"),           H("Origin"),         H("Sec-Fetch-Site"),
+	                             H("Sec-Fetch-Mode"), H("Sec-Fetch-Dest"), H("Referer"),
+	                             H("Content-Type")};
+#undef H
+	return gw_cross_site_refused(method, &b);
+}
+
 /* Ready to talk to a replica: connect if the body allows it already. */
 static void maybe_start(struct gw_req *r)
 {
@@ -1165,6 +1175,7 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 	const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
 	const union MHD_ConnectionInfo *ci;
+	const char *why;
 
 	r->c = c;
 	r->method = method;
@@ -1193,6 +1204,11 @@ static int req_first(struct MHD_Connection *c, struct gw_req *r, const char *met
 	case GW_ROUTE_NOT_FOUND:
 		return early(c, r, 404, "not found");
 	case GW_ROUTE_SYSTEM:
+		/* Before auth: a refused page gets no login prompt either. */
+		if ((why = cross_site(c, method)) != NULL) {
+			log_warn("cross_site_refused", "method=%s uri=%.200s", method, r->uri);
+			return fail(c, r, 403, why);
+		}
 		if (!auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
 		if (!gw_cfg.controller_host[0])

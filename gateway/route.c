@@ -395,3 +395,58 @@ int gw_static_parse(const char *text, int (*add)(const struct gw_static_fn *fn, 
 	}
 	return 0;
 }
+
+/* Does Origin ("scheme://host[:port]") name the host the request was sent to? */
+static bool origin_is_host(const char *origin, const char *host)
+{
+	const char *p = strstr(origin, "://");
+	if (host == NULL || host[0] == '\0' || p == NULL)
+		return false;
+	if (!((p - origin == 4 && strncasecmp(origin, "http", 4) == 0) ||
+	      (p - origin == 5 && strncasecmp(origin, "https", 5) == 0)))
+		return false;
+	return strcasecmp(p + 3, host) == 0;
+}
+
+/* The content types an HTML form (or a no-cors fetch) can send without a
+ * CORS preflight. */
+static bool form_type(const char *ct)
+{
+	static const char *const forms[] = {"application/x-www-form-urlencoded",
+	                                    "multipart/form-data", "text/plain"};
+	size_t n;
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, "; \t");
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		if (n == strlen(forms[i]) && strncasecmp(ct, forms[i], n) == 0)
+			return true;
+	return false;
+}
+
+const char *gw_cross_site_refused(const char *method, const struct gw_browser *b)
+{
+	bool browser;
+
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	    strcmp(method, "OPTIONS") == 0)
+		return NULL;
+	browser = b->origin || b->fetch_site || b->fetch_mode || b->fetch_dest || b->referer;
+	if (!browser)
+		return NULL; /* curl, faasctl, faas-cli, scripts: unchanged */
+	if (b->fetch_site != NULL) {
+		/* Set by the browser itself, which a page cannot forge. "none": the
+		 * user typed or bookmarked the address. */
+		if (strcmp(b->fetch_site, "same-origin") != 0 && strcmp(b->fetch_site, "none") != 0)
+			return "cross-site request refused (Sec-Fetch-Site is not same-origin)";
+	} else if (b->origin != NULL && !origin_is_host(b->origin, b->host)) {
+		/* A browser without Sec-Fetch-*: the Origin it sends must be ours. */
+		return "cross-site request refused (Origin is not this gateway)";
+	}
+	if (form_type(b->content_type))
+		return "a browser form cannot change the platform: send JSON or YAML (Content-Type "
+		       "application/json or application/yaml)";
+	return NULL;
+}

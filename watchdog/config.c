@@ -50,6 +50,10 @@ static const struct fx_setting table[] = {
      "fork mode: largest response body buffered (use streaming for more): 500", &C.max_output, 1,
      INT64_MAX, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &C.log_level, 0, 0, 0},
+    {"no_new_privileges", FX_CONF_BOOL, "true",
+     "set no_new_privs before starting anything: the function cannot gain privileges through "
+     "setuid or file capabilities",
+     &C.no_new_privileges, 0, 0, 0},
     {"healthcheck", FX_CONF_BOOL, NULL,
      "probe 127.0.0.1:$port/_/health and exit 0 (healthy) or 1 (for HEALTHCHECK)", &C.healthcheck,
      0, 0, FX_CONF_NO_ENV},

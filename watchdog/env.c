@@ -112,6 +112,16 @@ static bool reserved(const char *name)
 	return false;
 }
 
+/* Does the container's environment already set name? */
+static bool base_has(char *const *base, const char *name)
+{
+	size_t nl = strlen(name);
+	for (char *const *p = base; p != NULL && *p != NULL; p++)
+		if (strncmp(*p, name, nl) == 0 && (*p)[nl] == '=')
+			return true;
+	return false;
+}
+
 char **wd_env_build(char *const *base, const struct wd_reqinfo *ri, size_t *dropped)
 {
 	struct envb e = {0};
@@ -143,9 +153,10 @@ char **wd_env_build(char *const *base, const struct wd_reqinfo *ri, size_t *drop
 			continue;
 		}
 		/* A header cannot shadow the watchdog's own variables (Http_Method from
-		 * a "Method" header); a repeated one keeps its first value, as Go's
-		 * r.Header[k][0] does. */
-		if (reserved(name)) {
+		 * a "Method" header), nor one the container sets itself (an image's or
+		 * the spec's Http_Api_Key from an "Api-Key" header); a repeated one
+		 * keeps its first value, as Go's r.Header[k][0] does. */
+		if (reserved(name) || base_has(base, name)) {
 			drop++;
 			continue;
 		}

@@ -5,8 +5,11 @@
 
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 
 int main(int argc, char **argv)
 {
@@ -34,6 +37,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fx_log_set_level(cfg.write_debug && lvl > FX_LOG_INFO ? FX_LOG_INFO : lvl);
+	/* Inherited by every process the watchdog starts: a setuid or
+	 * file-capability binary in the image gives the function nothing. Docker's
+	 * service API v1.41 has no no-new-privileges option, so it is set here,
+	 * by the container's first process. */
+	if (cfg.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		log_error("no_new_privileges", "err=\"%s\"", strerror(errno));
+		wd_config_release(&cfg);
+		return 1;
+	}
 	r = wd_server_run(&cfg);
 	wd_config_release(&cfg);
 	return r;

@@ -42,6 +42,7 @@ struct wd_config {
 	int64_t read_timeout_ms, write_timeout_ms, exec_timeout_ms; /* 0: no limit (exec) */
 	int64_t healthcheck_interval_ms;
 	bool write_debug, combine_output, suppress_lock, healthcheck;
+	bool no_new_privileges;   /* PR_SET_NO_NEW_PRIVS before anything starts */
 	const char *content_type; /* NULL: the request's */
 	int64_t max_inflight;     /* 0: unlimited */
 	int64_t port;

@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import http from 'node:http';
 
 const base = (process.env.UI_BASE || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const user = process.env.UI_USER || '';
@@ -21,6 +22,7 @@ const readyMs = Number(process.env.UI_READY_S || 120) * 1000;
 const auth = 'Basic ' + Buffer.from(user + ':' + password).toString('base64');
 const suffix = Date.now().toString(36).slice(-6);
 const newName = 'ui-e2e-' + suffix;
+const probe = 'csrf-probe-' + suffix;
 fs.mkdirSync(shots, { recursive: true });
 
 let failed = 0;
@@ -315,6 +317,39 @@ try {
     await page.waitForFunction((n) => !document.querySelector(`tr[data-function="${n}"]`) && document.querySelector('tr[data-function="echo"]'), newName, { timeout: 20000 });
   });
 
+  // 8. A page on another site, visited by a logged-in UI user, cannot change
+  // the platform: neither an HTML form (text/plain, no preflight) nor a
+  // no-cors fetch, though the browser adds the user's credentials to both.
+  await step('a page on another site cannot deploy through the gateway', async () => {
+    const body = JSON.stringify({ service: probe, image: 'faas/echo:latest' });
+    // A text/plain form sends "name=value": the name holds the JSON up to a last string.
+    const field = body.slice(0, -1) + ',"x":"';
+    const target = base + '/system/functions';
+    const html = '<!doctype html><title>elsewhere</title>' +
+      `<form id="f" method="POST" enctype="text/plain" action="${target}">` +
+      `<input type="hidden" name='${field}' value='"}'></form><script>` +
+      `fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: ${JSON.stringify(body)} })` +
+      ".catch(() => {}).finally(() => document.getElementById('f').submit());</script>";
+    const srv = http.createServer((q, r) => { r.writeHead(200, { 'Content-Type': 'text/html' }); r.end(html); });
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const seen = [];
+    const onResponse = (r) => { if (r.url() === target && r.request().method() === 'POST') seen.push(r.status()); };
+    page.on('response', onResponse);
+    try {
+      // localhost, not 127.0.0.1, and another port: another site to the browser.
+      await page.goto('http://localhost:' + srv.address().port + '/');
+      await page.waitForURL(target, { timeout: 15000 });
+      await page.waitForTimeout(500);
+      assert(seen.length >= 2, 'the gateway saw ' + seen.length + ' of the 2 posts');
+      assert(seen.every((st) => st === 403), 'the gateway answered ' + seen.join(', '));
+      const r = await fetch(base + '/system/function/' + probe, { headers: { Authorization: auth } });
+      assert(r.status === 404, 'the function ' + probe + ' exists (GET answered ' + r.status + ')');
+    } finally {
+      page.off('response', onResponse);
+      srv.close();
+    }
+  });
+
   await step('no script errors in the page', async () => {
     assert(pageErrors.length === 0, pageErrors.join(' | '));
   });
@@ -322,6 +357,7 @@ try {
   fail('ui test ran to the end', e.stack || e.message);
 } finally {
   await apiDelete(newName);
+  await apiDelete(probe);
   for (const c of contexts) await c.close().catch(() => {});
   for (const p of profiles) fs.rmSync(p, { recursive: true, force: true });
 }

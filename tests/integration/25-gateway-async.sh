@@ -119,6 +119,8 @@ expect_match "faasctl async dead-letters lists the call with its reason" \
 	'call-fail +500 +4 .*status 500 after 4 attempts' "$out"
 expect_eq "the dead-letter API needs credentials" 401 "$(code "$G/system/async/dead-letters")"
 expect_eq "a bad function name is refused" 400 "$(code -u admin:s3cret "$G/system/async/dead-letters?function=A_B")"
+expect_eq "a replay from another site's page is refused" 403 \
+	"$(code -u admin:s3cret -X POST -H 'Origin: http://elsewhere.example' "$G/system/async/dead-letters/replay?function=fail")"
 expect_eq "listing is GET" 405 "$(code -u admin:s3cret -X DELETE "$G/system/async/dead-letters")"
 expect_match "no dead letters for echo" '^No dead letters for echo' "$("$BIN/faasctl" async dead-letters echo 2>&1)"
 check "replay needs a name, --seq or --all" test "$("$BIN/faasctl" async replay >/dev/null 2>&1; echo $?)" = 2

@@ -107,7 +107,7 @@ req POST /system/alert "${auth[@]}" --data ''
 expect_eq "an empty alert payload is 400" 400 "$CODE"
 req POST /alerts "${auth[@]}" --data '{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"x"}}],"extra":{"y":1}}'
 expect_eq "alerts without function_name are ignored: 200" 200 "$CODE"
-req POST /alerts "${auth[@]}" --data '{"version":"4","alerts":[{"status":"firing","labels":{"function_name":"echo"},"fingerprint":"f","startsAt":"t"}]}'
+req POST /alerts "${auth[@]}" --data '{"version":"4","alerts":[{"status":"firing","labels":{"function_name":"echo"},"fingerprint":"f","startsAt":"2026-11-26T10:00:00Z"}]}'
 expect_eq "an alert that needs Docker is 503 (transient: Alertmanager retries)" 503 "$CODE"
 
 req POST /system/scale-function/echo "${auth[@]}" --data '{"serviceName":"echo","replicas":"two"}'

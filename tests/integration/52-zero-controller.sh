@@ -26,11 +26,11 @@ apply() { # NAME ZERO COOLDOWN IMAGE
 replicas() { curl -s "$SWARM/services/$1" | jq -r '.Spec.Mode.Replicated.Replicas // "none"'; }
 is() { [ "$(replicas "$1")" = "$2" ]; }
 # alert NAME STATUS FUNCTION STARTS: POSTs one Alertmanager notification;
-# prints "HTTP-CODE scaled".
+# prints "HTTP-CODE scaled". STARTS tN names incident N (startsAt second N).
 alert() {
 	local out
 	out=$(curl -s -w ' %{http_code}' -X POST "${AUTH[@]}" -H 'Content-Type: application/json' --data \
-		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"$4\",\"fingerprint\":\"fp-$1-$3\"}]}" \
+		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"2026-11-26T10:00:0${4#t}Z\",\"fingerprint\":\"fp-$1-$3\"}]}" \
 		"$CTL/alerts")
 	echo "${out##* } $(jq -r .scaled <<<"${out% *}" 2>/dev/null)"
 }

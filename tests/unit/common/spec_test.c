@@ -219,13 +219,66 @@ START_TEST(json_input)
 	static const char garbage[] = "{\"apiVersion\": ";
 	ck_assert_int_eq(fx_spec_load_one(garbage, strlen(garbage), "body", &fn, &errs), -EINVAL);
 	m = fx_spec_err_format(&errs.v[0]);
-	ck_assert_str_eq(m, "body: invalid JSON: unexpected end of data");
+	ck_assert_str_eq(m, "body: invalid JSON: unexpected end of data at byte 15");
 	free(m);
 	fx_spec_errs_release(&errs);
 
 	static const char trailing[] = "{} x";
 	ck_assert_int_eq(fx_spec_load_one(trailing, strlen(trailing), NULL, &fn, &errs), -EINVAL);
 	fx_spec_errs_release(&errs);
+
+	/* JSON refuses what YAML refuses: a key given twice (json-c alone keeps
+	 * the last one), and trailing bytes after a valid Function */
+	static const char dup[] = "{\"apiVersion\":\"faas/v1\",\"kind\":\"Function\","
+	                          "\"metadata\":{\"name\":\"echo\"},"
+	                          "\"spec\":{\"image\":\"faas/echo\",\"image\":\"evil\"}}";
+	ck_assert_int_eq(fx_spec_load_one(dup, strlen(dup), "body", &fn, &errs), -EINVAL);
+	m = fx_spec_err_format(&errs.v[0]);
+	ck_assert_msg(strstr(m, "duplicate key \"image\"") != NULL, "%s", m);
+	free(m);
+	fx_spec_errs_release(&errs);
+	char more[sizeof(ok) + 8];
+	snprintf(more, sizeof(more), "%s}", ok);
+	ck_assert_int_eq(fx_spec_load_one(more, strlen(more), "body", &fn, &errs), -EINVAL);
+	m = fx_spec_err_format(&errs.v[0]);
+	ck_assert_msg(strstr(m, "trailing data") != NULL, "%s", m);
+	free(m);
+	fx_spec_errs_release(&errs);
+
+	/* spec.user: in the JSON ("" when unset), in the canonical text only when set */
+	static const char user[] = "{\"apiVersion\":\"faas/v1\",\"kind\":\"Function\","
+	                           "\"metadata\":{\"name\":\"echo\"},"
+	                           "\"spec\":{\"image\":\"faas/echo\",\"user\":\"1000:1000\"}}";
+	ck_assert_int_eq(fx_spec_load_one(user, strlen(user), NULL, &fn, &errs), 0);
+	ck_assert_str_eq(fn.user, "1000:1000");
+	m = fx_spec_canonical(&fn);
+	ck_assert_msg(strstr(m, "\n  user: \"1000:1000\"\n") != NULL, "%s", m);
+	free(m);
+	struct json_object *j = fx_spec_to_json(&fn);
+	ck_assert_str_eq(json_object_get_string(
+	                     json_object_object_get(json_object_object_get(j, "spec"), "user")),
+	                 "1000:1000");
+	json_object_put(j);
+	fx_function_release(&fn);
+	ck_assert_int_eq(fx_spec_load_one(ok, strlen(ok), NULL, &fn, &errs), 0);
+	ck_assert_ptr_null(fn.user);
+	m = fx_spec_canonical(&fn);
+	ck_assert_ptr_null(strstr(m, "user"));
+	free(m);
+	j = fx_spec_to_json(&fn);
+	ck_assert_str_eq(json_object_get_string(
+	                     json_object_object_get(json_object_object_get(j, "spec"), "user")),
+	                 "");
+	/* what GET gives back applies again: "" is the image's user */
+	const char *text = json_object_to_json_string(j);
+	fx_function_release(&fn);
+	ck_assert_int_eq(fx_spec_load_one(text, strlen(text), NULL, &fn, &errs), 0);
+	ck_assert(fn.user == NULL || fn.user[0] == '\0');
+	m = fx_spec_canonical(&fn);
+	ck_assert_ptr_null(strstr(m, "user"));
+	free(m);
+	json_object_put(j);
+	fx_function_release(&fn);
 
 	static const char two[] = "apiVersion: faas/v1\nkind: Function\nmetadata: {name: a}\n"
 	                          "spec: {image: x}\n---\napiVersion: faas/v1\nkind: Function\n"

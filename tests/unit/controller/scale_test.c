@@ -51,7 +51,43 @@ START_TEST(parse_payload)
 	ck_assert_str_eq(v[0].key, "f1|2026-11-26T10:00:00Z");
 	ck_assert_str_eq(v[1].function, "wc");
 	ck_assert(!v[1].firing);
+	/* startsAt "t2" is not a time: the alert is parsed, and marked */
+	ck_assert(!v[0].bad_start);
+	ck_assert(v[1].bad_start);
 	free(v);
+}
+END_TEST
+
+START_TEST(alert_times)
+{
+	static const char *const ok[] = {
+	    "2026-11-26T10:00:00Z",      "2026-11-26T10:00:00.123456789Z", "2026-11-26t10:00:00z",
+	    "2026-11-26T10:00:00+01:00", "2026-11-26T10:00:00.5-08:30",    "0001-01-01T00:00:00Z",
+	    "2024-02-29T23:59:60Z",
+	};
+	static const char *const bad[] = {
+	    "",
+	    "t1",
+	    "2026-11-26",
+	    "2026-11-26T10:00:00",
+	    "2026-11-26 10:00:00Z",
+	    "2026-13-01T10:00:00Z",
+	    "2026-04-31T10:00:00Z",
+	    "2026-11-26T24:00:00Z",
+	    "2026-11-26T10:60:00Z",
+	    "2026-11-26T10:00:00.Z",
+	    "2026-11-26T10:00:00.1234567890Z",
+	    "2026-11-26T10:00:00+1:00",
+	    "2026-11-26T10:00:00+01:00x",
+	    "2026-11-26T10:00:00ZZ",
+	    "+2026-11-26T10:00:00Z",
+	    "2026-11-26T10:00:00Z\n",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		ck_assert_msg(alert_time_valid(ok[i]), "refused %s", ok[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!alert_time_valid(bad[i]), "accepted %s", bad[i]);
+	ck_assert(!alert_time_valid(NULL));
 }
 END_TEST
 
@@ -65,7 +101,8 @@ START_TEST(parse_rejects)
 	                                  "{\"alerts\":[1]}",
 	                                  "null",
 	                                  "\"x\"",
-	                                  "{\"alerts\":[]} x"};
+	                                  "{\"alerts\":[]} x",
+	                                  "{\"alerts\":[],\"alerts\":[{}]}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct alert *v = NULL;
 		char *err = NULL;
@@ -147,6 +184,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("scale");
 	tcase_add_test(tc, formula_reference_values);
 	tcase_add_test(tc, parse_payload);
+	tcase_add_test(tc, alert_times);
 	tcase_add_test(tc, parse_rejects);
 	tcase_add_test(tc, dedup);
 	tcase_add_test(tc, garbage_never_crashes);

@@ -95,6 +95,35 @@ START_TEST(secrets_and_readonly)
 }
 END_TEST
 
+START_TEST(user)
+{
+	static const char y[] = "apiVersion: faas/v1\nkind: Function\nmetadata: {name: u}\n"
+	                        "spec: {image: x, user: \"1000:1000\"}\n";
+	struct fx_function fn = load(y), plain = load(yaml);
+	struct json_object *s = svc_build(&fn, &ctx, 1, NULL),
+	                   *p = svc_build(&plain, &ctx, 1, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN),
+	                             "\"User\":\"1000:1000\""));
+	/* not set: the image's user, and no User key at all */
+	ck_assert_ptr_null(
+	    strstr(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), "\"User\""));
+	/* a user changed by hand is drift */
+	char *k1 = svc_drift_key(s), *k2;
+	struct json_object *cs =
+	    json_object_object_get(json_object_object_get(s, "TaskTemplate"), "ContainerSpec");
+	json_object_object_add(cs, "User", json_object_new_string("0"));
+	k2 = svc_drift_key(s);
+	ck_assert_str_ne(k1, k2);
+	free(k1);
+	free(k2);
+	json_object_put(s);
+	json_object_put(p);
+	fx_function_release(&fn);
+	fx_function_release(&plain);
+}
+END_TEST
+
 static struct json_object *observed(const char *hash, int replicas)
 {
 	char buf[4096];
@@ -156,6 +185,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("svcspec");
 	tcase_add_test(tc, shape);
 	tcase_add_test(tc, secrets_and_readonly);
+	tcase_add_test(tc, user);
 	tcase_add_test(tc, drift);
 	tcase_add_test(tc, clamp);
 	suite_add_tcase(s, tc);

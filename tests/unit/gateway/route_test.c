@@ -176,6 +176,90 @@ static int add(const struct gw_static_fn *fn, void *arg)
 	return 0;
 }
 
+START_TEST(cross_site)
+{
+	const char *ok = NULL;
+	/* clients that are not browsers: no Origin, no Sec-Fetch-*, no Referer */
+	struct gw_browser curl = {.host = "gw:8080",
+	                          .content_type = "application/x-www-form-urlencoded"};
+	ck_assert_ptr_eq(gw_cross_site_refused("POST", &curl), ok);
+	curl.content_type = "text/plain";
+	ck_assert_ptr_eq(gw_cross_site_refused("DELETE", &curl), ok);
+	curl.content_type = NULL;
+	ck_assert_ptr_eq(gw_cross_site_refused("PUT", &curl), ok);
+
+	/* the UI: same origin, JSON or YAML */
+	struct gw_browser ui = {.host = "127.0.0.1:8080",
+	                        .origin = "http://127.0.0.1:8080",
+	                        .fetch_site = "same-origin",
+	                        .fetch_mode = "cors",
+	                        .content_type = "application/yaml"};
+	ck_assert_ptr_eq(gw_cross_site_refused("PUT", &ui), ok);
+	ui.content_type = "application/json";
+	ck_assert_ptr_eq(gw_cross_site_refused("POST", &ui), ok);
+	ui.content_type = NULL;
+	ck_assert_ptr_eq(gw_cross_site_refused("DELETE", &ui), ok);
+	/* behind a proxy that rewrites Host: Sec-Fetch-Site decides */
+	ui.host = "backend:8080";
+	ck_assert_ptr_eq(gw_cross_site_refused("DELETE", &ui), ok);
+	/* an older browser: no Sec-Fetch-*, its Origin names Host */
+	struct gw_browser old = {.host = "GW.example:8080",
+	                         .origin = "https://gw.example:8080",
+	                         .content_type = "application/json"};
+	ck_assert_ptr_eq(gw_cross_site_refused("POST", &old), ok);
+
+	/* from another site */
+	struct gw_browser evil = {.host = "127.0.0.1:8080",
+	                          .origin = "https://evil.example",
+	                          .fetch_site = "cross-site",
+	                          .content_type = "text/plain"};
+	ck_assert_ptr_nonnull(gw_cross_site_refused("POST", &evil));
+	evil.content_type = "application/json";
+	ck_assert_ptr_nonnull(gw_cross_site_refused("DELETE", &evil));
+	evil.fetch_site = "same-site"; /* another port of the same host is another origin */
+	ck_assert_ptr_nonnull(gw_cross_site_refused("PUT", &evil));
+	evil.fetch_site = NULL;
+	ck_assert_ptr_nonnull(gw_cross_site_refused("POST", &evil));
+	static const char *const origins[] = {"null",
+	                                      "http://127.0.0.1:8081",
+	                                      "http://127.0.0.1",
+	                                      "ftp://127.0.0.1:8080",
+	                                      "127.0.0.1:8080",
+	                                      "http://127.0.0.1:8080.evil.example",
+	                                      ""};
+	for (size_t i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
+		evil.origin = origins[i];
+		ck_assert_msg(gw_cross_site_refused("POST", &evil) != NULL, "allowed %s",
+		              origins[i]);
+	}
+	evil.origin = "http://127.0.0.1:8080";
+	evil.host = NULL;
+	ck_assert_ptr_nonnull(gw_cross_site_refused("POST", &evil));
+
+	/* a form from the same origin (or a browser without Origin) is refused too */
+	static const char *const forms[] = {"text/plain", "TEXT/PLAIN; charset=utf-8",
+	                                    " multipart/form-data; boundary=x",
+	                                    "application/x-www-form-urlencoded"};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct gw_browser f = {.host = "h", .origin = "http://h", .content_type = forms[i]};
+		ck_assert_msg(gw_cross_site_refused("POST", &f) != NULL, "allowed %s", forms[i]);
+		f.origin = NULL;
+		f.referer = "http://h/ui/";
+		ck_assert_msg(gw_cross_site_refused("POST", &f) != NULL, "allowed %s", forms[i]);
+		f.referer = NULL;
+		f.fetch_dest = "document";
+		ck_assert_msg(gw_cross_site_refused("POST", &f) != NULL, "allowed %s", forms[i]);
+	}
+
+	/* reads are left to CORS (no Access-Control-Allow-Origin is ever sent) */
+	evil.host = "127.0.0.1:8080";
+	evil.origin = "https://evil.example";
+	ck_assert_ptr_eq(gw_cross_site_refused("GET", &evil), ok);
+	ck_assert_ptr_eq(gw_cross_site_refused("HEAD", &evil), ok);
+	ck_assert_ptr_eq(gw_cross_site_refused("OPTIONS", &evil), ok);
+}
+END_TEST
+
 START_TEST(static_table)
 {
 	struct seen s = {0};
@@ -213,6 +297,7 @@ static Suite *suite(void)
 	tcase_add_test(t, basic_auth);
 	tcase_add_test(t, mime);
 	tcase_add_test(t, static_table);
+	tcase_add_test(t, cross_site);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -79,8 +79,12 @@ END_TEST
 
 START_TEST(build_env)
 {
-	char *base[] = {(char[]){"PATH=/usr/bin:/bin"}, (char[]){"HOME=/root"},
-	                (char[]){"Http_Method=FROM_BASE"}, (char[]){"NOEQUALS"}, NULL};
+	char *base[] = {(char[]){"PATH=/usr/bin:/bin"},
+	                (char[]){"HOME=/root"},
+	                (char[]){"Http_Method=FROM_BASE"},
+	                (char[]){"NOEQUALS"},
+	                (char[]){"Http_Api_Key=from-the-container"},
+	                NULL};
 	struct wd_kv h[] = {
 	    {"X-Request-Id", "abc-123"},
 	    {"Content-Type", "application/json"},
@@ -91,6 +95,7 @@ START_TEST(build_env)
 	    {"Method", "SPOOFED"},
 	    {"x-request-id", "second"},
 	    {"A=B", "c"},
+	    {"Api-Key", "from-the-request"},
 	};
 	struct wd_reqinfo ri = {.method = "POST",
 	                        .path = "/fn/a b",
@@ -122,7 +127,10 @@ START_TEST(build_env)
 		ck_assert_ptr_nonnull(strchr(*p, '='));
 		ck_assert(strncmp(*p, "LD_", 3) != 0);
 	}
-	ck_assert_uint_eq(dropped, 5); /* LD_PRELOAD, PATH, X-Inject, Method, A=B */
+	/* a container variable that starts with Http_ is not the request's to set */
+	ck_assert_str_eq(get(env, "Http_Api_Key"), "from-the-container");
+	ck_assert_uint_eq(count(env, "Http_Api_Key"), 1);
+	ck_assert_uint_eq(dropped, 6); /* LD_PRELOAD, PATH, X-Inject, Method, A=B, Api-Key */
 	wd_env_free(env);
 }
 END_TEST
