@@ -7,6 +7,8 @@
 #   make bench      benchmarks in bench/
 #   make fuzz       libFuzzer targets in bin/fuzz/ (clang; see fuzz/README.md)
 #   make up/down    run / remove the platform on the local swarm
+#   make cluster-up/cluster-down  a three-engine swarm on this machine with the
+#                   platform on it (MANAGERS=3: three managers); see scripts/cluster.sh
 # DEVELOPER=1 (or CI=true) turns warnings into errors.
 
 PROGRAMS := watchdog gateway controller faasctl queue-worker
@@ -17,7 +19,7 @@ bin_faasctl := faasctl
 bin_queue-worker := faas-queue-worker
 
 CC ?= cc
-PKGS := libmicrohttpd libcurl json-c yaml-0.1 libnats
+PKGS := libmicrohttpd gnutls libcurl json-c yaml-0.1 libnats
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -50,7 +52,8 @@ FUNC_BINS := $(patsubst %/main.c,build/rel/%/handler,$(wildcard functions/*/main
 
 .SECONDEXPANSION:
 .SECONDARY:
-.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format
+.PHONY: FORCE all test check unit integration e2e lint bench up down deps clean format \
+	cluster-up cluster-down
 all: $(BINS) $(FUNC_BINS)
 
 build/%/.dir:
@@ -102,6 +105,9 @@ FORCE:
 # shared, which keeps its RSS under 10 MiB with 200 functions.
 NOTLS := build/rel/common/notls.o
 LIBS_watchdog = -static-pie -lmicrohttpd -lpthread -lm
+# faas-gateway links no libcurl (plain HTTP to the controller, common/httpc.c)
+# but the real GnuTLS, through libmicrohttpd, for HTTPS, and libnats (async.c).
+LIBS_gateway = -lmicrohttpd -lgnutls -ljson-c -lnats -lpthread -lm
 LIBS_controller = -Wl,-Bstatic -lmicrohttpd -ljson-c -lyaml -Wl,-Bdynamic -lpthread -lm
 bin/fwatchdog bin/faas-controller: $(NOTLS)
 define program
@@ -196,6 +202,15 @@ up:
 
 down:
 	@scripts/down.sh
+
+MANAGERS ?= 1
+cluster-up:
+	@scripts/deps.sh all
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh up --managers $(MANAGERS)
+
+cluster-down:
+	@scripts/cluster.sh down
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

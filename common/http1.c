@@ -26,6 +26,26 @@ static bool token_char(unsigned char c)
 	return c > 0x20 && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
 }
 
+bool fx_http1_token(const char *name, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!token_char((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+bool fx_http1_value_ok(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 static bool has_token(const char *v, const char *tok)
 {
 	size_t n = strlen(tok);
@@ -91,9 +111,8 @@ int fx_http1_head_parse(char *buf, size_t len, bool head_request, struct fx_http
 			v++;
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
-		for (char *q = v; q < ve; q++)
-			if ((unsigned char)*q < 0x20 && *q != '\t')
-				return -EBADMSG;
+		if (!fx_http1_value_ok(v, (size_t)(ve - v)))
+			return -EBADMSG; /* a control character (DEL too), as in requests */
 		if (h->nhdr >= FX_HTTP1_MAX_HEADERS)
 			return -E2BIG;
 		*colon = '\0';
@@ -282,4 +301,132 @@ int fx_http1_body_take(struct fx_http1_body *b, const char *in, size_t inlen, si
 		return fx_http1_chunked_decode(&b->ck, in, inlen, used, out, max, made);
 	}
 	return -EBADMSG;
+}
+
+bool fx_http1_hop(const char *name, const char *connection)
+{
+	static const char *const hop[] = {
+	    "Connection",
+	    "Keep-Alive",
+	    "Proxy-Connection",
+	    "Proxy-Authenticate",
+	    "Proxy-Authorization",
+	    "TE",
+	    "Trailer",
+	    "Transfer-Encoding",
+	    "Upgrade",
+	};
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strcasecmp(name, hop[i]) == 0)
+			return true;
+	return connection != NULL && has_token(connection, name);
+}
+
+int fx_http1_content_length(const char *v, uint64_t *out)
+{
+	uint64_t first = 0;
+	bool seen = false;
+
+	while (*v != '\0') {
+		uint64_t x = 0;
+		size_t digits = 0;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (; *v >= '0' && *v <= '9'; v++, digits++) {
+			if (x > (UINT64_MAX - 9) / 10)
+				return -EBADMSG;
+			x = x * 10 + (uint64_t)(*v - '0');
+		}
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (digits == 0 || (*v != ',' && *v != '\0') || (seen && x != first))
+			return -EBADMSG;
+		first = x;
+		seen = true;
+		if (*v == ',')
+			v++;
+	}
+	if (!seen)
+		return -EBADMSG;
+	*out = first;
+	return 0;
+}
+
+/* Transfer codings of one field value: counts "chunked" in *chunked and
+ * whether it is the last one; false when another coding is named. */
+static bool codings(const char *v, int *chunked, bool *last_chunked)
+{
+	while (*v != '\0') {
+		size_t t, e;
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		t = strcspn(v, ",");
+		e = t;
+		while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e == 7 && strncasecmp(v, "chunked", 7) == 0) {
+			(*chunked)++;
+			*last_chunked = true;
+		} else {
+			return false;
+		}
+		v += t;
+	}
+	return true;
+}
+
+int fx_http1_request_check(const char *version, const struct fx_http1_field *f, size_t n,
+                           const char **why)
+{
+	bool have_len = false, have_te = false, last_chunked = false, known = true;
+	int hosts = 0, chunked = 0;
+	uint64_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *name = f[i].name, *value = f[i].value ? f[i].value : "";
+		if (name == NULL || strlen(name) != f[i].name_len ||
+		    !fx_http1_token(name, f[i].name_len)) {
+			*why = "a header name is not a token";
+			return 400;
+		}
+		if (strlen(value) != f[i].value_len || !fx_http1_value_ok(value, f[i].value_len)) {
+			*why = "a header value holds a control character";
+			return 400;
+		}
+		if (strcasecmp(name, "Content-Length") == 0) {
+			uint64_t v;
+			if (fx_http1_content_length(value, &v) < 0 || (have_len && v != len)) {
+				*why = "invalid or conflicting Content-Length";
+				return 400;
+			}
+			have_len = true;
+			len = v;
+		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+			have_te = true;
+			last_chunked = false;
+			if (!codings(value, &chunked, &last_chunked))
+				known = false;
+		} else if (strcasecmp(name, "Host") == 0) {
+			hosts++;
+		}
+	}
+	if (have_te && have_len) {
+		*why = "Content-Length together with Transfer-Encoding";
+		return 400;
+	}
+	if (have_te && !known) {
+		*why = "unsupported Transfer-Encoding";
+		return 501;
+	}
+	if (have_te && (chunked != 1 || !last_chunked)) {
+		*why = "invalid Transfer-Encoding";
+		return 400;
+	}
+	if (version != NULL && strcmp(version, "HTTP/1.0") != 0 && hosts != 1) {
+		*why = hosts == 0 ? "no Host header" : "more than one Host header";
+		return 400;
+	}
+	return 0;
 }

@@ -1,6 +1,8 @@
-/* http1.h: HTTP/1.1 response heads and chunked bodies, parsed without I/O
- * (what a proxy reads from its upstream: the gateway from a replica, the
- * watchdog in http mode from its process). */
+/* http1.h: the one place that knows HTTP/1.1's syntax on the data path,
+ * without I/O: response heads and chunked bodies (what a proxy reads from its
+ * upstream: the gateway from a replica, the watchdog in http mode from its
+ * process), and the rules for request fields that libmicrohttpd leaves to
+ * the application (framing, tokens, hop-by-hop headers). */
 #ifndef FX_HTTP1_H
 #define FX_HTTP1_H
 
@@ -52,5 +54,32 @@ struct fx_http1_body {
  * *used and *made. 1 when the body is complete, 0 more to come, -EBADMSG. */
 int fx_http1_body_take(struct fx_http1_body *b, const char *in, size_t inlen, size_t *used,
                        char *out, size_t max, size_t *made);
+
+/* A field name: a token (RFC 9110 5.1), n bytes. */
+bool fx_http1_token(const char *name, size_t n);
+/* A field value without control characters (HTAB allowed), n bytes. */
+bool fx_http1_value_ok(const char *v, size_t n);
+/* Hop-by-hop (RFC 9110 7.6.1): Connection, Keep-Alive, Proxy-Connection,
+ * Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding,
+ * Upgrade, and any name listed in the message's Connection value
+ * (connection may be NULL). The one rule for both directions of a proxy. */
+bool fx_http1_hop(const char *name, const char *connection);
+/* A Content-Length value: 1*DIGIT (a list of equal values, "5, 5", is one
+ * value). 0 with *out, or -EBADMSG. */
+int fx_http1_content_length(const char *v, uint64_t *out);
+
+struct fx_http1_field {
+	const char *name, *value;
+	size_t name_len, value_len; /* bytes as received (a NUL inside makes them differ) */
+};
+/* A request's head as libmicrohttpd parsed it (version "HTTP/1.1"), checked
+ * the way RFC 9112 asks of a server that may sit behind another proxy:
+ * names are tokens and values hold no control characters (400); two
+ * different Content-Length values (400); Content-Length together with
+ * Transfer-Encoding (400; the connection must close); a transfer coding other
+ * than one final "chunked" (501); HTTP/1.1 without exactly one Host (400).
+ * 0, or the status to answer with *why (static). */
+int fx_http1_request_check(const char *version, const struct fx_http1_field *f, size_t n,
+                           const char **why);
 
 #endif

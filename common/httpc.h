@@ -24,7 +24,11 @@ struct fx_http_req {
 	                               "Name:" with no value is left out (curl's way) */
 	const char *body;           /* borrowed; may be NULL */
 	size_t body_len;
-	const char *user;        /* basic auth "user:password", or NULL */
+	const char *user; /* basic auth "user:password", or NULL */
+	/* https: the server's certificate is verified against ca_file (PEM) when
+	 * set, else the system's store; insecure skips the verification. */
+	const char *ca_file;
+	bool insecure;
 	long connect_timeout_ms; /* 0: 5 s */
 	long timeout_ms;         /* 0: no overall limit (streams) */
 	size_t max_response;     /* 0: 16 MiB; a longer body fails with -E2BIG */
@@ -51,7 +55,10 @@ int fx_http_global_init(void);
  * FX_HTTP_HEAD_MAX or too many headers), -EIO (malformed or truncated
  * response, other network errors), -EHOSTUNREACH (name not resolved), -EINVAL
  * (bad URL, method or header), -EPROTONOSUPPORT (https without
- * fx_http_global_init). resp must be released by the caller in every case. */
+ * fx_http_global_init), -EKEYREJECTED (https: the server's certificate is not
+ * trusted or does not name it), -EPROTO (https: no TLS handshake, e.g. the
+ * server speaks plain HTTP or no common protocol version). resp must be released by the caller in
+ * every case. */
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err);
 void fx_http_resp_release(struct fx_http_resp *resp);
 /* Value of header name in resp (case-insensitive), caller frees; NULL if absent. */

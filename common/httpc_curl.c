@@ -122,6 +122,12 @@ static int curl_do(const struct fx_http_req *req, struct fx_http_resp *resp, cha
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	if (req->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
@@ -141,6 +147,13 @@ static int curl_do(const struct fx_http_req *req, struct fx_http_resp *resp, cha
 			break;
 		case CURLE_OPERATION_TIMEDOUT:
 			r = -ETIMEDOUT;
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+			r = -EKEYREJECTED;
+			break;
+		case CURLE_SSL_CONNECT_ERROR:
+			r = -EPROTO;
 			break;
 		default:
 			r = -EIO;

@@ -24,6 +24,10 @@ static struct ctl *ctl;
 static struct api_conf conf;
 /* Writes of the desired state are serialised (generation n+1 needs n). */
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One alert at a time from the deduplication check to its record: copies of a
+ * notification delivered at once (Alertmanager's retries, two Alertmanagers)
+ * would otherwise all pass the check before any records its step. */
+static pthread_mutex_t alert_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct req {
 	struct fx_buf body;
@@ -170,7 +174,7 @@ static struct json_object *tasks_of(struct json_object *tasks, struct json_objec
 }
 
 static struct json_object *function_json(const struct stored *s, struct json_object *svc,
-                                         struct json_object *tasks)
+                                         struct json_object *tasks, struct json_object *nodes)
 {
 	struct json_object *o = fx_spec_to_json(&s->fn), *meta = docker_jget(o, "metadata"), *mine;
 	struct fn_status st;
@@ -180,7 +184,7 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	json_object_object_add(meta, "generation", json_object_new_int64(s->generation));
 	json_object_object_add(meta, "creationTimestamp", json_object_new_string(s->created));
 	status_compute(svc, mine, has_err ? errbuf : NULL, &st);
-	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, 0));
+	json_object_object_add(o, "status", status_to_json(s->fn.name, &st, mine, nodes, 0));
 	json_object_put(mine);
 	return o;
 }
@@ -240,7 +244,7 @@ static void get_functions(struct reply *r, bool openfaas)
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *svc = service_named(svcs, v[i].fn.name);
 		json_object_array_add(items, openfaas ? openfaas_json(&v[i], svc)
-		                                      : function_json(&v[i], svc, tasks));
+		                                      : function_json(&v[i], svc, tasks, NULL));
 	}
 	stored_list_release(v, n);
 	json_object_put(svcs);
@@ -260,7 +264,7 @@ static void get_functions(struct reply *r, bool openfaas)
 static void get_function(struct reply *r, const char *name, bool openfaas)
 {
 	struct stored s;
-	struct json_object *svc = NULL, *tasks = NULL;
+	struct json_object *svc = NULL, *tasks = NULL, *nodes = NULL;
 	char *err = NULL, path[256];
 	int rc;
 	if (!fx_spec_valid_name(name)) {
@@ -291,10 +295,19 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		snprintf(path, sizeof(path), "/tasks%s", q ? q : "");
 		free(q);
 		rc = docker_call(&ctl->docker, "GET", path, NULL, &tasks, &err);
+		/* The nodes' host names for the tasks (one function's page): without
+		 * them the tasks show only node IDs. Not an error when it fails. */
+		if (rc >= 0) {
+			char *nerr = NULL;
+			if (docker_call(&ctl->docker, "GET", "/nodes", NULL, &nodes, &nerr) < 0)
+				nodes = NULL;
+			free(nerr);
+		}
 	}
 	if (rc < 0) {
 		stored_release(&s);
 		json_object_put(svc);
+		json_object_put(nodes);
 		reply_docker(r, rc, err);
 		return;
 	}
@@ -305,11 +318,13 @@ static void get_function(struct reply *r, const char *name, bool openfaas)
 		if (net == NULL || strcmp(net, ctl->network) != 0)
 			one = NULL; /* someone else's service of that name */
 		reply_json(r, 200,
-		           openfaas ? openfaas_json(&s, one) : function_json(&s, one, tasks));
+		           openfaas ? openfaas_json(&s, one)
+		                    : function_json(&s, one, tasks, nodes));
 	}
 	stored_release(&s);
 	json_object_put(svc);
 	json_object_put(tasks);
+	json_object_put(nodes);
 }
 
 /* Has the container of a starting task been started? Its address must not be
@@ -427,7 +442,7 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 		struct stored now = {.generation = gen};
 		now.fn = *fn;
 		snprintf(now.created, sizeof(now.created), "%s", created);
-		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL));
+		reply_json(r, have != 0 ? 201 : 200, function_json(&now, NULL, NULL, NULL));
 	}
 out:
 	pthread_mutex_unlock(&write_mu);
@@ -829,12 +844,14 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_ignored(a, why);
 			continue;
 		}
+		pthread_mutex_lock(&alert_mu);
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
 		else
 			fresh = !a->firing ||
 			        alert_memory_should_step(ctl->alerts, a, now, sc.cooldown_ms);
 		if (!fresh) {
+			pthread_mutex_unlock(&alert_mu);
 			log_info("alert_deduplicated", "function=%s idle=%d key=\"%s\"",
 			         a->function, a->idle, a->key);
 			continue;
@@ -842,6 +859,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 		rc = reconcile_set_replicas(ctl, a->function, alert_target, &step, &cur, &want,
 		                            &err);
 		if (rc < 0) {
+			pthread_mutex_unlock(&alert_mu);
 			transient += rc != -ENOENT;
 			log_warn("alert_failed", "function=%s err=\"%s\"", a->function,
 			         err ? err : "");
@@ -850,6 +868,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			continue;
 		}
 		if (step.why != NULL) {
+			pthread_mutex_unlock(&alert_mu);
 			alert_ignored(a, step.why);
 			continue;
 		}
@@ -859,6 +878,7 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_memory_stepped(ctl->alerts, a, now);
 		else
 			alert_memory_resolved(ctl->alerts, a, now);
+		pthread_mutex_unlock(&alert_mu);
 		scaled++;
 		log_info("scaled",
 		         "function=%s status=%s replicas=%lld previous=%lld source=%s took_ms=%lld",

@@ -108,9 +108,12 @@ struct fn_status {
 void status_compute(struct json_object *service, struct json_object *tasks,
                     const char *reconcile_error, struct fn_status *out);
 /* The "status" object of the API (conditions with lastTransitionTime from the
- * in-memory transition table, keyed by function). New reference. */
+ * in-memory transition table, keyed by function). nodes (borrowed, may be
+ * NULL): Docker Node objects; a task on one of them gets "nodeName", the
+ * node's host name. New reference. */
 struct json_object *status_to_json(const char *name, const struct fn_status *st,
-                                   struct json_object *tasks, int64_t invocations);
+                                   struct json_object *tasks, struct json_object *nodes,
+                                   int64_t invocations);
 
 /* The addresses on network of fn's tasks whose container has been started
  * (state running, or starting and started(container id, arg) says so; desired

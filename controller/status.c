@@ -145,8 +145,24 @@ static void add_cond(struct json_object *a, const char *name, const char *type, 
 	json_object_array_add(a, c);
 }
 
+/* The host name of the node with this ID among nodes, or NULL. */
+static const char *node_hostname(struct json_object *nodes, const char *id)
+{
+	for (size_t i = 0; id[0] && nodes && json_object_is_type(nodes, json_type_array) &&
+	                   i < json_object_array_length(nodes);
+	     i++) {
+		struct json_object *n = json_object_array_get_idx(nodes, i);
+		if (strcmp(str(get(n, "ID", NULL, NULL)), id) == 0) {
+			const char *h = str(get(n, "Description", "Hostname", NULL));
+			return h[0] ? h : NULL;
+		}
+	}
+	return NULL;
+}
+
 struct json_object *status_to_json(const char *name, const struct fn_status *st,
-                                   struct json_object *tasks, int64_t invocations)
+                                   struct json_object *tasks, struct json_object *nodes,
+                                   int64_t invocations)
 {
 	struct json_object *o = json_object_new_object(), *conds = json_object_new_array(), *ta;
 	char msg[256];
@@ -182,8 +198,10 @@ struct json_object *status_to_json(const char *name, const struct fn_status *st,
 		                   *x = json_object_new_object();
 		json_object_object_add(x, "id",
 		                       json_object_new_string(str(get(t, "ID", NULL, NULL))));
-		json_object_object_add(x, "node",
-		                       json_object_new_string(str(get(t, "NodeID", NULL, NULL))));
+		const char *node = str(get(t, "NodeID", NULL, NULL)), *host;
+		json_object_object_add(x, "node", json_object_new_string(node));
+		if ((host = node_hostname(nodes, node)) != NULL)
+			json_object_object_add(x, "nodeName", json_object_new_string(host));
 		json_object_object_add(
 		    x, "state", json_object_new_string(str(get(t, "Status", "State", NULL))));
 		json_object_object_add(

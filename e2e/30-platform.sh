@@ -84,7 +84,16 @@ check "make up prints the gateway URL" grep -q "gateway: *$GW" "$T_DIR/up.log"
 check "make up prints a curl example" grep -q "curl .*$GW/function/" "$T_DIR/up.log"
 check "make up prints a faasctl invoke example" grep -q "faasctl invoke" "$T_DIR/up.log"
 check "the stale service is pruned" wait_for 30 no_service name=faas_stale
-check "faasctl's config names the gateway" grep -qx "gateway=$GW" "$CONF/config"
+GWS=https://127.0.0.1:${FAAS_TLS_PORT:-8443}
+check "faasctl's config names the gateway over HTTPS" grep -qx "gateway=$GWS" "$CONF/config"
+check "... and the local CA" grep -qx "ca_file=$CONF/ca.pem" "$CONF/config"
+check "make up prints the CA" grep -q "CA: *$CONF/ca.pem" "$T_DIR/up.log"
+check "HTTPS answers, verified with the local CA" wait_for 30 curl -fsS -o /dev/null --cacert "$CONF/ca.pem" "$GWS/healthz"
+expect_eq "HTTPS is refused without the CA" 60 "$(curl -s -o /dev/null "$GWS/healthz"; echo $?)"
+expect_eq "the UI over HTTPS with the credentials" 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CONF/ca.pem" \
+	-u "$(cat "$CONF/user"):$(cat "$CONF/password")" "$GWS/ui/")"
+expect_match "TLS 1.3 with the host's certificate" 'TLSv1.3' "$(echo | timeout 10 openssl s_client -connect "127.0.0.1:${FAAS_TLS_PORT:-8443}" \
+	-CAfile "$CONF/ca.pem" -verify_return_error 2>/dev/null | grep -E '^New, ')"
 check "the password is not a default" bash -c "[ \$(wc -c <'$CONF/password') -ge 16 ]"
 check "the password file is private" bash -c "[ \$(stat -c %a '$CONF/password') = 600 ]"
 check "the gateway answers" wait_for 30 curl -fsS -o /dev/null "$GW/healthz"

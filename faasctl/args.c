@@ -15,6 +15,12 @@ const struct fctl_opt fctl_global_opts[] = {
     {"password-file", 0, FCTL_OPT_VALUE, "FILE",
      "file holding the basic-auth password (env FAAS_PASSWORD holds the password itself; "
      "config key password_file)"},
+    {"ca-file", 0, FCTL_OPT_VALUE, "FILE",
+     "PEM CA certificates that sign an https gateway's certificate (env FAAS_CA_FILE, config "
+     "key ca_file; default: the system's store; make up writes ~/.config/faas/ca.pem)"},
+    {"insecure-skip-tls-verify", 0, FCTL_OPT_BOOL, NULL,
+     "do NOT verify an https gateway's certificate: anyone on the way can read and change "
+     "the traffic, credentials included (a warning is printed on every run)"},
     {"request-timeout", 0, FCTL_OPT_VALUE, "DURATION",
      "give up on a request after this long, e.g. 30s (default 60s; 0: never)"},
     {"help", 'h', FCTL_OPT_BOOL, NULL, "show help for the command"},

@@ -60,10 +60,23 @@ static char *user_pass(const struct fctl_ctx *ctx)
 	return up;
 }
 
-static void transport_error(struct fctl_ctx *ctx, int r)
+static void transport_error(struct fctl_ctx *ctx, int r, const char *detail)
 {
 	const char *why;
 	switch (r) {
+	case -EKEYREJECTED:
+		fctl_errorf(ctx,
+		            "the gateway at %s has a TLS certificate this client does not trust "
+		            "(%s): pass --ca-file FILE or set ca_file= in ~/.config/faas/config "
+		            "(make up keeps its CA in ~/.config/faas/ca.pem)",
+		            ctx->cfg.gateway, detail ? detail : "verification failed");
+		return;
+	case -EPROTO:
+		fctl_errorf(ctx,
+		            "no TLS handshake with the gateway at %s (%s): is it serving HTTPS on "
+		            "that port?",
+		            ctx->cfg.gateway, detail ? detail : "handshake failed");
+		return;
 	case -ECONNREFUSED:
 		why = "connection refused";
 		break;
@@ -122,9 +135,11 @@ int fctl_call_h(struct fctl_ctx *ctx, const char *method, const char *path, cons
 	req.user = up;
 	req.timeout_ms = ctx->timeout_ms;
 	req.max_response = RESPONSE_MAX;
+	req.ca_file = ctx->cfg.ca_file;
+	req.insecure = ctx->cfg.insecure;
 	r = fx_http_do(&req, &hr, &err);
 	if (r < 0) {
-		transport_error(ctx, r);
+		transport_error(ctx, r, err);
 		goto out;
 	}
 	resp->status = hr.status;
@@ -180,9 +195,11 @@ int fctl_stream(struct fctl_ctx *ctx, const char *path,
 	req.user = up;
 	req.on_data = on_data;
 	req.arg = arg;
+	req.ca_file = ctx->cfg.ca_file;
+	req.insecure = ctx->cfg.insecure;
 	r = fx_http_do(&req, &hr, &err);
 	if (r < 0)
-		transport_error(ctx, r);
+		transport_error(ctx, r, err);
 	else
 		*status = hr.status;
 	fx_http_resp_release(&hr);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONFIG_MAX (64u << 10)
 
@@ -23,9 +24,9 @@ static char *trimdup(const char *p, size_t n)
 }
 
 int fctl_config_parse(const char *text, const char *path, char **gateway, char **user,
-                      char **password_file, char **err)
+                      char **password_file, char **ca_file, char **err)
 {
-	char *g = NULL, *u = NULL, *pf = NULL;
+	char *g = NULL, *u = NULL, *pf = NULL, *ca = NULL;
 	const char *p = text;
 	int line = 0;
 
@@ -60,10 +61,12 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
 			slot = &u;
 		else if (strcmp(key, "password_file") == 0)
 			slot = &pf;
+		else if (strcmp(key, "ca_file") == 0)
+			slot = &ca;
 		if (slot == NULL) {
-			*err = fx_strdupf(
-			    "%s:%d: unknown key \"%s\" (known: gateway, user, password_file)", path,
-			    line, key);
+			*err = fx_strdupf("%s:%d: unknown key \"%s\" (known: gateway, user, "
+			                  "password_file, ca_file)",
+			                  path, line, key);
 			free(key);
 			free(val);
 			goto fail;
@@ -86,11 +89,16 @@ int fctl_config_parse(const char *text, const char *path, char **gateway, char *
 		free(*password_file);
 		*password_file = pf;
 	}
+	if (ca) {
+		free(*ca_file);
+		*ca_file = ca;
+	}
 	return 0;
 fail:
 	free(g);
 	free(u);
 	free(pf);
+	free(ca);
 	return -EINVAL;
 }
 
@@ -147,7 +155,7 @@ static int set_str(char **slot, const char *v)
 
 int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char **err)
 {
-	char *fg = NULL, *fu = NULL, *fpf = NULL, *path = NULL, *text = NULL;
+	char *fg = NULL, *fu = NULL, *fpf = NULL, *fca = NULL, *path = NULL, *text = NULL;
 	const char *v, *pwfile = NULL, *pwsrc = NULL;
 	int r = 0;
 
@@ -165,7 +173,7 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 		char *rerr = NULL;
 		r = read_small(path, &text, &rerr);
 		if (r == 0) {
-			r = fctl_config_parse(text, path, &fg, &fu, &fpf, err);
+			r = fctl_config_parse(text, path, &fg, &fu, &fpf, &fca, err);
 			if (r < 0)
 				goto out;
 		} else if (r != -ENOENT || getenv("FAAS_CONFIG") != NULL) {
@@ -179,7 +187,8 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 	}
 	c->gateway = fg;
 	c->user = fu;
-	fg = fu = NULL;
+	c->ca_file = fca;
+	fg = fu = fca = NULL;
 	if (fpf) {
 		pwfile = fpf;
 		pwsrc = "password_file in the config file";
@@ -194,8 +203,18 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 		pwfile = NULL;
 		pwsrc = "FAAS_PASSWORD";
 	}
+	if ((v = getenv("FAAS_CA_FILE")) != NULL && *v != '\0' && set_str(&c->ca_file, v) < 0)
+		goto oom;
 	if ((v = fctl_opt(a, "gateway")) != NULL && set_str(&c->gateway, v) < 0)
 		goto oom;
+	if ((v = fctl_opt(a, "ca-file")) != NULL && set_str(&c->ca_file, v) < 0)
+		goto oom;
+	c->insecure = fctl_flag(a, "insecure-skip-tls-verify");
+	if (c->ca_file != NULL && access(c->ca_file, R_OK) != 0) {
+		*err = fx_strdupf("CA file %s: %s", c->ca_file, strerror(errno));
+		r = -EINVAL;
+		goto out;
+	}
 	if ((v = fctl_opt(a, "user")) != NULL && set_str(&c->user, v) < 0)
 		goto oom;
 	if ((v = fctl_opt(a, "password-file")) != NULL) {
@@ -242,6 +261,7 @@ out:
 	free(fg);
 	free(fu);
 	free(fpf);
+	free(fca);
 	free(path);
 	free(text);
 	return r;
@@ -257,5 +277,6 @@ void fctl_config_release(struct fctl_config *c)
 		explicit_bzero(c->password, strlen(c->password));
 	free(c->password);
 	free(c->source);
+	free(c->ca_file);
 	memset(c, 0, sizeof(*c));
 }

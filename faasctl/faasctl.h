@@ -101,14 +101,17 @@ struct fctl_config {
 	char *user;     /* NULL: no credentials */
 	char *password; /* NULL: no credentials */
 	char *source;   /* where credentials came from, for the 401 explanation */
+	char *ca_file;  /* PEM CA certificates for an https gateway; NULL: the system's */
+	bool insecure;  /* --insecure-skip-tls-verify */
 };
 /* Parses config file text: "key=value" lines, '#' comments, blank lines.
- * Known keys: gateway, user, password_file. Fills only the keys present.
- * Returns 0 or -EINVAL with *err naming the line. Pure. */
+ * Known keys: gateway, user, password_file, ca_file. Fills only the keys
+ * present. Returns 0 or -EINVAL with *err naming the line. Pure. */
 int fctl_config_parse(const char *text, const char *path, char **gateway, char **user,
-                      char **password_file, char **err);
-/* Resolves by precedence: flags (--gateway, --user, --password-file), the
- * environment (FAAS_GATEWAY, FAAS_USER, FAAS_PASSWORD), then the config file
+                      char **password_file, char **ca_file, char **err);
+/* Resolves by precedence: flags (--gateway, --user, --password-file,
+ * --ca-file, --insecure-skip-tls-verify), the environment (FAAS_GATEWAY,
+ * FAAS_USER, FAAS_PASSWORD, FAAS_CA_FILE), then the config file
  * ($FAAS_CONFIG or ~/.config/faas/config). Returns 0, or -EINVAL with *err. */
 int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char **err);
 void fctl_config_release(struct fctl_config *c);

@@ -46,6 +46,12 @@ int main(int argc, char **argv)
 		free(err);
 		return FCTL_USAGE;
 	}
+	if (ctx.cfg.insecure)
+		fctl_warnf(&ctx,
+		           "--insecure-skip-tls-verify: the gateway's TLS certificate is NOT "
+		           "verified; anyone between you and %s can read and change this "
+		           "session, credentials included. Use --ca-file instead.",
+		           ctx.cfg.gateway);
 	if (fx_http_global_init() < 0) {
 		fprintf(stderr, "error: cannot initialise libcurl\n");
 		fctl_config_release(&ctx.cfg);

@@ -65,11 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	(void)gw_basic_auth_ok(auth, "admin", "secret");
-	if (auth != NULL)
-		(void)gw_header_value_ok(auth, 8192);
+	if (auth != NULL) {
+		(void)fx_http1_value_ok(auth, strlen(auth));
+		(void)gw_credentials_browser(auth);
+	}
 	while ((line = fz_field(&rest, '\n')) != NULL) {
-		(void)gw_header_is_hop(line, conn);
+		(void)fx_http1_hop(line, conn);
 		(void)gw_mime_type(line);
+		(void)gw_function_header_ok("Set-Cookie", line, true);
+		(void)gw_function_header_ok("WWW-Authenticate", line, false);
 	}
 	free(s);
 	return 0;

@@ -16,6 +16,7 @@
  * was not acknowledged in time, or the queue of calls to publish is full. A 503
  * carries X-Call-Id: resending with it within 2 minutes cannot store the call
  * twice (the call id is the message's Nats-Msg-Id). */
+#include "http1.h"
 #include "gateway.h"
 
 #include "jsq.h"
@@ -45,7 +46,7 @@ enum astate { A_NEW, A_BODY, A_QUEUED, A_DONE };
 enum akind { K_CALL, K_DLQ_LIST, K_DLQ_REPLAY };
 
 struct gw_async {
-	struct gw_loop *loop;
+	struct fx_loop *loop;
 	struct MHD_Connection *c;
 	char *uri;
 	enum astate st;
@@ -116,7 +117,7 @@ bool gw_async_uri(const char *uri)
 	       strncmp(uri, SYS_PREFIX, sizeof(SYS_PREFIX) - 1) == 0;
 }
 
-struct gw_async *gw_async_new(struct gw_loop *loop, const char *uri)
+struct gw_async *gw_async_new(struct fx_loop *loop, const char *uri)
 {
 	struct gw_async *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -239,13 +240,14 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 {
 	struct hctx *h = cls;
 	(void)kind;
-	if (!key || !value || gw_header_is_hop(key, h->connection) ||
+	if (!key || !value || fx_http1_hop(key, h->connection) ||
 	    strcasecmp(key, "Host") == 0 || strcasecmp(key, "Content-Length") == 0 ||
 	    strcasecmp(key, "X-Callback-Url") == 0 || strcasecmp(key, "X-Call-Id") == 0 ||
 	    strcasecmp(key, "Expect") == 0)
 		return MHD_YES;
 	/* NATS header names are tokens without ':' and values one line */
-	if (!key[0] || strpbrk(key, ": \t\r\n") || !gw_header_value_ok(value, 8192))
+	if (!key[0] || strpbrk(key, ": \t\r\n") || strlen(value) > 8192 ||
+	    !fx_http1_value_ok(value, strlen(value)))
 		return MHD_YES;
 	if (fx_buf_append(&h->a->hdrs, key, strlen(key) + 1) < 0 ||
 	    fx_buf_append(&h->a->hdrs, value, strlen(value) + 1) < 0) {
@@ -353,7 +355,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 		a->limit = 0;
 		return system_call(c, a, method);
 	}
-	if (cid && cid[0] && gw_header_value_ok(cid, 64) && !strpbrk(cid, " \t"))
+	if (cid && cid[0] && strlen(cid) <= 64 && fx_http1_value_ok(cid, strlen(cid)) && !strpbrk(cid, " \t"))
 		snprintf(a->call_id, sizeof(a->call_id), "%s", cid);
 	else
 		new_call_id(a->call_id);
@@ -372,7 +374,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 		       answer(a);
 	if (cb) {
 		bool ok =
-		    strlen(cb) <= CALLBACK_MAX && gw_header_value_ok(cb, CALLBACK_MAX) &&
+		    strlen(cb) <= CALLBACK_MAX && fx_http1_value_ok(cb, strlen(cb)) &&
 		    !strpbrk(cb, " \t") &&
 		    (strncasecmp(cb, "http://", 7) == 0 || strncasecmp(cb, "https://", 8) == 0);
 		if (!ok)
@@ -826,9 +828,9 @@ static void *publisher(void *arg)
 
 		run_job(a);
 		/* a belongs to its connection again: the loop thread answers */
-		struct gw_loop *l = a->loop;
+		struct fx_loop *l = a->loop;
 		MHD_resume_connection(a->c);
-		gw_loop_poke(l); /* after this, a may be gone */
+		fx_loop_poke(l); /* after this, a may be gone */
 	}
 }
 

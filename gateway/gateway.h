@@ -1,18 +1,22 @@
 /* gateway.h: the map of faas-gateway. One section per file; everything else is static.
  *
- * Data path: loop.c runs one event loop per worker thread, each with its own
- * libmicrohttpd daemon (server.c) in external-epoll mode; proxy.c routes each
+ * Data path: common/loop.c runs one event loop per worker thread, each with
+ * its own libmicrohttpd daemon (options set in server.c); proxy.c routes each
  * request (route.c), finds the function in the registry and its replicas
- * (registry.c: controller poll or static table, DNS tasks.NAME or static
- * addresses), then streams the request to a replica over a pooled keep-alive
- * connection and the answer back without blocking, parsing HTTP/1.1 with
- * common/http1.c. /system and /apis go to the controller the same way. metrics.c
- * counts; ui.c serves the web UI embedded at build time. */
+ * (wait.c; registry.c: controller poll or static table, DNS tasks.NAME or
+ * static addresses), then hands it to common/proxy.c's exchange, which
+ * streams the request to a replica over a pooled keep-alive connection and
+ * the answer back without blocking. /system and /apis go to the controller
+ * the same way. metrics.c counts; ui.c serves the web UI embedded at build
+ * time. The loop and the exchange know nothing of the gateway: they call the
+ * ops that proxy.c and server.c give them. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
 #include "buf.h"
 #include "http1.h"
+#include "loop.h"
+#include "proxy.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -22,6 +26,7 @@
 #include <sys/types.h>
 
 struct MHD_Connection;
+struct MHD_Response;
 
 #define GW_NAME_MAX   63
 #define GW_MAX_PROBED 8 /* started replicas of one function probed while it starts */
@@ -34,6 +39,7 @@ enum gw_route_kind {
 	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
 	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
 	GW_ROUTE_UI_REDIRECT,
+	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
@@ -57,9 +63,14 @@ bool gw_name_valid(const char *s, size_t n);
  * yields GW_ROUTE_BAD or GW_ROUTE_NOT_FOUND. */
 void gw_route_parse(const char *method, const char *uri, const char *xfunction,
                     struct gw_route *out);
-/* True for headers that must not be forwarded (hop-by-hop, RFC 9110 7.6.1),
- * including any listed in the request's Connection header (may be NULL). */
-bool gw_header_is_hop(const char *name, const char *connection);
+/* Credentials a browser keeps and sends by itself (Basic, Digest): the kind
+ * the gateway's UI and API use, never passed to a function. */
+bool gw_credentials_browser(const char *authorization);
+/* May a function's answer header reach the browser? Not a challenge for
+ * browser-kept credentials (WWW-Authenticate Basic or Digest), not
+ * Clear-Site-Data, not a cookie whose Path reaches beyond /function/ (one
+ * without a Path only when the request was under /function/: under_function). */
+bool gw_function_header_ok(const char *name, const char *value, bool under_function);
 /* Alexa SDK request: lower-cased request.intent.name into out (a valid name).
  * 0, -EINVAL (not an Alexa request or not a valid name). */
 int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1]);
@@ -82,8 +93,6 @@ struct gw_browser {
 const char *gw_cross_site_refused(const char *method, const struct gw_browser *b);
 /* Content type for a file name by extension. */
 const char *gw_mime_type(const char *name);
-/* A header value safe to copy into a request head: printable, no CR/LF, <= max. */
-bool gw_header_value_ok(const char *v, size_t max);
 
 /* Static table "echo=127.0.0.1:3001,127.0.0.1:3002;wc=127.0.0.1:3003" (also
  * newlines as separators, '#' comments). Calls add() once per function with its
@@ -110,6 +119,33 @@ int gw_metrics_format(struct gw_fn_metrics *m, const char *name, int64_t replica
 /* part: 0 invocation_total, 1 seconds histogram, 2 started, 3 service_count */
 #define GW_METRIC_PARTS 4
 int gw_metrics_header(int part, struct fx_buf *out);
+/* The latency histogram's upper bounds (s), GW_METRIC_BUCKETS of them. */
+#define GW_METRIC_BUCKETS 11
+extern const double gw_metric_bounds[GW_METRIC_BUCKETS];
+/* Counters since start, over every status code. */
+struct gw_metrics_snap {
+	uint64_t count;
+	uint64_t errors; /* status >= 500 */
+	uint64_t
+	    buckets[GW_METRIC_BUCKETS + 1]; /* per bucket (not cumulative); last: above the top */
+};
+void gw_metrics_snapshot(struct gw_fn_metrics *m, struct gw_metrics_snap *out);
+
+/* ---- history.c: the last 15 minutes of each function (UI charts) ---- */
+
+#define GW_HISTORY_STEP_S 10
+#define GW_HISTORY_POINTS 90 /* 15 minutes */
+struct gw_fn;
+struct gw_history;
+void gw_history_free(struct gw_history *h);
+/* Samples every function present (main thread, every GW_HISTORY_STEP_S). */
+void gw_history_sample(int64_t now_ms);
+/* {"function","source":"gateway","step_seconds","t":[unix s...],
+ * "invocations_per_second","error_ratio","p50_seconds","p99_seconds","replicas"}:
+ * arrays oldest first, null where there is no value. 0 or -ENOMEM. */
+int gw_history_json(struct gw_fn *f, struct fx_buf *out);
+/* The q quantile of per-bucket counts b[nb] (b[nb-1]: above upper[nb-2]); NAN if empty. */
+double gw_history_quantile(const uint64_t *b, size_t nb, const double *upper, double q);
 
 /* ---- registry.c: which functions exist, and their replicas ---- */
 
@@ -130,6 +166,7 @@ struct gw_fn {
 	bool zero;         /* may scale to zero; scale from zero on a request */
 	int async_retries; /* com.openfaas.async.retries, -1: the default */
 	struct gw_fn_metrics *metrics;
+	struct gw_history *history; /* NULL until its first sample (main thread) */
 	/* discovery */
 	struct gw_replica **reps;
 	size_t nreps;
@@ -166,6 +203,8 @@ struct gw_config {
 	uint64_t max_body;
 	uint64_t max_header_size;
 	int64_t max_connections;
+	int64_t max_connections_per_ip;
+	int64_t header_timeout_ms;
 	const char *balance;
 	int64_t pool_size;
 	int64_t scale_timeout_ms;
@@ -179,6 +218,11 @@ struct gw_config {
 	int64_t async_publishers;
 	int64_t async_queue;
 	int64_t async_publish_timeout_ms;
+	const char *tls; /* auto | on | off */
+	int64_t tls_port;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	bool https_only;
 	/* derived at start-up */
 	bool static_discovery;
 	bool least_inflight;
@@ -189,11 +233,11 @@ struct gw_config {
 	char controller_host[256];
 	char controller_hostport[300]; /* Host header */
 	int controller_port;
+	int tls_port_bound; /* the HTTPS port once listening (tls_port 0: any) */
 };
 
 extern struct gw_config gw_cfg;
 
-int64_t gw_now_ms(void);
 /* Starts discovery and the registry poller. 0 or negative errno (logged). */
 int gw_registry_start(char **err);
 void gw_registry_stop(void);
@@ -214,7 +258,7 @@ char *gw_registry_inject_counts(const char *json, size_t len, size_t *outlen);
 
 /* Picks replicas in the order to try: fills out[] (refs taken), returns how many.
  * 0: no replicas; GW_PICK_PENDING: never resolved yet (or an empty answer is
- * stale), the resolver thread was asked (try again after gw_loops_wake).
+ * stale), the resolver thread was asked (try again after fx_loops_wake).
  * Never blocks. */
 #define GW_PICK_PENDING ((size_t)-1)
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max);
@@ -227,75 +271,88 @@ void gw_inflight(struct gw_replica *r, int delta);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
 /* Starts (once) a thread that waits, bounded, until f has a ready replica;
- * gw_loops_wake() when done. scale: f is at zero, ask the controller for one
+ * fx_loops_wake() when done. scale: f is at zero, ask the controller for one
  * replica first (scale_from_zero_timeout); else f is starting (start_timeout). */
 void gw_wake_start(struct gw_fn *f, bool scale);
 /* 0 waiting, 1 replicas ready, -1 finished without replicas. */
 int gw_wake_state(struct gw_fn *f);
 
-/* ---- loop.c: event loops (one per worker thread) ---- */
+/* ---- proxy.c: one request, a state machine on common/proxy.c's exchange ---- */
 
-struct gw_loop;
-struct gw_req;
-enum { GW_EV_UPSTREAM, GW_EV_CLIENT, GW_EV_MHD, GW_EV_WAKE, GW_EV_DEAD };
-struct gw_ev {
-	int kind;
-	struct gw_req *req;
-};
-/* A connection to a replica. It stays in its loop's epoll set for its whole
- * life (no epoll_ctl per request); between requests it waits in the loop's
- * idle list (ev.req NULL), where an event means the replica closed it. */
-struct gw_uconn {
-	struct gw_ev ev; /* kind GW_EV_UPSTREAM; ev.req: the request using it */
-	int fd;
-	uint32_t events;        /* registered mask, 0: not registered */
-	struct gw_replica *rep; /* ref held */
-	struct gw_uconn *next;  /* idle list or graveyard */
-};
-/* An idle connection of this loop to rep, or NULL. */
-struct gw_uconn *gw_uconn_get(struct gw_loop *l, struct gw_replica *rep);
-/* Wraps a new connected/connecting socket (takes a ref on rep); NULL: ENOMEM (fd closed). */
-struct gw_uconn *gw_uconn_new(int fd, struct gw_replica *rep);
-/* Sets the epoll mask (registers on first use). 0 or negative errno. */
-int gw_uconn_events(struct gw_loop *l, struct gw_uconn *u, uint32_t events);
-/* Done with it: keep → the idle list (when there is room), else closed. */
-void gw_uconn_release(struct gw_loop *l, struct gw_uconn *u, bool keep);
-/* Starts n loops, each with its own libmicrohttpd daemon on its own listening
- * socket (SO_REUSEPORT on one port). 0 or negative errno. */
-int gw_loops_start(const int *listen_fds, int n);
-/* Stops accepting (SIGTERM), waits up to drain_ms for requests, stops. */
-void gw_loops_stop(int64_t drain_ms);
-/* Wakes every loop (registry, DNS or scale news). Any thread. */
-void gw_loops_wake(void);
-/* Adds/modifies/removes fd in the loop's epoll set. 0 or negative errno. */
-int gw_loop_watch(struct gw_loop *l, int fd, int op, uint32_t events, struct gw_ev *ev);
-/* libmicrohttpd has work to do on this loop (e.g. a connection was resumed). */
-void gw_loop_kick(struct gw_loop *l);
-/* Any thread: the loop runs libmicrohttpd at once (after a connection was
- * resumed from another thread, e.g. by an async publisher). */
-void gw_loop_poke(struct gw_loop *l);
-/* The loop's list of requests (owned by proxy.c). */
-struct gw_req **gw_loop_reqs(struct gw_loop *l);
+#define GW_MAX_TRIES 8 /* replicas tried, and resends, per request */
 
-/* ---- proxy.c: one proxied request, on its loop's thread ---- */
+enum gw_req_state {
+	GW_REQ_NEW,      /* created at the request line, not routed yet */
+	GW_REQ_LOCAL,    /* answered by the gateway itself (UI, health, metrics, errors) */
+	GW_REQ_ROUTED,   /* a function or the controller; candidates may be known */
+	GW_REQ_WAITING,  /* waiting for the registry, DNS or a ready replica (wait.c) */
+	GW_REQ_PROXYING, /* the exchange runs on candidate `next` */
+};
+enum gw_wait_kind { GW_WAIT_REGISTRY, GW_WAIT_DNS, GW_WAIT_READY };
+/* Flag bits (struct gw_req.flags). */
+enum {
+	GW_RF_SYSTEM = 1u << 0,   /* /system or /apis: the controller */
+	GW_RF_INJECT = 1u << 1,   /* a function list: invocation counts are added */
+	GW_RF_ALEXA = 1u << 2,    /* POST /: the body names the function */
+	GW_RF_INFLIGHT = 1u << 3, /* counted in cand[next]'s inflight */
+	GW_RF_TLS = 1u << 4,      /* the client's connection is HTTPS */
+};
+
+struct gw_req {
+	struct fx_px x; /* first member: the exchange (common/proxy.h) */
+	enum gw_req_state st;
+	unsigned flags;
+	char *uri;          /* owned: the raw target */
+	const char *method; /* borrowed from libmicrohttpd, valid for the request */
+	struct gw_route route;
+	struct gw_fn *fn;
+	struct gw_replica *cand[GW_MAX_TRIES]; /* refs held */
+	size_t ncand, next;
+	int retries;
+	enum gw_wait_kind wait;
+	int64_t wait_until;
+	int64_t wake_until; /* a request waits for a ready replica until then, in all */
+	uint64_t wait_seq;
+	int status; /* for metrics */
+	int64_t t0_us;
+	char call_id[80];
+	char start_time[32];
+};
 
 /* A request's state, made when its target is known (raw, as received). */
-struct gw_req *gw_req_new(struct gw_loop *loop, const char *uri);
+struct gw_req *gw_req_new(struct fx_loop *loop, const char *uri, struct MHD_Connection *c);
 /* Every access-handler call of a request lands here. Returns an MHD_Result. */
 int gw_proxy_dispatch(struct MHD_Connection *c, struct gw_req *r, const char *method,
                       const char *upload, size_t *upload_size);
 /* Records the request's metrics and lets go of it. */
 void gw_req_completed(struct gw_req *r);
-/* A watched socket is ready. */
-void gw_req_event(struct gw_req *r, int kind, uint32_t events);
-void gw_req_tick(struct gw_req *r, int64_t now);
-void gw_req_retry_wait(struct gw_req *r, int64_t now);
-/* Deadlines and waits of every request in a list. */
-void gw_reqs_tick(struct gw_req *head, int64_t now);
-/* Ends every request of a list (shutdown). */
-void gw_reqs_abort(struct gw_req *head);
+/* Starts the exchange on candidate `next` (then the following ones), or waits
+ * (wait.c), or fails the request. */
+void gw_req_start(struct gw_req *r);
+/* Starts when candidates are known and the body allows it already. */
+void gw_req_maybe_start(struct gw_req *r);
+void gw_req_release_cands(struct gw_req *r);
+
+/* ---- wait.c: finding a function's replicas, and waiting for them ---- */
+
+/* Finds the function and its replicas; may leave r GW_REQ_WAITING, or fail it. */
+void gw_resolve_function(struct gw_req *r, bool first);
+/* A waiting request, on each tick. */
+void gw_wait_tick(struct gw_req *r, int64_t now);
+/* Every candidate refused the connection (the request was not sent): they
+ * are being stopped (a scale to zero) or restarted. A function that may wake
+ * or has replicas waits for a ready one, as for a cold start, until
+ * wake_until. True when r now waits. */
+bool gw_wait_after_refusals(struct gw_req *r);
 
 /* ---- server.c ---- */
+
+/* The security headers of the gateway's own answers (UI and API):
+ * Content-Security-Policy (ui: the UI's pages; else nothing may load),
+ * X-Frame-Options: DENY, X-Content-Type-Options: nosniff, Referrer-Policy. */
+void gw_secure_headers(struct MHD_Response *resp, bool ui);
+/* One of those (an upstream's own is replaced). */
+bool gw_secure_header(const char *name);
 
 /* Queues a small response (JSON error when status >= 400). Returns an MHD_Result. */
 int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
@@ -303,13 +360,37 @@ int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, con
 int gw_respond_error(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 extern volatile int gw_draining;
-/* /healthz, /metrics, /ui/ (and the redirect to it). */
+/* /healthz, /metrics, /ui/ (and the redirect to it), /ui/history/{name}. */
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method);
-struct MHD_Daemon;
-/* Starts a daemon for loop l on a bound, listening socket; NULL on failure. */
-struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops);
+/* Starts the event loops (common/loop.c), one per listening socket, each with
+ * its daemon, and a second, HTTPS, daemon on tls_fds[i] when tls_fds is not
+ * NULL. 0 or a negative errno. */
+int gw_server_start(const int *listen_fds, const int *tls_fds, int n);
+/* Stops accepting (SIGTERM), waits up to drain_ms for requests, stops. */
+void gw_server_stop(int64_t drain_ms);
 /* Requests in progress (all loops). */
 int gw_server_active(void);
+/* Requests completed since start (all loops). */
+uint64_t gw_server_completed(void);
+
+/* ---- tls.c: HTTPS (GnuTLS through libmicrohttpd) ---- */
+
+/* Loads the certificate and key when tls is on (or auto and both files
+ * exist). 0 (gw_tls_enabled says whether HTTPS is served) or a negative errno
+ * with *err (caller frees). Start-up, before the loops. */
+int gw_tls_init(char **err);
+bool gw_tls_enabled(void);
+/* The files changed? Loads and switches to the new pair for the next
+ * handshakes (connections in progress keep theirs). Main thread, once a second. */
+void gw_tls_check(int64_t now_ms);
+/* A TLS connection was made (libmicrohttpd's notify callback): session tickets on. */
+void gw_tls_connection_started(struct MHD_Connection *c);
+/* The GnuTLS priority string: TLS 1.2 and 1.3, AEAD ciphers, ECDHE. */
+extern const char gw_tls_priorities[];
+/* libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK (a gnutls_certificate_retrieve_function2). */
+void *gw_tls_retrieve(void);
+/* Did this request come over TLS? */
+bool gw_conn_tls(struct MHD_Connection *c);
 
 /* ---- async.c: POST /async-function/NAME, stored in NATS JetStream, then 202 ---- */
 
@@ -317,7 +398,7 @@ struct gw_async;
 /* True for a request target below /async-function/. */
 bool gw_async_uri(const char *uri);
 /* A request's state (uri copied); NULL on ENOMEM. Freed by gw_async_completed. */
-struct gw_async *gw_async_new(struct gw_loop *loop, const char *uri);
+struct gw_async *gw_async_new(struct fx_loop *loop, const char *uri);
 /* Every access-handler call of an async request lands here. Returns an MHD_Result. */
 int gw_async_dispatch(struct MHD_Connection *c, struct gw_async *a, const char *method,
                       const char *upload, size_t *upload_size);

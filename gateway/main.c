@@ -2,8 +2,8 @@
  * Exit codes: 0 ok (also after a SIGTERM drain), 1 runtime failure, 2 usage or configuration. */
 #include "gateway.h"
 
+#include "clock.h"
 #include "conf.h"
-#include "httpc.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -62,6 +62,13 @@ static const struct fx_setting settings[] = {
      &gw_cfg.max_header_size, 4096, 1 << 20, 0},
     {"max_connections", FX_CONF_INT, "10000", "concurrent client connections",
      &gw_cfg.max_connections, 1, 1000000, 0},
+    {"max_connections_per_ip", FX_CONF_INT, "1024",
+     "concurrent client connections from one address (0: no limit)", &gw_cfg.max_connections_per_ip,
+     0, 1000000, 0},
+    {"header_timeout", FX_CONF_DURATION, "10s",
+     "a request's line and headers must arrive within this (after client_timeout of idle "
+     "keep-alive)",
+     &gw_cfg.header_timeout_ms, 1000, 3600000, 0},
     {"balance", FX_CONF_STRING, "least-inflight", "least-inflight or round-robin", &gw_cfg.balance,
      0, 0, 0},
     {"pool_size", FX_CONF_INT, "64", "idle keep-alive connections kept per replica",
@@ -89,6 +96,18 @@ static const struct fx_setting settings[] = {
      "wait for NATS to acknowledge a publish; then 503", &gw_cfg.async_publish_timeout_ms, 100,
      60000, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &gw_cfg.log_level, 0, 0, 0},
+    {"tls", FX_CONF_STRING, "auto",
+     "HTTPS on tls_port: auto (when the certificate and key files exist), on, off", &gw_cfg.tls, 0,
+     0, 0},
+    {"tls_port", FX_CONF_INT, "8443", "HTTPS port (0: any free port)", &gw_cfg.tls_port, 0, 65535,
+     0},
+    {"tls_cert_file", FX_CONF_STRING, "/run/secrets/faas-tls-cert",
+     "PEM certificate chain (reloaded when it changes)", &gw_cfg.tls_cert_file, 0, 0, 0},
+    {"tls_key_file", FX_CONF_STRING, "/run/secrets/faas-tls-key",
+     "PEM private key of the certificate", &gw_cfg.tls_key_file, 0, 0, 0},
+    {"https_only", FX_CONF_BOOL, "false",
+     "the API and the UI over HTTPS only (plain requests to them are redirected)",
+     &gw_cfg.https_only, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -221,48 +240,58 @@ static int configure(void)
 	return 0;
 }
 
-static int listen_on(int64_t port_num, char *addr_out, size_t n)
+/* Waits for a signal in set. Meanwhile, every GW_HISTORY_STEP_S the
+ * functions' history is sampled (history.c), and once a second: when requests were
+ * served since the last look and none is in progress now, the heap is
+ * trimmed, so the memory a burst of connections took (libmicrohttpd's
+ * per-connection pools, answer buffers, in two malloc arenas) goes back to
+ * the system and RSS returns to its idle figure. */
+static int wait_signal(const sigset_t *set)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-	                         .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *res;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char port[8], host[INET6_ADDRSTRLEN];
-	int fd, one = 1;
+	const struct timespec second = {1, 0};
+	uint64_t seen = gw_server_completed();
+	bool dirty = false;
+	int64_t next_sample = fx_now_ms();
 
-	snprintf(port, sizeof(port), "%d", (int)port_num);
-	if (getaddrinfo(gw_cfg.bind, port, &hints, &res) != 0) {
-		fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
-		return -EINVAL;
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, &second);
+		if (sig > 0)
+			return sig;
+		int64_t now = fx_now_ms();
+		if (now >= next_sample) {
+			gw_history_sample(now);
+			next_sample = now + GW_HISTORY_STEP_S * 1000;
+		}
+		gw_tls_check(now);
+		uint64_t done = gw_server_completed();
+		if (done != seen) {
+			seen = done;
+			dirty = true;
+		} else if (dirty && gw_server_active() == 0) {
+			dirty = false;
+			malloc_trim(0);
+		}
 	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(res);
-		return -errno;
+}
+
+/* n listening sockets sharing one port (port 0: any; all take the first's).
+ * 0, or the exit code after logging the failure. */
+static int listen_all(int64_t port, int *fds, int n, char *addr, size_t addrlen)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = fx_listen(gw_cfg.bind, (int)port, addr, addrlen);
+		if (fd == -EINVAL)
+			fprintf(stderr, "faas-gateway: bind: not an IP address: %s\n", gw_cfg.bind);
+		if (fd < 0) {
+			if (fd != -EINVAL)
+				fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld",
+				             gw_cfg.bind, (long long)port);
+			return fd == -EINVAL ? 2 : 1;
+		}
+		fds[i] = fd;
+		port = strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share the port */
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-		int e = errno;
-		freeaddrinfo(res);
-		close(fd);
-		return -e;
-	}
-	freeaddrinfo(res);
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(addr_out, n, "[%s]:%d", host, ntohs(s6->sin6_port));
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(addr_out, n, "%s:%d", host, ntohs(s4->sin_port));
-	}
-	return fd;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -270,7 +299,7 @@ int main(int argc, char **argv)
 	char *err = NULL, addr[80];
 	struct rlimit rl;
 	sigset_t set;
-	int sig, fd, rc;
+	int sig, rc;
 
 	/* A thread per connection: without a cap glibc makes an arena per thread
 	 * (up to 8 per core), each keeping freed memory resident. */
@@ -290,15 +319,25 @@ int main(int argc, char **argv)
 	}
 	if (configure() < 0)
 		return 2;
+	if (gw_tls_init(&err) < 0) {
+		fprintf(stderr, "faas-gateway: %s\n", err ? err : "tls: cannot start");
+		free(err);
+		return 2;
+	}
+	if (gw_cfg.https_only && !gw_tls_enabled()) {
+		fprintf(stderr, "faas-gateway: https_only needs HTTPS: tls=on (or auto) with "
+		                "tls_cert_file and tls_key_file\n");
+		return 2;
+	}
 	/* Two sockets per client connection (client and replica). */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (fx_http_global_init() < 0) {
-		log_error("startup_failed", "reason=curl");
-		return 1;
-	}
+	/* No fx_http_global_init(): the gateway speaks plain HTTP to the
+	 * controller (common/httpc.c), so it links no libcurl and no OpenSSL,
+	 * whose relocations and start-up allocations were 5.5 MiB of its idle
+	 * RSS (bench/RESULTS.md, "Gateway memory"). */
 	/* Signals are taken by the main thread only (sigwait). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -321,20 +360,17 @@ int main(int argc, char **argv)
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 		nw = c > 0 ? (int)(c > 16 ? 16 : c) : 1;
 	}
-	int fds[64];
-	int64_t port = gw_cfg.port;
-	for (int i = 0; i < nw; i++) {
-		fd = listen_on(port, addr, sizeof(addr));
-		if (fd < 0) {
-			if (fd != -EINVAL)
-				fx_log_errno(FX_LOG_ERROR, fd, "listen_failed", "bind=%s port=%lld",
-				             gw_cfg.bind, (long long)port);
-			return fd == -EINVAL ? 2 : 1;
-		}
-		fds[i] = fd;
-		port = strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share the port */
+	int fds[64], tls_fds[64];
+	char tls_addr[80] = "";
+	if ((rc = listen_all(gw_cfg.port, fds, nw, addr, sizeof(addr))) != 0)
+		return rc;
+	if (gw_tls_enabled()) {
+		if ((rc = listen_all(gw_cfg.tls_port, tls_fds, nw, tls_addr, sizeof(tls_addr))) !=
+		    0)
+			return rc;
+		gw_cfg.tls_port_bound = (int)strtol(strrchr(tls_addr, ':') + 1, NULL, 10);
 	}
-	rc = gw_loops_start(fds, nw);
+	rc = gw_server_start(fds, gw_tls_enabled() ? tls_fds : NULL, nw);
 	if (rc < 0) {
 		fx_log_errno(FX_LOG_ERROR, rc, "listen_failed",
 		             "reason=\"event loops did not start\"");
@@ -342,17 +378,18 @@ int main(int argc, char **argv)
 	}
 	log_info("listening", "addr=%s discovery=%s controller=%s workers=%d", addr,
 	         gw_cfg.discovery, gw_cfg.controller_url[0] ? gw_cfg.controller_url : "none", nw);
+	if (gw_tls_enabled())
+		log_info("listening_tls", "addr=%s https_only=%s", tls_addr,
+		         gw_cfg.https_only ? "true" : "false");
 
 	sigdelset(&set, SIGPIPE);
-	do
-		rc = sigwait(&set, &sig);
-	while (rc != 0);
+	sig = wait_signal(&set);
 
 	/* Drain: stop accepting, let requests in progress finish (bounded). */
 	gw_draining = 1;
 	log_info("draining", "signal=%d active=%d", sig, gw_server_active());
 	gw_async_stop();
-	gw_loops_stop(gw_cfg.drain_timeout_ms);
+	gw_server_stop(gw_cfg.drain_timeout_ms);
 	gw_async_release();
 	gw_registry_stop();
 	return 0;

@@ -9,9 +9,11 @@
 
 static const char *const bucket_le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
                                         "0.5",   "1",    "2.5",   "5",    "10"};
-static const double bucket_max[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-#define NBUCKETS  (sizeof(bucket_max) / sizeof(bucket_max[0]))
-#define MAX_CODES 32 /* distinct status codes kept per function */
+const double gw_metric_bounds[GW_METRIC_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                    0.5,   1,    2.5,   5,    10};
+#define bucket_max gw_metric_bounds
+#define NBUCKETS   GW_METRIC_BUCKETS
+#define MAX_CODES  32 /* distinct status codes kept per function */
 
 struct code_stats {
 	int code;
@@ -73,6 +75,27 @@ void gw_metrics_done(struct gw_fn_metrics *m, int code, double seconds)
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
+}
+
+void gw_metrics_snapshot(struct gw_fn_metrics *m, struct gw_metrics_snap *out)
+{
+	struct gw_metrics_snap s = {0};
+
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < m->ncodes; i++) {
+		const struct code_stats *cs = &m->codes[i];
+		uint64_t in = 0;
+		s.count += cs->count;
+		if (cs->code >= 500)
+			s.errors += cs->count;
+		for (size_t b = 0; b < NBUCKETS; b++) {
+			s.buckets[b] += cs->buckets[b];
+			in += cs->buckets[b];
+		}
+		s.buckets[NBUCKETS] += cs->count - in;
+	}
+	pthread_mutex_unlock(&m->mu);
+	*out = s;
 }
 
 uint64_t gw_metrics_total(struct gw_fn_metrics *m)

@@ -8,6 +8,8 @@
  * used (then the request resolves it, bounded by the system resolver). */
 #include "gateway.h"
 
+#include "clock.h"
+
 #include "httpc.h"
 #include "jsq.h"
 #include "log.h"
@@ -42,13 +44,6 @@ static pthread_t poll_thread, dns_thread;
 static bool poll_started, dns_started;
 static struct gw_replica *ctrl_rep;
 static int64_t ctrl_resolved_ms;
-
-int64_t gw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void deadline_ts(struct timespec *ts, int64_t ms)
 {
@@ -202,7 +197,7 @@ void gw_replica_release(struct gw_replica *r)
 void gw_replica_mark_down(struct gw_replica *r)
 {
 	pthread_mutex_lock(&mu);
-	r->down_until_ms = gw_now_ms() + 2000;
+	r->down_until_ms = fx_now_ms() + 2000;
 	pthread_mutex_unlock(&mu);
 }
 
@@ -223,7 +218,7 @@ void gw_replica_ref(struct gw_replica *r)
 bool gw_replica_down(struct gw_replica *r)
 {
 	pthread_mutex_lock(&mu);
-	bool down = r->down_until_ms > gw_now_ms();
+	bool down = r->down_until_ms > fx_now_ms();
 	pthread_mutex_unlock(&mu);
 	return down;
 }
@@ -279,7 +274,7 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 
 	for (size_t i = 0; i < n; i++)
 		addrs[i] = dns[i];
-	for (size_t p = 0; gw_now_ms() < f->probed_until && p < f->nprobed; p++) {
+	for (size_t p = 0; fx_now_ms() < f->probed_until && p < f->nprobed; p++) {
 		size_t i = 0;
 		while (i < n && memcmp(&addrs[i], &f->probed[p], sizeof(addrs[0])) != 0)
 			i++;
@@ -309,7 +304,7 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 	free(f->reps);
 	f->reps = reps;
 	f->nreps = k;
-	f->resolved_ms = gw_now_ms();
+	f->resolved_ms = fx_now_ms();
 }
 
 /* An empty answer is asked again after 100 ms, not a whole TTL: a replica that
@@ -336,14 +331,14 @@ static void resolve_fn(struct gw_fn *f)
 	if (n >= 0 || n == -ENOENT)
 		install(f, addrs, n > 0 ? (size_t)n : 0);
 	else
-		f->resolved_ms = gw_now_ms(); /* keep the old answer; retry after the TTL */
+		f->resolved_ms = fx_now_ms(); /* keep the old answer; retry after the TTL */
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&mu);
 }
 
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 {
-	int64_t now = gw_now_ms();
+	int64_t now = fx_now_ms();
 	size_t n, k = 0, start;
 
 	pthread_mutex_lock(&mu);
@@ -409,7 +404,7 @@ static void resolve_controller(void)
 		}
 	}
 	if (n > 0)
-		ctrl_resolved_ms = gw_now_ms();
+		ctrl_resolved_ms = fx_now_ms();
 	pthread_mutex_unlock(&mu);
 }
 
@@ -519,14 +514,14 @@ static void poll_once(void)
 	struct json_object *arr = NULL;
 	static int64_t last_warn;
 
-	if (gw_now_ms() - ctrl_resolved_ms > 5000)
+	if (fx_now_ms() - ctrl_resolved_ms > 5000)
 		resolve_controller();
 
 	if (controller_call("GET", "/system/functions", NULL, &resp) == 0 && resp.status == 200)
 		arr = json_tokener_parse(resp.body.data ? resp.body.data : "");
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
-		if (gw_now_ms() - last_warn > 30000) {
-			last_warn = gw_now_ms();
+		if (fx_now_ms() - last_warn > 30000) {
+			last_warn = fx_now_ms();
 			log_warn("registry_poll_failed", "controller=%s status=%ld",
 			         gw_cfg.controller_url, resp.status);
 		}
@@ -536,7 +531,7 @@ static void poll_once(void)
 		poll_seq++; /* wake waiters: the answer will not come sooner */
 		pthread_cond_broadcast(&cond);
 		pthread_mutex_unlock(&mu);
-		gw_loops_wake();
+		fx_loops_wake();
 		return;
 	}
 	pthread_mutex_lock(&mu);
@@ -554,7 +549,7 @@ static void poll_once(void)
 	pthread_mutex_unlock(&mu);
 	json_object_put(arr);
 	fx_http_resp_release(&resp);
-	gw_loops_wake();
+	fx_loops_wake();
 }
 
 static void *poll_main(void *arg)
@@ -562,7 +557,7 @@ static void *poll_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
-		int64_t started = gw_now_ms(), next = started + gw_cfg.registry_interval_ms;
+		int64_t started = fx_now_ms(), next = started + gw_cfg.registry_interval_ms;
 		pthread_mutex_unlock(&mu);
 		poll_once();
 		pthread_mutex_lock(&mu);
@@ -570,7 +565,7 @@ static void *poll_main(void *arg)
 		/* Until the next scheduled poll; a miss (poll_wanted) brings it forward
 		 * to one second after this one started, so misses poll at most 1/s. */
 		while (!stopping) {
-			int64_t now = gw_now_ms(), due = next;
+			int64_t now = fx_now_ms(), due = next;
 			if (poll_wanted && started + 1000 < due)
 				due = started + 1000;
 			if (now >= due)
@@ -595,7 +590,7 @@ static void *dns_main(void *arg)
 		pthread_cond_timedwait(&wake, &mu, &ts);
 		if (stopping)
 			break;
-		int64_t now = gw_now_ms();
+		int64_t now = fx_now_ms();
 		struct gw_fn *due[256];
 		size_t n = 0;
 		for (size_t b = 0; b < NBUCKET && n < 256; b++)
@@ -607,7 +602,7 @@ static void *dns_main(void *arg)
 		for (size_t i = 0; i < n; i++)
 			resolve_fn(due[i]); /* entries are never freed */
 		if (n)
-			gw_loops_wake();
+			fx_loops_wake();
 		pthread_mutex_lock(&mu);
 	}
 	pthread_mutex_unlock(&mu);
@@ -864,7 +859,7 @@ static void probe_started(struct gw_fn *f)
 	}
 	memcpy(f->probed, ready, n * sizeof(ready[0]));
 	f->nprobed = n;
-	f->probed_until = gw_now_ms() + PROBED_KEEP_MS;
+	f->probed_until = fx_now_ms() + PROBED_KEEP_MS;
 	install(f, cur, k);
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&mu);
@@ -874,7 +869,7 @@ static void probe_started(struct gw_fn *f)
 /* Lock held. f's replicas that did not refuse a connection lately. */
 static size_t live_reps(const struct gw_fn *f)
 {
-	int64_t now = gw_now_ms();
+	int64_t now = fx_now_ms();
 	size_t n = 0;
 	for (size_t i = 0; i < f->nreps; i++)
 		n += f->reps[i]->down_until_ms <= now;
@@ -908,21 +903,21 @@ static void *wake_main(void *arg)
 	pthread_mutex_lock(&mu);
 	scale = f->wake_scale;
 	pthread_mutex_unlock(&mu);
-	deadline = gw_now_ms() + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
+	deadline = fx_now_ms() + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
 	if (scale)
 		ask_one_replica(f);
-	while (!ok && gw_now_ms() < deadline && !gw_draining) {
-		int64_t round = gw_now_ms();
+	while (!ok && fx_now_ms() < deadline && !gw_draining) {
+		int64_t round = fx_now_ms();
 		if (round - refreshed >= REFRESH_EVERY_MS) {
 			refresh_one(f);
-			refreshed = gw_now_ms();
+			refreshed = fx_now_ms();
 			/* waiting on replicas that were being stopped: at zero now */
 			pthread_mutex_lock(&mu);
 			bool at_zero = f->zero && f->replicas == 0;
 			pthread_mutex_unlock(&mu);
 			if (at_zero && !scale) {
 				scale = true;
-				deadline = gw_now_ms() + gw_cfg.scale_timeout_ms;
+				deadline = fx_now_ms() + gw_cfg.scale_timeout_ms;
 				ask_one_replica(f);
 			}
 		}
@@ -933,14 +928,14 @@ static void *wake_main(void *arg)
 		pthread_mutex_lock(&mu);
 		ok = wake_ready(f);
 		pthread_mutex_unlock(&mu);
-		int64_t left = round + PROBE_EVERY_MS - gw_now_ms();
+		int64_t left = round + PROBE_EVERY_MS - fx_now_ms();
 		if (!ok && left > 0)
 			usleep((useconds_t)left * 1000);
 	}
 	pthread_mutex_lock(&mu);
 	f->waking = false;
 	pthread_mutex_unlock(&mu);
-	gw_loops_wake();
+	fx_loops_wake();
 	return NULL;
 }
 

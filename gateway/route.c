@@ -102,6 +102,17 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		r.target = uri;
 	} else if (path_is(uri, plen, "/ui")) {
 		r.kind = GW_ROUTE_UI_REDIRECT;
+	} else if (has_prefix(uri, plen, "/ui/history/")) {
+		const char *name = uri + strlen("/ui/history/");
+		n = plen - strlen("/ui/history/");
+		if (!gw_name_valid(name, n)) {
+			r.kind = GW_ROUTE_BAD;
+			r.err = "invalid function name (DNS-1123 label, at most 63 characters)";
+		} else {
+			r.kind = GW_ROUTE_HISTORY;
+			memcpy(r.name, name, n);
+			r.name[n] = '\0';
+		}
 	} else if (has_prefix(uri, plen, "/ui/")) {
 		r.kind = GW_ROUTE_UI;
 		r.ui_path = uri + 4;
@@ -119,43 +130,61 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 	*out = r;
 }
 
-/* Is name (case-insensitive) one of the comma-separated tokens of list? */
-static bool in_token_list(const char *name, const char *list)
+bool gw_credentials_browser(const char *authorization)
 {
-	size_t n = strlen(name);
-	const char *p = list;
+	const char *v = authorization;
 
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		size_t t = strcspn(p, ", \t");
-		if (t == n && strncasecmp(p, name, n) == 0)
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return strncasecmp(v, "Basic", 5) == 0 || strncasecmp(v, "Digest", 6) == 0;
+}
+
+/* Does a challenge list name a scheme a browser answers by itself? */
+static bool browser_challenge(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if ((p == v || p[-1] == ',' || p[-1] == ' ' || p[-1] == '\t') &&
+		    (strncasecmp(p, "basic", 5) == 0 || strncasecmp(p, "digest", 6) == 0))
 			return true;
-		p += t;
-	}
 	return false;
 }
 
-bool gw_header_is_hop(const char *name, const char *connection)
+/* A Set-Cookie whose scope stays below /function/. */
+static bool cookie_ok(const char *v, bool under_function)
 {
-	static const char *const hop[] = {
-	    "Connection",
-	    "Keep-Alive",
-	    "Proxy-Authenticate",
-	    "Proxy-Authorization",
-	    "Proxy-Connection",
-	    "TE",
-	    "Trailer",
-	    "Transfer-Encoding",
-	    "Upgrade",
-	    "Expect",
-	    "Content-Length",
-	    "Host",
-	};
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (strcasecmp(name, hop[i]) == 0)
-			return true;
-	return connection && in_token_list(name, connection);
+	const char *p = strchr(v, ';');
+	bool path = false;
+
+	while (p != NULL) {
+		const char *a = p + 1, *end;
+		size_t n;
+		while (*a == ' ' || *a == '\t')
+			a++;
+		end = strchr(a, ';');
+		n = end ? (size_t)(end - a) : strlen(a);
+		if (n >= 5 && strncasecmp(a, "path=", 5) == 0) {
+			const char *pv = a + 5;
+			size_t pn = n - 5;
+			path = true;
+			while (pn > 0 && (pv[pn - 1] == ' ' || pv[pn - 1] == '\t'))
+				pn--;
+			if (!((pn == 9 && strncmp(pv, "/function", 9) == 0) ||
+			      (pn > 10 && strncmp(pv, "/function/", 10) == 0)) ||
+			    memmem(pv, pn, "..", 2) != NULL || memchr(pv, '%', pn) != NULL)
+				return false;
+		}
+		p = end;
+	}
+	return path || under_function;
+}
+
+bool gw_function_header_ok(const char *name, const char *value, bool under_function)
+{
+	if (strcasecmp(name, "WWW-Authenticate") == 0)
+		return !browser_challenge(value);
+	if (strcasecmp(name, "Set-Cookie") == 0)
+		return cookie_ok(value, under_function);
+	return strcasecmp(name, "Clear-Site-Data") != 0;
 }
 
 int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1])
@@ -286,17 +315,6 @@ const char *gw_mime_type(const char *name)
 			if (strcasecmp(dot, map[i][0]) == 0)
 				return map[i][1];
 	return "application/octet-stream";
-}
-
-bool gw_header_value_ok(const char *v, size_t max)
-{
-	size_t n = 0;
-	for (; v[n]; n++) {
-		unsigned char c = (unsigned char)v[n];
-		if (n >= max || (c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
 }
 
 static void trim(const char **p, size_t *n)

@@ -1,6 +1,10 @@
-/* server.c: the libmicrohttpd daemon (one thread per client connection, small
- * stacks), request dispatch, and the gateway's own routes (/healthz, /metrics, /ui/). */
+/* server.c: the gateway's libmicrohttpd daemons (their options, in the one
+ * place gw_daemon_conf, run by common/loop.c's event loops), request
+ * dispatch, the security headers of its own answers, and its own routes
+ * (/healthz, /metrics, /ui/). */
 #include "gateway.h"
+
+#include "clock.h"
 
 #include "log.h"
 
@@ -11,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 volatile int gw_draining;
 static atomic_int active;
+static atomic_uint_fast64_t completed;
 
 int gw_respond(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
                size_t len)
@@ -84,7 +91,33 @@ static int serve_ui(struct MHD_Connection *c, const struct gw_route *rt)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", gw_mime_type(a->name));
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	gw_secure_headers(resp, true);
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static int serve_history(struct MHD_Connection *c, const struct gw_route *rt)
+{
+	struct gw_fn *f = gw_registry_lookup(rt->name, NULL);
+	struct MHD_Response *resp;
+	struct fx_buf out;
+	int ret;
+
+	if (!f)
+		return gw_respond_error(c, 404, "function not found");
+	fx_buf_init(&out, 1u << 20);
+	if (gw_history_json(f, &out) < 0) {
+		fx_buf_release(&out);
+		return gw_respond_error(c, 503, "out of memory");
+	}
+	resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_COPY);
+	fx_buf_release(&out);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	gw_secure_headers(resp, false);
 	ret = MHD_queue_response(c, 200, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -107,12 +140,15 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 		return serve_metrics(c);
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
+	case GW_ROUTE_HISTORY:
+		return serve_history(c, rt);
 	case GW_ROUTE_UI_REDIRECT:
 		resp = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "",
 		                                       MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
 		MHD_add_response_header(resp, "Location", "/ui/");
+		gw_secure_headers(resp, false);
 		ret = MHD_queue_response(c, 301, resp);
 		MHD_destroy_response(resp);
 		return ret;
@@ -127,15 +163,44 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 #define IS_ASYNC(p) (((uintptr_t)(p)&ASYNC_TAG) != 0)
 #define AS_ASYNC(p) ((struct gw_async *)((uintptr_t)(p) & ~ASYNC_TAG))
 
+/* The UI's pages load only from the gateway itself; API answers load nothing.
+ * Neither may be framed (clickjacking) or sniffed into another type. */
+static const char *const secure[][2] = {
+    {"X-Frame-Options", "DENY"},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "same-origin"},
+};
+#define CSP_UI                                                                                     \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "             \
+	"frame-ancestors 'none'"
+#define CSP_API "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; sandbox"
+
+void gw_secure_headers(struct MHD_Response *resp, bool ui)
+{
+	MHD_add_response_header(resp, "Content-Security-Policy", ui ? CSP_UI : CSP_API);
+	for (size_t i = 0; i < sizeof(secure) / sizeof(secure[0]); i++)
+		MHD_add_response_header(resp, secure[i][0], secure[i][1]);
+}
+
+bool gw_secure_header(const char *name)
+{
+	if (strcasecmp(name, "Content-Security-Policy") == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(secure) / sizeof(secure[0]); i++)
+		if (strcasecmp(name, secure[i][0]) == 0)
+			return true;
+	return false;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	(void)c;
 	atomic_fetch_add(&active, 1);
 	if (gw_async_uri(uri)) {
 		struct gw_async *a = gw_async_new(cls, uri);
 		return a ? (void *)((uintptr_t)a | ASYNC_TAG) : NULL;
 	}
-	return gw_req_new(cls, uri); /* NULL on ENOMEM: on_request answers 503 */
+	return gw_req_new(cls, uri, c); /* NULL on ENOMEM: on_request answers 503 */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -150,6 +215,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
+	atomic_fetch_add(&completed, 1);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -180,27 +246,93 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
 	for (char *p = msg; *p; p++)
-		if (*p == '"')
+		if (*p == '"' || (unsigned char)*p < 0x20)
 			*p = '\'';
 	log_debug("http", "detail=\"%s\"", msg);
 }
 
-struct MHD_Daemon *gw_server_start(struct gw_loop *l, int listen_fd, int nloops)
-{
-	unsigned flags =
-	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	unsigned timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000);
-	unsigned limit = (unsigned)((gw_cfg.max_connections + nloops - 1) / nloops);
+/* The gateway's daemon options, the one place to change them: plain HTTP
+ * (set 0) and HTTPS (set 1: the same, with TLS through tls.c). */
+static struct fx_server_conf gw_daemon_conf, gw_tls_conf;
 
-	return MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)gw_cfg.max_header_size, MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)l,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+static struct MHD_Daemon *daemon_for(struct fx_loop *l, int listen_fd, int set, void *arg)
+{
+	(void)arg;
+	return fx_server_daemon(l, listen_fd, set == 0 ? &gw_daemon_conf : &gw_tls_conf);
+}
+
+static bool replica_usable(void *peer)
+{
+	return !gw_replica_down(peer);
+}
+
+static void replica_ref(void *peer)
+{
+	gw_replica_ref(peer);
+}
+
+static void replica_unref(void *peer)
+{
+	gw_replica_release(peer);
+}
+
+static struct fx_loop_ops loop_ops = {
+    .daemon = daemon_for,
+    .peer_ref = replica_ref,
+    .peer_unref = replica_unref,
+    .peer_usable = replica_usable,
+    .pool_max = 1024,
+};
+
+int gw_server_start(const int *listen_fds, const int *tls_fds, int n)
+{
+	/* HTTPS: the certificate comes from tls.c at each handshake (rotation). */
+	static struct MHD_OptionItem tls_opts[] = {
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)(uintptr_t)gw_tls_priorities},
+	    {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	const int *sets[2] = {listen_fds, tls_fds};
+
+	gw_daemon_conf = (struct fx_server_conf){
+	    .handler = on_request,
+	    .uri_log = on_uri,
+	    .completed = on_completed,
+	    .log = mhd_log,
+	    .idle_timeout_s = (unsigned)((gw_cfg.client_timeout_ms + 999) / 1000),
+	    .memory_limit = (size_t)gw_cfg.max_header_size,
+	    .connection_limit = (unsigned)((gw_cfg.max_connections + n - 1) / n),
+	    .per_ip_limit = (unsigned)gw_cfg.max_connections_per_ip,
+	    .head_timeout_ms = gw_cfg.header_timeout_ms,
+	};
+	gw_tls_conf = gw_daemon_conf;
+	tls_opts[1].ptr_value = gw_tls_retrieve();
+	gw_tls_conf.extra_flags = MHD_USE_TLS;
+	gw_tls_conf.extra = tls_opts;
+	gw_tls_conf.started = gw_tls_connection_started;
+	loop_ops.pool_per_peer = (unsigned)gw_cfg.pool_size;
+	return fx_loops_start(&loop_ops, sets, tls_fds != NULL ? 2 : 1, n);
+}
+
+void gw_server_stop(int64_t drain_ms)
+{
+	int64_t deadline = fx_now_ms() + drain_ms;
+
+	fx_loops_quiesce();
+	while (gw_server_active() > 0 && fx_now_ms() < deadline)
+		usleep(20 * 1000);
+	log_info("stopped", "unfinished=%d head_timeouts=%llu ip_refusals=%llu", gw_server_active(),
+	         (unsigned long long)fx_server_head_timeouts(),
+	         (unsigned long long)fx_server_ip_refusals());
+	fx_loops_stop();
 }
 
 int gw_server_active(void)
 {
 	return atomic_load(&active);
+}
+
+uint64_t gw_server_completed(void)
+{
+	return atomic_load(&completed);
 }

@@ -7,13 +7,13 @@ set -euo pipefail
 
 build_pkgs=(
 	build-essential pkg-config make gcc clang libclang-rt-14-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev libnats-dev
+	libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev libnats-dev
 	check libsubunit-dev
-	curl ca-certificates procps psmisc iproute2 nats-server
+	curl ca-certificates openssl gnutls-bin procps psmisc iproute2 nats-server
 	shellcheck cppcheck clang-format
 )
 run_pkgs=(
-	docker.io busybox-static
+	docker.io busybox-static docker-registry
 	prometheus prometheus-alertmanager
 	wrk nginx-light
 	git jq

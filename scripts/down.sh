@@ -16,7 +16,7 @@ say() { echo "down: $*" >&2; }
 
 # Not while a `make up` runs (unless it is the one calling us).
 if [ -z "${FAAS_UP_LOCKED:-}" ]; then
-	exec 8>/tmp/faas-up.lock
+	exec 8>"${FAAS_UP_LOCK:-/tmp/faas-up.lock}"
 	flock -w 600 8 || {
 		say "another 'make up' or 'make down' holds /tmp/faas-up.lock"
 		exit 1

@@ -9,17 +9,26 @@
 #   faas/alertmanager   Debian's alertmanager + alerts/alertmanager.yml
 #   faas/echo faas/wordcount faas/env faas/sleep faas/hello-http
 #   faas/webhook-stash  the sample functions (FROM faas/watchdog)
+#   faas/registry       Debian's docker-registry (built only when named)
 # Each image is tagged with the hash of its build context (faas/NAME:HASH) and
 # :latest; a context whose hash already has an image is not built again, so a
 # second run takes a second or two. Writes build/images.env, one line per
-# image: FAAS_<NAME>_IMAGE=faas/name:hash (read by scripts/up.sh).
+# image: FAAS_<NAME>_IMAGE=faas/name:hash (read by scripts/up.sh); the file is
+# $FAAS_IMAGES_ENV when set.
+# REGISTRY=host:port: each image built (but the registry's own) is also
+# pushed there as host:port/faas/NAME:HASH, and the line names it by digest
+# (host:port/faas/NAME@sha256:...), which every node of a swarm can pull and
+# which cannot change under a service. An image the registry already holds
+# under that digest is not pushed again.
 # Usage: scripts/images.sh [NAME...]   (default: all). Exit 1 on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export DOCKER_BUILDKIT=0
 work=$root/build/images
-envfile=$root/build/images.env
+envfile=${FAAS_IMAGES_ENV:-$root/build/images.env}
+registry=${REGISTRY:-}
+mkdir -p "$(dirname "$envfile")"
 mkdir -p "$work"
 
 die() {
@@ -75,7 +84,11 @@ add_file() { place "$1" "$2"; }
 
 # ctx_hash: the hash of the context's content (names, modes, bytes, links).
 ctx_hash() {
-	tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . |
+	# Exit 1 is "a file changed as we read it": its link count (ctime) moved
+	# because another checkout links the same source meanwhile; the bytes
+	# did not.
+	{ tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+		--warning=no-file-changed -cf - . || [ $? -eq 1 ]; } |
 		sha256sum | cut -c1-12
 }
 
@@ -158,7 +171,10 @@ image_gateway() {
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch
 		COPY rootfs/ /
-		EXPOSE 8080
+		# No per-thread caches of freed blocks: after a load they pin
+		# pages the idle heap trim cannot return (README, gateway "Memory").
+		ENV GLIBC_TUNABLES=glibc.malloc.tcache_count=0
+		EXPOSE 8080 8443
 		ENTRYPOINT ["/faas-gateway"]
 	DOCKERFILE
 	build gateway
@@ -257,6 +273,69 @@ image_alertmanager() {
 	build alertmanager
 }
 
+image_registry() {
+	need /usr/bin/docker-registry "apt-get install docker-registry"
+	ctx_new registry
+	add_exe /usr/bin/docker-registry /bin/registry
+	mkdir -p "$ctx/rootfs/var/lib/registry" "$ctx/rootfs/etc/registry"
+	# No auth: it is reached on the swarm's own addresses (README, "Running
+	# on several nodes"); deletes allowed (garbage collection by hand).
+	cat >"$ctx/rootfs/etc/registry/config.yml" <<-'CONFIG'
+		version: 0.1
+		log:
+		  level: warn
+		  accesslog:
+		    disabled: true
+		storage:
+		  filesystem:
+		    rootdirectory: /var/lib/registry
+		  delete:
+		    enabled: true
+		http:
+		  addr: :5000
+	CONFIG
+	touch -d @0 "$ctx/rootfs/etc/registry/config.yml"
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 5000
+		VOLUME /var/lib/registry
+		ENTRYPOINT ["/bin/registry", "serve", "/etc/registry/config.yml"]
+	DOCKERFILE
+	build registry
+}
+
+# push NAME: pushes faas/NAME:HASH to $registry; built[NAME] becomes its
+# reference by digest.
+push() {
+	local name=$1 ref=${built[$1]} tag digest
+	tag=$registry/faas/$name:${ref##*:}
+	repo_digest() {
+		docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
+			grep -m 1 "^$registry/faas/$name@sha256:" || true
+	}
+	digest=$(repo_digest)
+	# Already there (a HEAD of the manifest by digest answers 200)?
+	if [ -n "$digest" ] && curl -fsS -o /dev/null -I --max-time 5 \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$registry/v2/faas/$name/manifests/${digest#*@}" 2>/dev/null; then
+		built[$name]=$digest
+		return 0
+	fi
+	echo "images: pushing $tag" >&2
+	docker tag "$ref" "$tag"
+	if ! docker push "$tag" >"$work/$name.push.log" 2>&1; then
+		cat "$work/$name.push.log" >&2
+		if grep -q 'HTTP response to HTTPS client' "$work/$name.push.log"; then
+			die "this Docker engine does not take $registry as a plain-HTTP registry: add it to \"insecure-registries\" in /etc/docker/daemon.json on every node (README, \"Running on several nodes\")"
+		fi
+		die "docker push $tag failed (above)"
+	fi
+	digest=$(repo_digest)
+	[ -n "$digest" ] || die "docker push $tag left no digest for $registry"
+	built[$name]=$digest
+}
+
 # fn_ctx NAME: the context of a sample function on the base image, with the
 # files under functions/NAME/rootfs/.
 fn_ctx() {
@@ -307,6 +386,12 @@ for n in "${want[@]}"; do
 	declare -F "image_$n" >/dev/null || die "unknown image '$n' (known: ${all[*]})"
 	[ -n "${built[$n]:-}" ] || "image_$n"
 done
+
+if [ -n "$registry" ]; then
+	for n in "${!built[@]}"; do
+		[ "$n" = registry ] || push "$n"
+	done
+fi
 
 # Merge into build/images.env (a partial run keeps the other lines).
 tmp=$(mktemp "$envfile.XXXXXX")

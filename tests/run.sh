@@ -3,7 +3,8 @@
 # ends with one line: "N passed, N failed[, N skipped]".
 #   unit:        build/asan/tests/unit/**/_test (Check, under ASan + UBSan)
 #   integration: tests/integration/*.sh (real binaries on 127.0.0.1)
-#   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first)
+#   e2e:         e2e/*.sh (a real Docker swarm; scripts/docker-up.sh first),
+#                then e2e/cluster/*.sh (three engines on this machine)
 # FX_TEST_FILTER=regex limits the scripts and executables run.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -39,14 +40,16 @@ run_unit() {
 
 # Scripts record one line per check in $FX_RESULTS (see tests/lib.sh).
 run_scripts() {
-	local s before rc
+	local s before rc start
 	for s in "$@"; do
 		[ -f "$s" ] || continue
 		[[ $s =~ $filter ]] || continue
 		echo "== $s"
 		before=$(wc -l <"$FX_RESULTS")
+		start=$SECONDS
 		bash "$s" 9>&-
 		rc=$?
+		echo "   ($s: $((SECONDS - start)) s)"
 		if [ "$rc" -ne 0 ] && [ "$(grep -c '^fail' <(tail -n +$((before + 1)) "$FX_RESULTS"))" -eq 0 ]; then
 			# A script that died without recording a failure still failed.
 			echo "fail $s exited $rc" >>"$FX_RESULTS"
@@ -60,14 +63,17 @@ for level in "$@"; do
 	integration) run_scripts tests/integration/*.sh ;;
 	e2e)
 		# One e2e run at a time on a machine: they share the one swarm.
+		# FX_E2E_LOCK_WAIT (s, default 1800) bounds the wait for the others.
 		exec 9>/tmp/faas-e2e.lock
-		if ! flock -w 1800 9; then
-			echo "fail e2e: another e2e run held /tmp/faas-e2e.lock for 30 min" >>"$FX_RESULTS"
+		if ! flock -w "${FX_E2E_LOCK_WAIT:-1800}" 9; then
+			echo "fail e2e: another e2e run held /tmp/faas-e2e.lock for ${FX_E2E_LOCK_WAIT:-1800} s" >>"$FX_RESULTS"
 		# 9>&-: a dockerd started here must not inherit (and so hold) the lock.
 		elif ! scripts/docker-up.sh 9>&-; then
 			echo "fail e2e: no Docker swarm (scripts/docker-up.sh failed)" >>"$FX_RESULTS"
 		else
-			run_scripts e2e/*.sh
+			# Last: the platform on a three-node test swarm of its own
+			# (scripts/cluster.sh), which 99-down.sh there removes.
+			run_scripts e2e/*.sh e2e/cluster/[0-9]*.sh
 		fi
 		;;
 	*) echo "tests/run.sh: unknown level '$level'" >&2; exit 2 ;;

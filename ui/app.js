@@ -119,6 +119,16 @@
     }
   }
 
+  // An absolute URL on the page's origin. A page opened as
+  // http://user:password@host/ui/ has the credentials in its base URL, and
+  // fetch() refuses a relative URL resolved against it ("Request cannot be
+  // constructed from a URL that includes credentials"): location.origin
+  // never carries them, and the browser still sends the credentials it
+  // cached for the origin.
+  function url(path) {
+    return location.origin + path;
+  }
+
   // api('GET', path) → {status, data, headers}; throws ApiError on a non-2xx
   // answer (with the controller's {"error", "details"}) or a network failure.
   async function api(method, path, body, type) {
@@ -129,7 +139,7 @@
     }
     let res;
     try {
-      res = await fetch(path, opts);
+      res = await fetch(url(path), opts);
     } catch (e) {
       throw new ApiError(0, 'cannot reach the gateway (' + e.message + ')');
     }
@@ -514,6 +524,104 @@
     };
   }
 
+  // ------------------------------------------------------------- the charts
+
+  // The last 15 minutes of a function, from the gateway (GET
+  // /ui/history/NAME: one point per step, oldest first, null where there is
+  // no value). Drawn as inline SVG: no library.
+  const HISTORY_SPAN_S = 15 * 60;
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svgEl(tag, attrs) {
+    const el = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+    return el;
+  }
+
+  function fmtNum(v, unit) {
+    if (v === null || v === undefined || !isFinite(v)) return '–';
+    if (unit === 's') return v < 1 ? (v * 1000).toPrecision(3).replace(/\.?0+$/, '') + ' ms' : v.toPrecision(3) + ' s';
+    if (unit === '%') return (v * 100).toFixed(v === 0 ? 0 : 1) + ' %';
+    if (unit === '/s') return (v >= 100 ? Math.round(v) : v.toPrecision(3).replace(/\.?0+$/, '')) + '/s';
+    return String(Math.round(v));
+  }
+
+  const CHARTS = [
+    { key: 'rate', title: 'Invocations', unit: '/s', series: [['invocations_per_second', 'rate']] },
+    { key: 'errors', title: 'Errors (5xx)', unit: '%', series: [['error_ratio', 'errors']], min: 0.01 },
+    { key: 'latency', title: 'Latency p50 / p99', unit: 's', series: [['p50_seconds', 'p50'], ['p99_seconds', 'p99']] },
+    { key: 'replicas', title: 'Replicas', unit: '', series: [['replicas', 'replicas']], min: 1 }
+  ];
+  const W = 300, H = 90, PAD_T = 6, PAD_B = 14;
+
+  // chartsPanel() → {el, update(history)}
+  function chartsPanel() {
+    const el = h('div', { class: 'charts' });
+    const note = h('p', { class: 'muted small', 'data-charts-note': '' }, 'Loading…');
+    const parts = CHARTS.map((c) => {
+      const last = h('span', { class: 'chart-last', 'data-last': '' }, '–');
+      const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-chart': c.key, 'data-points': 0 });
+      const title = svgEl('title');
+      svg.appendChild(title);
+      const fig = h('figure', { class: 'chart' },
+        h('figcaption', null, h('span', null, c.title), ' ', last), svg);
+      el.appendChild(fig);
+      return { c, svg, title, last };
+    });
+    el.appendChild(note);
+
+    function update(hist) {
+      const t = Array.isArray(hist && hist.t) ? hist.t : [];
+      const end = t.length ? t[t.length - 1] : Date.now() / 1000;
+      const start = end - HISTORY_SPAN_S;
+      const x = (ts) => ((ts - start) / HISTORY_SPAN_S) * W;
+      setText(note, t.length
+        ? 'Last 15 minutes, one point per ' + ((hist && hist.step_seconds) || 10) + ' s, from the gateway.'
+        : 'No data yet: the gateway records a point every ' + ((hist && hist.step_seconds) || 10) + ' s.');
+      for (const p of parts) {
+        const { c, svg } = p;
+        while (svg.lastChild !== p.title) svg.removeChild(svg.lastChild);
+        let max = c.min || 0;
+        const cols = c.series.map(([k]) => (Array.isArray(hist && hist[k]) ? hist[k] : []));
+        for (const col of cols) for (const v of col) if (typeof v === 'number' && isFinite(v) && v > max) max = v;
+        if (max <= 0) max = 1;
+        const y = (v) => PAD_T + (1 - v / max) * (H - PAD_T - PAD_B);
+        svg.appendChild(svgEl('line', { x1: 0, x2: W, y1: y(0), y2: y(0), class: 'axis' }));
+        const top = svgEl('text', { x: 2, y: PAD_T + 8, class: 'tick' });
+        top.textContent = fmtNum(max, c.unit);
+        svg.appendChild(top);
+        const left = svgEl('text', { x: 2, y: H - 2, class: 'tick' });
+        left.textContent = '−15 min';
+        svg.appendChild(left);
+        const right = svgEl('text', { x: W - 2, y: H - 2, class: 'tick', 'text-anchor': 'end' });
+        right.textContent = 'now';
+        svg.appendChild(right);
+        let points = 0;
+        const lastVals = [];
+        cols.forEach((col, si) => {
+          let d = '';
+          let pen = false;
+          let lastV = null;
+          for (let i = 0; i < t.length; i++) {
+            const v = col[i];
+            if (typeof v !== 'number' || !isFinite(v)) { pen = false; continue; }
+            d += (pen ? 'L' : 'M') + x(t[i]).toFixed(1) + ' ' + y(v).toFixed(1);
+            pen = true;
+            points++;
+            lastV = v;
+          }
+          // A lone point still shows: a dot.
+          if (d) svg.appendChild(svgEl('path', { d, class: 'series s' + si, 'data-series': c.series[si][1], 'vector-effect': 'non-scaling-stroke' }));
+          lastVals.push(lastV);
+        });
+        svg.setAttribute('data-points', points);
+        svg.setAttribute('data-last', lastVals.map((v) => (v === null ? '' : v)).join(' '));
+        setText(p.last, lastVals.map((v) => fmtNum(v, c.unit)).join(' / '));
+        setText(p.title, c.title + ' over the last 15 minutes; latest ' + p.last.textContent);
+      }
+    }
+    return { el, update };
+  }
+
   // -------------------------------------------------------- the detail view
 
   function detailView(name) {
@@ -530,6 +638,8 @@
 
     const invoke = invokeForm(name);
     const scale = scaleForm(name, () => fn);
+    const charts = chartsPanel();
+    let historyAt = 0;
     const del = h('button', { type: 'button', class: 'danger' }, 'Delete…');
     del.addEventListener('click', async () => {
       const ok = await confirmDialog('Delete function ' + name + '?',
@@ -561,6 +671,7 @@
       h('div', { class: 'detail' },
         h('div', { class: 'col' },
           h('section', { class: 'sec-status', 'aria-labelledby': 'sec-status' }, h('h2', { id: 'sec-status' }, 'Status'), summary),
+          h('section', { class: 'sec-charts', 'aria-labelledby': 'sec-charts' }, h('h2', { id: 'sec-charts' }, 'Last 15 minutes'), charts.el),
           h('section', { class: 'sec-conds', 'aria-labelledby': 'sec-conds' }, h('h2', { id: 'sec-conds' }, 'Conditions'), conds),
           h('section', { class: 'sec-tasks', 'aria-labelledby': 'sec-tasks' }, h('h2', { id: 'sec-tasks' }, 'Replicas'), tasks),
           h('section', { class: 'sec-spec', 'aria-labelledby': 'sec-spec' }, h('h2', { id: 'sec-spec' }, 'Spec'), spec)),
@@ -634,7 +745,9 @@
         h('thead', null, h('tr', null, heads.map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', null, list.map((t) => h('tr', { 'data-task': t.id || '' },
           h('td', { 'data-label': 'Task' }, h('code', { title: t.id || '' }, String(t.id || '').slice(0, 12))),
-          h('td', { 'data-label': 'Node', class: 'wrap' }, String(t.node || '')),
+          // The node's host name (the controller adds it); its ID otherwise.
+          h('td', { 'data-label': 'Node', class: 'wrap', 'data-node': t.node || '' },
+            t.nodeName ? h('span', { title: 'node ' + (t.node || '') }, t.nodeName) : String(t.node || '')),
           h('td', { 'data-label': 'State' }, h('span', null,
             h('span', { class: 'badge ' + (t.state === 'running' ? 'ok' : /fail|reject|orphan/.test(t.state || '') ? 'bad' : 'unknown') }, t.state || '?'),
             t.desiredState && t.desiredState !== t.state ? h('span', { class: 'muted small' }, ' → ' + t.desiredState) : null)),
@@ -657,6 +770,13 @@
           if (changed('tasks', fn.status && fn.status.tasks)) renderTasks();
           if (changed('spec', fn.spec)) setText(spec, toYaml(fn.spec || {}) || '{}');
           scale.update(fn);
+          // The gateway records a point every 10 s: no need to ask more often.
+          if (Date.now() - historyAt >= 5000) {
+            historyAt = Date.now();
+            api('GET', '/ui/history/' + encodeURIComponent(name))
+              .then((hr) => { if (!stopped) charts.update(hr.data); })
+              .catch(() => { if (!stopped) charts.update(null); });
+          }
         } catch (e) {
           if (stopped) return;
           error.hidden = false;
@@ -710,8 +830,8 @@
     const submit = h('button', { type: 'submit', class: 'primary' }, 'Invoke');
     const formErr = h('p', { class: 'field-error', role: 'alert', hidden: true });
     const result = h('div', { class: 'response', 'aria-live': 'polite', 'data-response': '' });
-    const url = h('code', { class: 'url' });
-    const updateUrl = () => setText(url, method.value + ' /function/' + name + normPath(path.value));
+    const reqLine = h('code', { class: 'url' });
+    const updateUrl = () => setText(reqLine, method.value + ' /function/' + name + normPath(path.value));
     method.addEventListener('change', updateUrl);
     path.addEventListener('input', updateUrl);
     updateUrl();
@@ -720,7 +840,7 @@
       h('div', { class: 'row' },
         h('div', { class: 'field narrow' }, h('label', { for: ids.m }, 'Method'), method),
         h('div', { class: 'field grow' }, h('label', { for: ids.p }, 'Path and query'), path)),
-      h('p', { class: 'muted small' }, 'Request: ', url),
+      h('p', { class: 'muted small' }, 'Request: ', reqLine),
       h('div', { class: 'field' }, h('label', { for: ids.hd }, 'Headers'), headers,
         h('p', { class: 'muted small', id: ids.hd + '-help' }, 'One per line, "Name: value".')),
       h('div', { class: 'field' }, h('label', { for: ids.b }, 'Body'), body),
@@ -761,7 +881,7 @@
       clear(result);
       const t0 = performance.now();
       try {
-        const res = await fetch('/function/' + encodeURIComponent(name) + normPath(path.value), init);
+        const res = await fetch(url('/function/' + encodeURIComponent(name) + normPath(path.value)), init);
         const tHead = performance.now() - t0;
         const text = await res.text();
         const total = performance.now() - t0;

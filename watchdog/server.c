@@ -14,6 +14,8 @@
 #include "watchdog.h"
 
 #include "log.h"
+#include "loop.h"
+#include "proxy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,10 +37,15 @@
 
 extern char **environ;
 
-#define MAX_HEADERS 200        /* more request headers: 431 */
-#define MAX_URI     8192       /* longer request target: 414 */
-#define ERR_CAP     (64 << 10) /* STDERR kept per request for the log */
-#define DISCARD_CAP (16 << 20) /* body read and dropped after an early answer */
+#define MAX_HEADERS     200        /* more request headers: 431 */
+#define MAX_URI         8192       /* longer request target: 414 */
+#define ERR_CAP         (64 << 10) /* STDERR kept per request for the log */
+#define DISCARD_CAP     (16 << 20) /* body read and dropped after an early answer */
+#define IDLE_MAX        256u       /* idle upstream connections (http mode), all loops */
+#define HEAD_TIMEOUT_MS 10000      /* a request head must be in within this (http mode) */
+
+/* SIGTERM: the watchdog exits once no request came for this long. */
+#define DRAIN_QUIET_MS 500
 
 static struct {
 	struct wd_config *cfg;
@@ -49,6 +56,8 @@ static struct {
 	atomic_bool listening, draining;
 	atomic_long inflight; /* function requests running */
 	atomic_long active;   /* every request between uri_log and completed */
+	/* when the latest request began (the drain's quiet time) */
+	atomic_llong last_start_ms;
 	atomic_ulong by_code[600];
 	atomic_ulong buckets[WD_NBUCKETS + 1];
 	atomic_ullong sum_us;
@@ -69,8 +78,8 @@ struct req {
 	struct fx_buf out, err;
 	size_t out_pos; /* streaming: bytes of out already sent */
 	bool over;
-	struct wd_pxreq *px; /* http mode */
-	int pend_code;       /* answer decided at the first call, sent once the body is read */
+	struct fx_px *px; /* http mode */
+	int pend_code;    /* answer decided at the first call, sent once the body is read */
 	const char *pend_text;
 };
 
@@ -96,11 +105,14 @@ static void add_duration(struct MHD_Response *resp, const struct req *r)
 	MHD_add_response_header(resp, "X-Duration-Seconds", d);
 }
 
-/* While draining, every answer ends its connection so clients move on. */
+/* While draining, every answer ends its connection and says so, so clients
+ * (the gateway) move on to other replicas. */
 static void closing(struct MHD_Response *resp)
 {
-	if (atomic_load(&S.draining))
+	if (atomic_load(&S.draining)) {
 		MHD_add_response_header(resp, "Connection", "close");
+		MHD_add_response_header(resp, "X-Faas-Draining", "true");
+	}
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, struct req *r, int code, char *body,
@@ -231,6 +243,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
 	fx_buf_init(&r->err, ERR_CAP);
 	atomic_fetch_add(&S.active, 1);
+	atomic_store(&S.last_start_ms, r->t0);
 	return r;
 }
 
@@ -257,7 +270,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		wd_child_kill(&r->ch);
 		log_stderr(r, "process stderr");
 	}
-	wd_px_done(r->px);
+	fx_px_done(r->px);
 	if (r->kind == K_FN && r->started) {
 		if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->code == 0)
 			r->code = 499; /* nginx's "client closed request", for the metrics */
@@ -488,33 +501,34 @@ static enum MHD_Result px_answer(struct MHD_Connection *c, struct req *r, struct
 	return ret;
 }
 
-/* Every call after the first, in http mode (proxy.c decides). */
+/* Every call after the first, in http mode (the exchange decides). */
 static enum MHD_Result px_call(struct MHD_Connection *c, struct req *r, const char *data,
                                size_t *size)
 {
 	struct MHD_Response *resp = NULL;
-	const char *text = NULL;
 	size_t n = *size;
-	int status = 0;
-	enum wd_px_next next;
+	char *text;
 
 	if (n > 0 && r->body + n > S.cfg->max_body) {
-		wd_px_done(r->px); /* the upstream's request is abandoned */
+		fx_px_done(r->px); /* the upstream's request is abandoned */
 		r->px = NULL;
 		r->body += n;
 		*size = 0;
 		return defer(r, 413, "request body over max_body\n");
 	}
-	next = wd_px_step(r->px, data, size, &resp, &status, &text);
-	r->body += n - *size;
-	switch (next) {
-	case WD_PX_MORE:
+	switch (fx_px_upload(r->px, data, size, &resp)) {
+	case FX_PX_MORE:
+		r->body += n - *size;
 		return MHD_YES;
-	case WD_PX_ANSWER:
-		return px_answer(c, r, resp, status);
-	case WD_PX_ERROR:
-		return reply_text(c, r, status, text);
-	case WD_PX_ABORT:
+	case FX_PX_ANSWER:
+		return px_answer(c, r, resp, r->px->status);
+	case FX_PX_ERROR:
+		text = fx_strdupf("%s\n", r->px->err_msg);
+		if (text == NULL)
+			return MHD_NO;
+		return reply(c, r, r->px->err_status, text, strlen(text), true,
+		             "text/plain; charset=utf-8");
+	case FX_PX_ABORT:
 		break;
 	}
 	return MHD_NO;
@@ -522,7 +536,7 @@ static enum MHD_Result px_call(struct MHD_Connection *c, struct req *r, const ch
 
 /* ---- the handler ------------------------------------------------------- */
 
-static enum MHD_Result first_call(struct wd_loop *loop, struct MHD_Connection *c, struct req *r,
+static enum MHD_Result first_call(struct fx_loop *loop, struct MHD_Connection *c, struct req *r,
                                   const char *method, struct hdrs *h)
 {
 	char path[MAX_URI + 1];
@@ -547,9 +561,9 @@ static enum MHD_Result first_call(struct wd_loop *loop, struct MHD_Connection *c
 	r->kind = K_FN;
 	if (!wd_method_allowed(method))
 		return defer(r, 405, "method not allowed\n");
-	/* Draining: requests on connections already open are still served
-	 * (answered with Connection: close, see closing()), new ones are refused
-	 * by the closed listener. */
+	/* Draining: requests are still served (answered with Connection: close
+	 * and X-Faas-Draining, see closing()) until the listener closes, once
+	 * quiet (wd_server_run). */
 	if (h->seen > MAX_HEADERS)
 		return reply_text(c, r, 431, "too many headers\n");
 	if (h->nul)
@@ -564,30 +578,14 @@ static enum MHD_Result first_call(struct wd_loop *loop, struct MHD_Connection *c
 	r->client_fd = ci ? ci->connect_fd : -1;
 	r->deadline = S.cfg->exec_timeout_ms > 0 ? r->t0 + S.cfg->exec_timeout_ms : 0;
 	if (S.cfg->mode == WD_MODE_HTTP) {
-		const char *te =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
-		int64_t blen = cl >= 0                                           ? cl
-		               : (te != NULL && strcasecmp(te, "identity") != 0) ? -1
-		                                                                 : 0;
-		const union MHD_ConnectionInfo *ai =
-		    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-		const struct sockaddr *sa = ai ? ai->client_addr : NULL;
-		char ip[48] = "";
 		int status = 0;
 
-		if (sa != NULL && sa->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-			          &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
-			          sizeof(ip));
-		else if (sa != NULL && sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			          &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
-			          sizeof(ip));
-		r->px = wd_px_new(S.px, loop, c, method, r->uri, h->kv, h->n, blen, ip, r->deadline,
-		                  &status);
+		r->px = wd_px_new(S.px, loop, c, method, r->uri, r->deadline, &status);
 		if (r->px == NULL)
 			return defer(r, status,
-			             status == 503 ? "out of memory\n" : "upstream unreachable\n");
+			             status == 503   ? "out of memory\n"
+			             : status == 400 ? "a header cannot be forwarded\n"
+			                             : "upstream unreachable\n");
 		return MHD_YES;
 	}
 	rc = start_child(c, r, method, path, query, h);
@@ -608,10 +606,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	enum MHD_Result ret;
 
 	(void)url;
-	(void)version;
 	if (r == NULL)
 		return reply_text(c, NULL, 503, "out of memory\n");
 	if (!r->started) {
+		/* The event loops' daemons check the head themselves (common/loop.c). */
+		if (S.cfg->mode != WD_MODE_HTTP && !fx_server_head_ok(c, version, &ret))
+			return ret;
 		h = malloc(sizeof(*h));
 		if (h == NULL)
 			return reply_text(c, r, 503, "out of memory\n");
@@ -705,18 +705,18 @@ static void write_lock(void)
 	S.lock_written = true;
 }
 
-struct MHD_Daemon *wd_server_daemon(struct wd_loop *l, int listen_fd)
-{
-	unsigned read_s = (unsigned)((S.cfg->read_timeout_ms + 999) / 1000);
+/* http mode: the daemons' options, in this one place (common/loop.c adds
+ * external epoll, suspend/resume and the request-head checks). */
+static struct fx_server_conf http_conf;
 
-	return MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, handler, l, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
-	    read_s, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_URI_LOG_CALLBACK,
-	    uri_log, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 << 10),
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-	    MHD_OPTION_END);
+static struct MHD_Daemon *http_daemon(struct fx_loop *l, int listen_fd, int set, void *arg)
+{
+	(void)set;
+	(void)arg;
+	return fx_server_daemon(l, listen_fd, &http_conf);
 }
+
+static struct fx_loop_ops loop_ops = {.daemon = http_daemon};
 
 /* fork and streaming modes: a thread per connection. */
 static int start_threaded(struct wd_config *cfg, int *port)
@@ -742,15 +742,44 @@ static int start_threaded(struct wd_config *cfg, int *port)
 	return 0;
 }
 
-/* http mode: one event loop per core (at most 4), as nginx's workers. */
+/* http mode: one event loop per core (at most 4), as nginx's workers, each on
+ * its own socket of one port (SO_REUSEPORT). */
 static int start_loops(struct wd_config *cfg, int *port)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (int)ncpu, fds[4];
+	char addr[80];
 
+	http_conf = (struct fx_server_conf){
+	    .handler = handler,
+	    .uri_log = uri_log,
+	    .completed = completed,
+	    .log = mhd_log,
+	    .idle_timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000),
+	    .memory_limit = 32u << 10,
+	    .head_timeout_ms = HEAD_TIMEOUT_MS,
+	};
+	loop_ops.pool_max = IDLE_MAX / (unsigned)n;
+	loop_ops.pool_per_peer = loop_ops.pool_max;
 	S.px = wd_proxy_new(cfg);
 	if (S.px == NULL)
 		return -EIO;
-	return wd_loops_start(n < 1 ? 1 : n > 4 ? 4 : (int)n, cfg->port, port);
+	*port = (int)cfg->port;
+	for (int i = 0; i < n; i++) {
+		fds[i] = fx_listen("0.0.0.0", *port, addr, sizeof(addr));
+		if (fds[i] < 0) {
+			log_error("cannot listen", "port=%lld err=\"%s\"", (long long)cfg->port,
+			          strerror(-fds[i]));
+			return fds[i];
+		}
+		*port = (int)strtol(strrchr(addr, ':') + 1, NULL, 10); /* the others share it */
+	}
+	const int *sets[1] = {fds};
+	if (fx_loops_start(&loop_ops, sets, 1, n) < 0) {
+		log_error("cannot start the event loops", NULL);
+		return -EIO;
+	}
+	return 0;
 }
 
 int wd_server_run(struct wd_config *cfg)
@@ -791,20 +820,35 @@ int wd_server_run(struct wd_config *cfg)
 	         atomic_load(&S.active), (long long)cfg->write_timeout_ms);
 	if (S.lock_written)
 		unlink(S.lock_path);
-	/* Stop accepting; connections in progress go on. */
-	if (http)
-		wd_loops_quiesce();
-	else
-		MHD_quiesce_daemon(S.d);
 	{
+		/* Keep the listener open while requests still come: each is served
+		 * and its answer says X-Faas-Draining and closes the connection, so a
+		 * gateway stops sending here. Closing it at once would reset
+		 * connections waiting in its backlog, whose requests may already be
+		 * sent: a gateway could not tell them from requests that ran. Once
+		 * nothing has run or arrived for DRAIN_QUIET_MS (counted from the
+		 * signal at the earliest), stop accepting and let what was accepted
+		 * meanwhile finish. All within write_timeout. */
 		int64_t end = wd_now_ms() + cfg->write_timeout_ms;
+		atomic_store(&S.last_start_ms, wd_now_ms()); /* quiet counts from now */
+		while (wd_now_ms() < end &&
+		       (atomic_load(&S.active) > 0 ||
+		        wd_now_ms() - atomic_load(&S.last_start_ms) < DRAIN_QUIET_MS))
+			usleep(10000);
+		if (http) {
+			fx_loops_quiesce();
+		} else {
+			MHD_socket fd = MHD_quiesce_daemon(S.d);
+			if (fd != MHD_INVALID_SOCKET)
+				close(fd);
+		}
 		while (atomic_load(&S.active) > 0 && wd_now_ms() < end)
 			usleep(10000);
 		if (atomic_load(&S.active) > 0)
 			log_warn("drain timeout", "active=%ld", atomic_load(&S.active));
 	}
 	if (http)
-		wd_loops_stop();
+		fx_loops_stop();
 	else
 		MHD_stop_daemon(S.d);
 	wd_proxy_free(S.px);

@@ -6,13 +6,11 @@
  *   status.c   method filter and exit-status -> HTTP status mapping          (pure)
  *   child.c    spawn a process group, pump its pipes, kill and reap it
  *   proxy.c    http mode: the long-running process, and each exchange with
- *              it driven without blocking (parsing with common/http1.c)
- *   loop.c     http mode: event loops (epoll, libmicrohttpd in external
- *              mode, the keep-alive pool), one per worker thread
+ *              it (common/proxy.c's engine, with the watchdog's rules)
  *   server.c   libmicrohttpd: routing, fork/streaming/http handlers, health,
  *              metrics, lock file, SIGTERM drain, --healthcheck; a thread per
  *              connection in fork and streaming modes (handlers block on the
- *              child's pipes), the event loops in http mode
+ *              child's pipes), common/loop.c's event loops in http mode
  */
 #ifndef WD_WATCHDOG_H
 #define WD_WATCHDOG_H
@@ -156,10 +154,9 @@ int64_t wd_now_us(void);
 /* ---- proxy.c ----------------------------------------------------------- */
 
 struct MHD_Connection;
-struct MHD_Response;
 struct wd_proxy;
-struct wd_pxreq;
-struct wd_loop;
+struct fx_loop;
+struct fx_px;
 
 /* Starts the http-mode process (restarted with backoff when it dies) and its
  * supervisor thread. NULL on failure (logged). */
@@ -167,93 +164,24 @@ struct wd_proxy *wd_proxy_new(const struct wd_config *cfg);
 void wd_proxy_free(struct wd_proxy *p);
 /* True when the upstream accepts a connection. */
 bool wd_proxy_ready(struct wd_proxy *p);
-
-/* One proxied exchange, on the loop thread that owns the client connection c.
- * Never blocks: the client connection is suspended while the upstream is
- * waited for. Builds the request head (hop-by-hop headers dropped,
- * X-Forwarded-For appended) and takes a pooled or new upstream connection.
- * body_len: -1 chunked body, 0 none, else Content-Length. client_ip may be "".
- * Returns the exchange, or NULL with *status 502 (upstream not ready or not
- * reachable) or 503 (out of memory). */
-struct wd_pxreq *wd_px_new(struct wd_proxy *px, struct wd_loop *l, struct MHD_Connection *c,
-                           const char *method, const char *target, const struct wd_kv *hdrs,
-                           size_t nhdrs, int64_t body_len, const char *client_ip,
-                           int64_t deadline_ms, int *status);
-
-enum wd_px_next {
-	WD_PX_MORE,   /* MHD_YES: wait for the next call (perhaps suspended) */
-	WD_PX_ABORT,  /* MHD_NO: the client is gone */
-	WD_PX_ANSWER, /* *resp (caller queues and destroys it) with *status */
-	WD_PX_ERROR,  /* answer *status (502, 503, 504) with *text */
-};
-/* Every later access-handler call of the exchange: body bytes (consumed by
- * setting *size to 0, or left while the upstream is slower than the client)
- * and the final call. */
-enum wd_px_next wd_px_step(struct wd_pxreq *r, const char *data, size_t *size,
-                           struct MHD_Response **resp, int *status, const char **text);
-/* The client's request ended (answered or not): aborts what is still going
- * on and lets go of r (the response body reader may hold it a little longer). */
-void wd_px_done(struct wd_pxreq *r);
-/* Loop callbacks: a watched socket is ready; deadlines, every few ms. */
-void wd_px_event(struct wd_pxreq *r, int kind, uint32_t events);
-void wd_px_tick(struct wd_pxreq *r, int64_t now);
-/* The next exchange in the loop's list (for ticks and shutdown). */
-struct wd_pxreq *wd_px_next_of(struct wd_pxreq *r);
-/* Ends an exchange at shutdown (its client is answered with an error). */
-void wd_px_abort(struct wd_pxreq *r);
-
-/* ---- loop.c: http mode's event loops ------------------------------------ */
-
-/* One loop per worker thread: an epoll set with its own libmicrohttpd daemon
- * (external epoll, suspend/resume) on its own SO_REUSEPORT socket, the
- * upstream sockets of its exchanges, its idle keep-alive connections and an
- * eventfd. An exchange lives on one loop: no locks. */
-enum { WD_EV_MHD, WD_EV_WAKE, WD_EV_UP, WD_EV_CLIENT, WD_EV_DEAD };
-struct wd_ev {
-	int kind;
-	struct wd_pxreq *req; /* NULL for an idle upstream connection */
-};
-/* A connection to the upstream. It stays in its loop's epoll set for its
- * whole life; idle (ev.req NULL), an event means the upstream closed it. */
-struct wd_upconn {
-	struct wd_ev ev; /* first member: an event's pointer is the connection */
-	int fd;
-	uint32_t events; /* the mask asked for */
-	bool watched;    /* in the epoll set */
-	unsigned gen;    /* the upstream process it was made for */
-	struct wd_upconn *next;
-};
-
-/* Starts n loops listening on port (0: any; the loops share the port it
- * gets, written to *bound). 0 or a negative errno (logged). */
-int wd_loops_start(int n, int64_t port, int *bound);
-/* Stops accepting (SIGTERM); requests in progress go on. */
-void wd_loops_quiesce(void);
-/* Ends what is left and joins the loops. */
-void wd_loops_stop(void);
-int wd_loop_watch(struct wd_loop *l, int fd, int op, uint32_t events, struct wd_ev *ev);
-/* libmicrohttpd has work to do (a connection was resumed). */
-void wd_loop_kick(struct wd_loop *l);
-/* The loop's list of exchanges (owned by proxy.c). */
-struct wd_pxreq **wd_loop_reqs(struct wd_loop *l);
-/* An idle connection made for upstream generation gen, or NULL (older ones
- * are closed on the way). */
-struct wd_upconn *wd_upconn_get(struct wd_loop *l, unsigned gen);
-/* Wraps a connecting socket; NULL on ENOMEM (fd closed). */
-struct wd_upconn *wd_upconn_new(int fd, unsigned gen);
-/* Sets the epoll mask (registers on first use). 0 or a negative errno. */
-int wd_upconn_events(struct wd_loop *l, struct wd_upconn *u, uint32_t events);
-/* Done with it: keep -> the idle list (when there is room), else closed. */
-void wd_upconn_release(struct wd_loop *l, struct wd_upconn *u, bool keep);
-/* The current upstream generation (bumped when the process goes down). */
+/* The current upstream generation (bumped when the process goes down):
+ * pooled connections made for an earlier one are not used. */
 unsigned wd_proxy_gen(struct wd_proxy *p);
+
+/* One proxied exchange (common/proxy.h) on loop l, for the client
+ * connection c, at its first handler call: the request head is built
+ * (hop-by-hop headers dropped, X-Forwarded-For appended) and sent on a pooled
+ * or new upstream connection. deadline_ms: exec_timeout's end, 0 none.
+ * Returns the exchange (the caller drives it with fx_px_upload and ends it
+ * with fx_px_done), or NULL with *status 400 (a header that cannot be
+ * forwarded), 502 (upstream not ready or not reachable) or 503 (out of
+ * memory). */
+struct fx_px *wd_px_new(struct wd_proxy *px, struct fx_loop *l, struct MHD_Connection *c,
+                        const char *method, const char *target, int64_t deadline_ms, int *status);
 
 /* ---- server.c ---------------------------------------------------------- */
 
 /* Runs until SIGTERM/SIGINT and the drain. Returns the exit code. */
-struct MHD_Daemon;
-/* http mode: the daemon of loop l on its listening socket; NULL on failure. */
-struct MHD_Daemon *wd_server_daemon(struct wd_loop *l, int listen_fd);
 int wd_server_run(struct wd_config *cfg);
 /* --healthcheck: GET 127.0.0.1:port/_/health within 2 s; 0 when 200, else 1. */
 int wd_healthcheck(const struct wd_config *cfg);

@@ -22,7 +22,7 @@ function mk(name, image, extra) {
     status: { observedGeneration: 1, replicas: 1, availableReplicas: 1, invocationCount: 0,
       conditions: [{ type: 'Ready', status: 'True', reason: 'MinimumReplicasAvailable', message: '1/1 replicas running', lastTransitionTime: now() },
         { type: 'Progressing', status: 'False', reason: 'Stable', message: '', lastTransitionTime: now() }],
-      tasks: [{ id: 'x1y2z3abcdef0123', node: 'node-1', state: 'running', desiredState: 'running', error: '', timestamp: now() }] },
+      tasks: [{ id: 'x1y2z3abcdef0123', node: 'n0de1d0000000000', nodeName: 'node-1', state: 'running', desiredState: 'running', error: '', timestamp: now() }] },
     ...extra
   };
 }
@@ -73,6 +73,24 @@ const server = http.createServer((req, res) => {
     if (req.headers.authorization !== AUTH && req.headers.authorization !== 'Bearer devtoken') {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="faas"' });
       return res.end('unauthorized');
+    }
+    if ((m = /^\/ui\/history\/([^/]+)$/.exec(u.pathname))) {
+      // A made-up 15 minutes (the gateway keeps the real ones).
+      const fn = fns.get(decodeURIComponent(m[1]));
+      if (!fn) return send(res, 404, { error: 'function not found' });
+      const end = Math.floor(Date.now() / 1000);
+      const h = { function: fn.metadata.name, source: 'gateway', step_seconds: 10, t: [], invocations_per_second: [], error_ratio: [],
+        p50_seconds: [], p99_seconds: [], replicas: [] };
+      for (let i = 89; i >= 0; i--) {
+        const rate = i > 70 ? 0 : 5 + 4 * Math.sin(i / 6);
+        h.t.push(end - i * 10);
+        h.invocations_per_second.push(Number(rate.toFixed(3)));
+        h.error_ratio.push(rate ? (i % 17 === 0 ? 0.05 : 0) : null);
+        h.p50_seconds.push(rate ? 0.004 + 0.002 * Math.cos(i / 5) : null);
+        h.p99_seconds.push(rate ? 0.02 + 0.01 * Math.cos(i / 7) : null);
+        h.replicas.push(rate > 7 ? 2 : 1);
+      }
+      return send(res, 200, h);
     }
     if (u.pathname.startsWith('/ui/')) {
       const f = u.pathname === '/ui/' ? 'index.html' : u.pathname.slice(4);

@@ -55,13 +55,13 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const profiles = [];
 const contexts = [];
 const pageErrors = [];
-async function newPage(viewport, mobile) {
+async function newPage(viewport, mobile, noCredentials) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ui-chromium-'));
   profiles.push(profile);
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium', args: ARGS, timeout: 60000,
     viewport, isMobile: !!mobile, hasTouch: !!mobile, deviceScaleFactor: 1,
-    httpCredentials: { username: user, password }, colorScheme: 'light'
+    httpCredentials: noCredentials ? undefined : { username: user, password }, colorScheme: 'light'
   });
   contexts.push(ctx);
   const page = ctx.pages()[0] || await ctx.newPage();
@@ -154,6 +154,31 @@ try {
     const time = await page.textContent('[data-time]');
     assert(/ms$/.test(time), 'time ' + time);
     console.log('note: invoke echo from the page took ' + time);
+  });
+  // Charts of the last 15 minutes, from the gateway's history (a point every 10 s).
+  await step('charts show echo\'s invocations, errors, latency and replicas', async () => {
+    for (const k of ['rate', 'errors', 'latency', 'replicas']) await page.waitForSelector(`svg[data-chart="${k}"]`);
+    // The invoke above (and e2e/30's load) lands in a point within ~20 s.
+    await page.waitForFunction(() => {
+      const r = document.querySelector('svg[data-chart="rate"]');
+      return r && Number(r.dataset.points) > 0 && r.querySelector('path[data-series="rate"]') &&
+        r.dataset.last.split(' ').some((v) => Number(v) > 0);
+    }, null, { timeout: 40000 });
+    const d = await page.$$eval('svg[data-chart]', (a) => Object.fromEntries(a.map((x) => [x.dataset.chart, { n: Number(x.dataset.points), last: x.dataset.last }])));
+    assert(d.replicas.n > 0 && Number(d.replicas.last) >= 1, 'replicas chart ' + JSON.stringify(d.replicas));
+    assert(d.latency.n > 0 && d.latency.last.split(' ').every((v) => v === '' || (Number(v) >= 0 && Number(v) < 10)), 'latency chart ' + JSON.stringify(d.latency));
+    assert(d.errors.n > 0, 'errors chart ' + JSON.stringify(d.errors));
+    const h = await apiGet('/ui/history/echo');
+    assert(h.function === 'echo' && h.step_seconds === 10 && h.t.length === h.replicas.length, 'history ' + JSON.stringify(h).slice(0, 200));
+    console.log('note: echo\'s history has ' + h.t.length + ' points; latest rate ' + h.invocations_per_second[h.invocations_per_second.length - 1] + '/s');
+  });
+  // Replicas: the node's host name (this single-node swarm: this machine), not its ID.
+  await step('replicas table shows node host names', async () => {
+    await page.waitForSelector('tr[data-task] td[data-node]');
+    const cells = (await page.$$eval('tr[data-task] td[data-node]', (tds) => tds.map((t) => [t.dataset.node, t.textContent.trim()])))
+      .filter(([id]) => id); // a task not yet placed has no node
+    assert(cells.length > 0, 'no task rows');
+    for (const [id, text] of cells) assert(text === os.hostname() && text !== id, 'node cell ' + text + ' (id ' + id + ', host ' + os.hostname() + ')');
   });
   await page.click('details:has(summary:text-matches("Response headers")) summary').catch(() => {});
   await shot(page, 'detail-desktop');
@@ -317,7 +342,26 @@ try {
     await page.waitForFunction((n) => !document.querySelector(`tr[data-function="${n}"]`) && document.querySelector('tr[data-function="echo"]'), newName, { timeout: 20000 });
   });
 
-  // 8. A page on another site, visited by a logged-in UI user, cannot change
+  // 8. Opened as http://user:password@host/ui/ (a bookmark, a script): the
+  // page's API calls must not be built on a URL holding credentials.
+  await step('UI opened with credentials in the URL lists and invokes', async () => {
+    const withCreds = await newPage({ width: 1280, height: 860 }, false, true);
+    const u = new URL(base + '/ui/');
+    u.username = user;
+    u.password = password;
+    const r = await withCreds.goto(u.href);
+    assert(r && r.status() === 200, '/ui/ answered ' + (r && r.status()));
+    await withCreds.waitForSelector('tr[data-function="echo"]');
+    assert(!/Cannot list/.test(await withCreds.textContent('main')), 'the list shows an error');
+    await withCreds.click('tr[data-function="echo"] a');
+    await withCreds.fill('textarea[name="body"]', 'creds ' + suffix);
+    await withCreds.click('form.invoke button[type="submit"]');
+    await withCreds.waitForSelector('[data-body]', { timeout: 30000 });
+    const body = await withCreds.textContent('[data-body]');
+    assert(body.trim() === 'creds ' + suffix, 'body ' + JSON.stringify(body));
+  });
+
+  // 9. A page on another site, visited by a logged-in UI user, cannot change
   // the platform: neither an HTML form (text/plain, no preflight) nor a
   // no-cors fetch, though the browser adds the user's credentials to both.
   await step('a page on another site cannot deploy through the gateway', async () => {

@@ -62,20 +62,23 @@ out=$(printf 'GET /a\0b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | raw 
 expect_match "NUL in the request line: answered" '^HTTP/1\.[01] [0-9]{3}' "$out"
 check "server up after NUL bytes" alive "$CAT"
 
-# control characters and injection attempts in header values never reach the env
+# control characters and injection attempts in header values never reach the
+# env: such a request is refused (RFC 9110 5.5)
 out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\nX-Ctl: a\001LD_PRELOAD=/evil.so\r\nX-Ok: fine\r\nConnection: close\r\n\r\n' | raw "$ENV")
-expect_match "valid header still mapped" 'Http_X_Ok=fine' "$out"
+expect_match "control character in a value: 400" '^HTTP/1\.[01] 400' "$out"
 # shellcheck disable=SC2016
-check "control character value dropped" bash -c '! grep -q "Http_X_Ctl\|^LD_PRELOAD" <<<"$1"' _ "$out"
+check "control character value never mapped" bash -c '! grep -q "Http_X_Ctl\|^LD_PRELOAD" <<<"$1"' _ "$out"
+out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\nX-Ok: fine\r\nConnection: close\r\n\r\n' | raw "$ENV")
+expect_match "valid header mapped" 'Http_X_Ok=fine' "$out"
 
 # huge headers and too many headers: 4xx, not a crash
 big=$(head -c 100000 /dev/zero | tr '\0' a)
 out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n' "$big" | raw "$CAT")
 expect_match "100 KB header: 431 or 413" '^HTTP/1\.[01] (431|413)' "$out"
-hdrs=$(for i in $(seq 300); do printf 'X-H%d: v\r\n' "$i"; done)
+hdrs=$(for i in $(seq 300); do printf 'X-H%d: v\r\n' "$i"; done | head -c -2)
 out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n' "$hdrs" | raw "$ENV")
 expect_match "300 headers: 431" '^HTTP/1\.[01] 431' "$out"
-hdrs=$(for i in $(seq 150); do printf 'X-H%d: v\r\n' "$i"; done)
+hdrs=$(for i in $(seq 150); do printf 'X-H%d: v\r\n' "$i"; done | head -c -2)
 out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n' "$hdrs" | raw "$ENV")
 expect_match "150 headers: 200, capped in the environment" '^HTTP/1\.[01] 200' "$out"
 n=$(grep -c '^Http_X_H' <<<"$out")

@@ -46,9 +46,12 @@ expect_eq "chunked upstream response" "one,two,three" "$(curl -s "127.0.0.1:$PX/
 expect_eq "until-close upstream response" "until close" "$(curl -s "127.0.0.1:$PX/close")"
 expect_eq "8 MiB upstream response" 8388608 "$(curl -s "127.0.0.1:$PX/big" | wc -c)"
 expect_eq "upstream status passed through" 418 "$(code "127.0.0.1:$PX/status/418")"
-out=$(curl -s -H 'X-Custom: v1' -H 'Connection: keep-alive, X-Custom' "127.0.0.1:$PX/headers?q=1")
+out=$(curl -s -H 'X-Custom: v1' -H 'X-Hop: v2' -H 'Connection: keep-alive, X-Hop' "127.0.0.1:$PX/headers?q=1")
 expect_match "path and query forwarded" '^GET /headers\?q=1 HTTP/1.1' "$out"
 expect_match "request headers forwarded" 'X-Custom: v1' "$out"
+# shellcheck disable=SC2016
+check "a header named in Connection is hop-by-hop: not forwarded" \
+	bash -c '! grep -qi "^X-Hop:" <<<"$1"' _ "$out"
 expect_match "X-Forwarded-For added" 'X-Forwarded-For: 127\.0\.0\.1' "$out"
 out=$(curl -s -H 'X-Forwarded-For: 10.1.2.3' "127.0.0.1:$PX/headers")
 expect_match "X-Forwarded-For appended to" 'X-Forwarded-For: 10\.1\.2\.3, 127\.0\.0\.1' "$out"

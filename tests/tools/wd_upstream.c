@@ -10,6 +10,9 @@
  *          GET /big         8 MiB of 'x'
  *          GET /status/NNN  status NNN
  *          GET /exit        exits the process (exit 3) without answering
+ *          GET /continue    "100 Continue" and the final answer in one write
+ *          GET /cookies     WWW-Authenticate, Set-Cookie (Path=/ui/, /,
+ *                           /function/fx) and Clear-Site-Data
  * Every loop is bounded by what the peer sends; errors close the connection. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -204,6 +207,21 @@ static void *serve(void *arg)
 			    "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close";
 			put(c->fd, cl, sizeof(cl) - 1);
 			rc = -1;
+		} else if (strcmp(path, "/continue") == 0) {
+			/* an interim answer and the final one in a single write */
+			static const char co[] = "HTTP/1.1 100 Continue\r\n\r\n"
+			                         "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
+			                         "continued\n";
+			rc = put(c->fd, co, sizeof(co) - 1);
+		} else if (strcmp(path, "/cookies") == 0) {
+			/* headers that would act on the gateway's own UI and API */
+			static const char ck[] =
+			    "HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=\"faas\"\r\n"
+			    "Set-Cookie: ui=1; Path=/ui/\r\nSet-Cookie: root=1; Path=/\r\n"
+			    "Set-Cookie: mine=1; Path=/function/fx; HttpOnly\r\n"
+			    "Clear-Site-Data: \"*\"\r\nX-Kept: 1\r\nContent-Length: "
+			    "8\r\n\r\ncookies\n";
+			rc = put(c->fd, ck, sizeof(ck) - 1);
 		} else if (strcmp(path, "/sleep") == 0) {
 			sleep(2);
 			rc = reply(c->fd, 200, "text/plain", "slept\n", 6, close_);

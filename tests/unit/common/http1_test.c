@@ -58,6 +58,10 @@ START_TEST(heads)
 	                 -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\n folded\r\n\r\n", false, &h, buf), -EBADMSG);
+	/* control characters in a value, DEL among them (as in requests) */
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nX-A: a\x7f\r\n\r\n", false, &h, buf), -EBADMSG);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nX-A: a\x01-b\r\n\r\n", false, &h, buf),
+	                 -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/2 200 OK\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 2x0 OK\r\n\r\n", false, &h, buf), -EBADMSG);
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
@@ -153,6 +157,91 @@ START_TEST(body_take)
 }
 END_TEST
 
+START_TEST(hop_headers)
+{
+	ck_assert(fx_http1_hop("connection", NULL));
+	ck_assert(fx_http1_hop("Keep-Alive", NULL));
+	ck_assert(fx_http1_hop("Transfer-Encoding", NULL));
+	ck_assert(fx_http1_hop("TE", NULL));
+	ck_assert(fx_http1_hop("Upgrade", NULL));
+	ck_assert(fx_http1_hop("Proxy-Authorization", NULL));
+	ck_assert(fx_http1_hop("Proxy-Connection", NULL));
+	ck_assert(!fx_http1_hop("Content-Type", NULL));
+	ck_assert(!fx_http1_hop("X-Foo", "keep-alive"));
+	ck_assert(fx_http1_hop("X-Foo", "keep-alive, x-foo"));
+	ck_assert(fx_http1_hop("X-Foo", "close,X-FOO"));
+	ck_assert(!fx_http1_hop("X-Foobar", "x-foo"));
+	ck_assert(fx_http1_value_ok("abc\tdef", 7));
+	ck_assert(!fx_http1_value_ok("abc\r\ndef", 8));
+	ck_assert(!fx_http1_value_ok("a\x7f", 2));
+	ck_assert(fx_http1_value_ok("caf\xc3\xa9", 5)); /* obs-text passes */
+	ck_assert(fx_http1_token("X-Request-Id", 12));
+	ck_assert(!fx_http1_token("Transfer-Encoding ", 18));
+	ck_assert(!fx_http1_token("X\rY", 3));
+	ck_assert(!fx_http1_token("", 0));
+	ck_assert(!fx_http1_token("a:b", 3));
+}
+END_TEST
+
+START_TEST(content_length)
+{
+	uint64_t v = 0;
+	ck_assert_int_eq(fx_http1_content_length("42", &v), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(fx_http1_content_length("5, 5", &v), 0);
+	ck_assert_uint_eq(v, 5);
+	ck_assert_int_eq(fx_http1_content_length("5, 6", &v), -EBADMSG);
+	ck_assert_int_eq(fx_http1_content_length("", &v), -EBADMSG);
+	ck_assert_int_eq(fx_http1_content_length("-1", &v), -EBADMSG);
+	ck_assert_int_eq(fx_http1_content_length("1e3", &v), -EBADMSG);
+	ck_assert_int_eq(fx_http1_content_length("99999999999999999999999", &v), -EBADMSG);
+}
+END_TEST
+
+#define F(n, v)                                                                                    \
+	{                                                                                          \
+		n, v, sizeof(n) - 1, sizeof(v) - 1                                                 \
+	}
+/* #17 item 8: RFC 9112's framing rules for a server behind another proxy. */
+START_TEST(request_check)
+{
+	const char *why = NULL;
+	struct fx_http1_field ok[] = {F("Host", "x"), F("Content-Length", "3")};
+	struct fx_http1_field two_len[] = {F("Host", "x"), F("Content-Length", "3"),
+	                                   F("Content-Length", "4")};
+	struct fx_http1_field same_len[] = {F("Host", "x"), F("Content-Length", "3"),
+	                                    F("Content-Length", "3")};
+	struct fx_http1_field cl_te[] = {F("Host", "x"), F("Content-Length", "3"),
+	                                 F("Transfer-Encoding", "chunked")};
+	struct fx_http1_field te_gzip[] = {F("Host", "x"), F("Transfer-Encoding", "gzip, chunked")};
+	struct fx_http1_field te_twice[] = {F("Host", "x"), F("Transfer-Encoding", "chunked"),
+	                                    F("Transfer-Encoding", "chunked")};
+	struct fx_http1_field te_ok[] = {F("Host", "x"), F("transfer-encoding", "Chunked")};
+	struct fx_http1_field no_host[] = {F("Accept", "*/*")};
+	struct fx_http1_field two_hosts[] = {F("Host", "a"), F("Host", "b")};
+	struct fx_http1_field bad_name[] = {F("Host", "x"), F("Transfer-Encoding ", "chunked")};
+	struct fx_http1_field cr_name[] = {F("Host", "x"), F("X\rA", "1")};
+	struct fx_http1_field ctl_value[] = {F("Host", "x"), F("X-A", "a\001b")};
+	struct fx_http1_field nul_value[] = {{"Host", "x", 4, 1}, {"X-A", "a", 3, 3}};
+
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", ok, 2, &why), 0);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", two_len, 3, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", same_len, 3, &why), 0);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", cl_te, 3, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", te_gzip, 2, &why), 501);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", te_twice, 3, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", te_ok, 2, &why), 0);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", no_host, 1, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.0", no_host, 1, &why), 0);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", two_hosts, 2, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", bad_name, 2, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", cr_name, 2, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", ctl_value, 2, &why), 400);
+	ck_assert_int_eq(fx_http1_request_check("HTTP/1.1", nul_value, 2, &why), 400);
+	ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("common_http1");
@@ -161,6 +250,9 @@ static Suite *suite(void)
 	tcase_add_test(t, too_many_headers);
 	tcase_add_test(t, chunked);
 	tcase_add_test(t, body_take);
+	tcase_add_test(t, hop_headers);
+	tcase_add_test(t, content_length);
+	tcase_add_test(t, request_check);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -62,17 +62,34 @@ START_TEST(status_from_tasks)
 	ck_assert_int_eq(st.replicas, 2);
 	ck_assert_int_eq(st.available_replicas, 2);
 	ck_assert_str_eq(st.degraded_reason, ""); /* old failures do not count once healthy */
-	struct json_object *j = status_to_json("f", &st, ok, 0);
+	struct json_object *j = status_to_json("f", &st, ok, NULL, 0);
 	const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
 	ck_assert_ptr_nonnull(strstr(t, "{\"type\":\"Ready\",\"status\":\"True\""));
 	ck_assert_ptr_nonnull(strstr(t, "{\"type\":\"Degraded\",\"status\":\"False\""));
+	ck_assert_ptr_null(strstr(t, "nodeName"));
 	json_object_put(j);
+
+	/* With the nodes: a task's node gets its host name; an unknown node none. */
+	struct json_object *nodes =
+	    parse("[{\"ID\":\"n1\",\"Description\":{\"Hostname\":\"worker-1\"}},"
+	          "{\"ID\":\"n2\",\"Description\":{}}]");
+	json_object_object_add(json_object_array_get_idx(ok, 0), "NodeID",
+	                       json_object_new_string("n1"));
+	json_object_object_add(json_object_array_get_idx(ok, 1), "NodeID",
+	                       json_object_new_string("n2"));
+	j = status_to_json("f", &st, ok, nodes, 0);
+	t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+	ck_assert_ptr_nonnull(strstr(t, "\"node\":\"n1\",\"nodeName\":\"worker-1\""));
+	ck_assert_ptr_nonnull(strstr(t, "\"node\":\"n2\",\"state\""));
+	ck_assert_ptr_null(strstr(t, "\"node\":\"\",\"nodeName\""));
+	json_object_put(j);
+	json_object_put(nodes);
 
 	status_compute(svc, noimg, NULL, &st);
 	ck_assert_int_eq(st.available_replicas, 0);
 	ck_assert_str_eq(st.degraded_reason, "ImageNotFound");
 	ck_assert_str_eq(st.degraded_message, "No such image: faas/nope:1");
-	j = status_to_json("f", &st, noimg, 0);
+	j = status_to_json("f", &st, noimg, NULL, 0);
 	t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
 	ck_assert_ptr_nonnull(strstr(t, "{\"type\":\"Ready\",\"status\":\"False\""));
 	ck_assert_ptr_nonnull(strstr(t, "{\"type\":\"Progressing\",\"status\":\"True\""));

@@ -9,29 +9,35 @@
 
 START_TEST(parse)
 {
-	char *g = NULL, *u = NULL, *pf = NULL, *err = NULL;
+	char *g = NULL, *u = NULL, *pf = NULL, *ca = NULL, *err = NULL;
 
 	ck_assert_int_eq(fctl_config_parse("# faas\n\ngateway = http://gw:8080 \nuser=admin\r\n"
 	                                   "password_file=/run/pw\n",
-	                                   "cfg", &g, &u, &pf, &err),
+	                                   "cfg", &g, &u, &pf, &ca, &err),
 	                 0);
+	ck_assert_ptr_null(ca);
+	ck_assert_int_eq(
+	    fctl_config_parse("ca_file = /home/x/ca.pem\n", "cfg", &g, &u, &pf, &ca, &err), 0);
+	ck_assert_str_eq(ca, "/home/x/ca.pem");
 	ck_assert_str_eq(g, "http://gw:8080");
 	ck_assert_str_eq(u, "admin");
 	ck_assert_str_eq(pf, "/run/pw");
-	ck_assert_int_eq(fctl_config_parse("user=bob", "cfg", &g, &u, &pf, &err), 0);
+	ck_assert_int_eq(fctl_config_parse("user=bob", "cfg", &g, &u, &pf, &ca, &err), 0);
 	ck_assert_str_eq(u, "bob");
 	ck_assert_str_eq(g, "http://gw:8080"); /* keys absent keep their value */
-	ck_assert_int_eq(fctl_config_parse("gateway=x\nnonsense\n", "cfg", &g, &u, &pf, &err),
+	ck_assert_int_eq(fctl_config_parse("gateway=x\nnonsense\n", "cfg", &g, &u, &pf, &ca, &err),
 	                 -EINVAL);
 	ck_assert_str_eq(err, "cfg:2: expected key=value");
 	ck_assert_str_eq(g, "http://gw:8080"); /* nothing changed on error */
 	free(err);
-	ck_assert_int_eq(fctl_config_parse("colour=blue\n", "cfg", &g, &u, &pf, &err), -EINVAL);
+	ck_assert_int_eq(fctl_config_parse("colour=blue\n", "cfg", &g, &u, &pf, &ca, &err),
+	                 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "unknown key \"colour\""));
 	free(err);
 	free(g);
 	free(u);
 	free(pf);
+	free(ca);
 }
 END_TEST
 

@@ -2,6 +2,7 @@
 #include "gateway/gateway.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,52 @@ START_TEST(metrics_format)
 }
 END_TEST
 
+START_TEST(snapshot_and_quantiles)
+{
+	struct gw_fn_metrics *m = gw_metrics_new();
+	struct gw_metrics_snap s;
+	gw_metrics_done(m, 200, 0.003); /* <= 0.005 */
+	gw_metrics_done(m, 200, 0.02);  /* <= 0.025 */
+	gw_metrics_done(m, 404, 0.02);
+	gw_metrics_done(m, 502, 30); /* above the top bound */
+	gw_metrics_snapshot(m, &s);
+	ck_assert_uint_eq(s.count, 4);
+	ck_assert_uint_eq(s.errors, 1);
+	ck_assert_uint_eq(s.buckets[0], 1);
+	ck_assert_uint_eq(s.buckets[2], 2);
+	ck_assert_uint_eq(s.buckets[GW_METRIC_BUCKETS], 1);
+	gw_metrics_free(m);
+
+	/* 100 observations: 50 in (0, 0.005], 49 in (0.01, 0.025], 1 above 10 s */
+	uint64_t b[GW_METRIC_BUCKETS + 1] = {50, 0, 49};
+	b[GW_METRIC_BUCKETS] = 1;
+	double p50 = gw_history_quantile(b, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.5);
+	ck_assert_double_eq_tol(p50, 0.005, 1e-9);
+	double p90 = gw_history_quantile(b, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.9);
+	ck_assert_double_eq_tol(p90, 0.01 + 0.015 * 40.0 / 49.0, 1e-9);
+	double p999 = gw_history_quantile(b, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.999);
+	ck_assert_double_eq_tol(p999, 10, 1e-9); /* the open top bucket: its lower bound */
+	uint64_t none[GW_METRIC_BUCKETS + 1] = {0};
+	ck_assert(isnan(gw_history_quantile(none, GW_METRIC_BUCKETS + 1, gw_metric_bounds, 0.5)));
+}
+END_TEST
+
+START_TEST(history_empty)
+{
+	struct gw_fn f = {.name = "echo", .replicas = 1};
+	struct fx_buf b;
+	fx_buf_init(&b, 1 << 16);
+	f.metrics = gw_metrics_new();
+	ck_assert_int_eq(gw_history_json(&f, &b), 0);
+	ck_assert_str_eq(b.data,
+	                 "{\"function\":\"echo\",\"source\":\"gateway\",\"step_seconds\":10,"
+	                 "\"t\":[],\"invocations_per_second\":[],\"error_ratio\":[],"
+	                 "\"p50_seconds\":[],\"p99_seconds\":[],\"replicas\":[]}\n");
+	fx_buf_release(&b);
+	gw_metrics_free(f.metrics);
+}
+END_TEST
+
 START_TEST(inject)
 {
 	size_t n;
@@ -65,6 +112,8 @@ static Suite *suite(void)
 	Suite *s = suite_create("gateway_metrics");
 	TCase *t = tcase_create("metrics");
 	tcase_add_test(t, metrics_format);
+	tcase_add_test(t, snapshot_and_quantiles);
+	tcase_add_test(t, history_empty);
 	tcase_add_test(t, inject);
 	suite_add_tcase(s, t);
 	return s;

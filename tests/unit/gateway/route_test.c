@@ -80,6 +80,15 @@ START_TEST(routes)
 	ck_assert_int_eq(r.kind, GW_ROUTE_UI);
 	ck_assert_uint_eq(r.ui_path_len, 6);
 	ck_assert(strncmp(r.ui_path, "app.js", 6) == 0);
+	gw_route_parse("GET", "/ui/history/echo?x=1", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_HISTORY);
+	ck_assert_str_eq(r.name, "echo");
+	gw_route_parse("GET", "/ui/history/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/ui/history/Echo", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("GET", "/ui/history/echo/x", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
 	gw_route_parse("GET", "/healthz", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_HEALTHZ);
 	gw_route_parse("GET", "/metrics", NULL, &r);
@@ -91,21 +100,31 @@ START_TEST(routes)
 }
 END_TEST
 
-START_TEST(hop_headers)
+/* #17: a function never sees the UI's credentials, nor acts on the UI's. */
+START_TEST(function_headers)
 {
-	ck_assert(gw_header_is_hop("connection", NULL));
-	ck_assert(gw_header_is_hop("Keep-Alive", NULL));
-	ck_assert(gw_header_is_hop("Transfer-Encoding", NULL));
-	ck_assert(gw_header_is_hop("TE", NULL));
-	ck_assert(gw_header_is_hop("Upgrade", NULL));
-	ck_assert(gw_header_is_hop("Proxy-Authorization", NULL));
-	ck_assert(!gw_header_is_hop("Content-Type", NULL));
-	ck_assert(!gw_header_is_hop("X-Foo", "keep-alive"));
-	ck_assert(gw_header_is_hop("X-Foo", "keep-alive, x-foo"));
-	ck_assert(!gw_header_is_hop("X-Foobar", "x-foo"));
-	ck_assert(gw_header_value_ok("abc\tdef", 100));
-	ck_assert(!gw_header_value_ok("abc\r\ndef", 100));
-	ck_assert(!gw_header_value_ok("abcdef", 3));
+	ck_assert(gw_credentials_browser("Basic YWRtaW46cHc="));
+	ck_assert(gw_credentials_browser("  basic x"));
+	ck_assert(gw_credentials_browser("Digest username=\"a\""));
+	ck_assert(!gw_credentials_browser("Bearer abc"));
+	ck_assert(!gw_function_header_ok("WWW-Authenticate", "Basic realm=\"faas\"", true));
+	ck_assert(!gw_function_header_ok("www-authenticate", "Bearer, basic realm=x", true));
+	ck_assert(!gw_function_header_ok("WWW-Authenticate", "Digest realm=x", true));
+	ck_assert(gw_function_header_ok("WWW-Authenticate", "Bearer realm=\"api\"", true));
+	ck_assert(!gw_function_header_ok("Clear-Site-Data", "\"*\"", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/ui/", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; path=/system", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/functions", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/function/../ui", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/function/%2e%2e/ui", true));
+	ck_assert(!gw_function_header_ok("Set-Cookie", "s=1; Path=/function/a; Path=/", true));
+	ck_assert(gw_function_header_ok("Set-Cookie", "s=1; Path=/function/echo; HttpOnly", true));
+	ck_assert(gw_function_header_ok("Set-Cookie", "s=1; Path=/function", true));
+	ck_assert(gw_function_header_ok("Set-Cookie", "s=1; Secure", true));
+	ck_assert(
+	    !gw_function_header_ok("Set-Cookie", "s=1; Secure", false)); /* default path "/" */
+	ck_assert(gw_function_header_ok("Content-Type", "text/html", true));
 }
 END_TEST
 
@@ -292,7 +311,7 @@ static Suite *suite(void)
 	TCase *t = tcase_create("route");
 	tcase_add_test(t, names);
 	tcase_add_test(t, routes);
-	tcase_add_test(t, hop_headers);
+	tcase_add_test(t, function_headers);
 	tcase_add_test(t, alexa);
 	tcase_add_test(t, basic_auth);
 	tcase_add_test(t, mime);
