@@ -48,6 +48,7 @@ enum akind { K_CALL, K_DLQ_LIST, K_DLQ_REPLAY };
 struct gw_async {
 	struct fx_loop *loop;
 	struct MHD_Connection *c;
+	struct fx_resume resume;
 	char *uri;
 	enum astate st;
 	enum akind kind;
@@ -396,8 +397,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 	return MHD_YES;
 }
 
-/* Queues a for the publishers, its connection suspended (before a publisher
- * can see it, so its resume always follows the suspend). false: full. */
+/* Queues a for the publishers, its connection suspended; a publisher hands it
+ * back through fx_loop_resume (the loop's own thread resumes it, after this
+ * handler has returned). false: full. */
 static bool enqueue(struct gw_async *a)
 {
 	bool ok;
@@ -827,10 +829,9 @@ static void *publisher(void *arg)
 		pthread_mutex_unlock(&mu);
 
 		run_job(a);
-		/* a belongs to its connection again: the loop thread answers */
-		struct fx_loop *l = a->loop;
-		MHD_resume_connection(a->c);
-		fx_loop_poke(l); /* after this, a may be gone */
+		/* a belongs to its connection again: its loop resumes it and answers */
+		a->resume.c = a->c;
+		fx_loop_resume(a->loop, &a->resume); /* after this, a may be gone */
 	}
 }
 

@@ -153,7 +153,9 @@ expect_match "with Retry-After" $'Retry-After: [0-9]+\r' "$h"
 expect_match "and the call id, to send it again" $'X-Call-Id: ' "$h"
 expect_eq "the worker's health follows NATS" 503 "$(code "$QW/healthz")"
 nats "$NATS_PORT" || { t_fail "nats-server restarts on its port"; exit 1; }
-check "the gateway reconnects" wait_for 10 test "$(code -d x "$G/async-function/echo")" = 202
+# (a function: wait_for runs it again on each try)
+accepted() { [ "$(code -d x "$G/async-function/echo")" = 202 ]; }
+check "the gateway reconnects" wait_for 10 accepted
 
 # 300 calls; NATS is stopped after the 100th and started again 1 s later.
 : >"$T_DIR/codes"
