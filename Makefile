@@ -93,6 +93,14 @@ build/gen/ui_assets.c: FORCE
 build/%/gen/ui_assets.o: build/gen/ui_assets.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(FLAGS_$*) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+# The controller's /system/info names the release and the git commit it was
+# built from: build/gen/version.h (rewritten only when it changes).
+FX_RELEASE := 0.1.0
+build/gen/version.h: FORCE
+	@mkdir -p $(@D) && sha=$$(git rev-parse HEAD 2>/dev/null || echo unknown) && \
+	printf '#define FX_RELEASE "%s"\n#define FX_GIT_SHA "%s"\n' '$(FX_RELEASE)' "$$sha" >$@.tmp && \
+	{ cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
+build/rel/controller/api.o build/asan/controller/api.o: build/gen/version.h
 build/rel/libgateway.a: build/rel/gen/ui_assets.o
 build/asan/libgateway.a: build/asan/gen/ui_assets.o
 FORCE:

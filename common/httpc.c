@@ -565,7 +565,17 @@ int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				r = wait_fd(fd, POLLIN, deadline);
+				int64_t until = deadline;
+				if (req->cancel != NULL && *req->cancel) {
+					r = -ECANCELED;
+					why = "cancelled";
+					goto out;
+				}
+				if (req->cancel != NULL && (until < 0 || until > now_ms() + 500))
+					until = now_ms() + 500;
+				r = wait_fd(fd, POLLIN, until);
+				if (r == -ETIMEDOUT && until != deadline)
+					continue; /* a slice to look at *cancel */
 				if (r < 0) {
 					why = errno_text(r);
 					goto out;

@@ -36,6 +36,9 @@ struct fx_http_req {
 	 * return 0 to continue, non-zero to stop the transfer (not an error). */
 	int (*on_data)(const char *p, size_t n, void *arg);
 	void *arg;
+	/* When set, the transfer stops with -ECANCELED once *cancel is non-zero
+	 * (checked at least every 500 ms while nothing arrives). */
+	const volatile int *cancel;
 };
 
 struct fx_http_resp {

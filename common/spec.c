@@ -778,7 +778,7 @@ static bool want_duration(struct vc *c, const struct node *n, const char *field,
 }
 
 static bool want_memory(struct vc *c, const struct node *n, const char *field, uint64_t min,
-                        uint64_t *out)
+                        struct fx_resources *res)
 {
 	static const char what[] = "a size like 128Mi, 1Gi or 64M";
 	char b[80], lo[32];
@@ -798,15 +798,20 @@ static bool want_memory(struct vc *c, const struct node *n, const char *field, u
 	}
 	if (v < min) {
 		fx_format_size(min, lo, sizeof(lo));
-		verr(c, n, field, "must be at least %s (Docker's minimum), got %s", lo,
-		     shown(n, b, sizeof(b)));
+		verr(c, n, field, "must be at least %s, got %s", lo, shown(n, b, sizeof(b)));
 		return false;
 	}
-	*out = v;
+	if (strlen(s) > FX_QUANTITY_MAX) {
+		verr(c, n, field, "too long (at most %d characters)", FX_QUANTITY_MAX);
+		return false;
+	}
+	res->memory = v;
+	snprintf(res->memory_text, sizeof(res->memory_text), "%s", s);
 	return true;
 }
 
-static bool want_cpu(struct vc *c, const struct node *n, const char *field, int64_t *out)
+static bool want_cpu(struct vc *c, const struct node *n, const char *field,
+                     struct fx_resources *res)
 {
 	static const char what[] = "a CPU quantity like 500m, 0.5 or 2";
 	char b[80];
@@ -824,7 +829,12 @@ static bool want_cpu(struct vc *c, const struct node *n, const char *field, int6
 		verr(c, n, field, "must be between 1m and 1024, got %s", shown(n, b, sizeof(b)));
 		return false;
 	}
-	*out = v;
+	if (strlen(s) > FX_QUANTITY_MAX) {
+		verr(c, n, field, "too long (at most %d characters)", FX_QUANTITY_MAX);
+		return false;
+	}
+	res->cpu_milli = v;
+	snprintf(res->cpu_text, sizeof(res->cpu_text), "%s", s);
 	return true;
 }
 
@@ -999,9 +1009,28 @@ static const char *const reserved_env[][2] = {
     {"exec_timeout", "spec.timeouts.exec"},
 };
 
-/* A string -> string map (values: any scalar, null is ""). */
+/* Is the field behind reserved_env[r] left to the image (null), so that
+ * the variable may be set in env instead? */
+static bool env_field_unset(const struct fx_function *fn, size_t r)
+{
+	switch (r) {
+	case 0:
+		return fn->fprocess == NULL || fn->fprocess[0] == '\0';
+	case 1:
+		return fn->mode == FX_MODE_IMAGE;
+	case 2:
+		return fn->timeouts.read_ms == 0;
+	case 3:
+		return fn->timeouts.write_ms == 0;
+	default:
+		return fn->timeouts.exec_ms == 0;
+	}
+}
+
+/* A string -> string map (values: any scalar, null is ""). fn: the function
+ * so far (KEY_ENV: its fprocess, mode and timeouts are read), else NULL. */
 static int want_strmap(struct vc *c, const struct node *m, const char *path, enum keykind kk,
-                       struct fx_kvlist *out)
+                       const struct fx_function *fn, struct fx_kvlist *out)
 {
 	char fp[MAX_PATH];
 	if (is_null(m))
@@ -1032,8 +1061,11 @@ static int want_strmap(struct vc *c, const struct node *m, const char *path, enu
 			}
 			for (size_t r = 0; r < sizeof(reserved_env) / sizeof(reserved_env[0]);
 			     r++) {
-				if (strcmp(k->text, reserved_env[r][0]) == 0) {
-					verr(c, k, fp, "set by %s; use that field",
+				if (strcmp(k->text, reserved_env[r][0]) == 0 &&
+				    !env_field_unset(fn, r)) {
+					verr(c, k, fp,
+					     "set by %s; use that field (or set it to null to "
+					     "leave it to the image and this variable)",
 					     reserved_env[r][1]);
 					goto next;
 				}
@@ -1131,11 +1163,13 @@ static void want_resources(struct vc *c, const struct node *m, const char *path,
 		return;
 	if (mem != NULL && !is_null(mem)) {
 		join(fp, path, "memory");
-		want_memory(c, mem, fp, limits ? 6ULL << 20 : 0, &out->memory);
+		/* Under Docker's minimum (6Mi) is accepted and raised on the service
+		 * (svc_build), so what OpenFaaS users write deploys and reads back. */
+		want_memory(c, mem, fp, limits ? 1 : 0, out);
 	}
 	if (cpu != NULL && !is_null(cpu)) {
 		join(fp, path, "cpu");
-		want_cpu(c, cpu, fp, &out->cpu_milli);
+		want_cpu(c, cpu, fp, out);
 	}
 }
 
@@ -1222,10 +1256,10 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 			else if ((fn->name = strdup(s)) == NULL)
 				return -ENOMEM;
 		}
-		if (labels &&
-		    (rc = want_strmap(c, labels, "metadata.labels", KEY_LABEL, &fn->labels)) < 0)
+		if (labels && (rc = want_strmap(c, labels, "metadata.labels", KEY_LABEL, NULL,
+		                                &fn->labels)) < 0)
 			return rc;
-		if (ann && (rc = want_strmap(c, ann, "metadata.annotations", KEY_ANNOTATION,
+		if (ann && (rc = want_strmap(c, ann, "metadata.annotations", KEY_ANNOTATION, NULL,
 		                             &fn->annotations)) < 0)
 			return rc;
 	}
@@ -1250,7 +1284,9 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 		if ((fn->fprocess = strdup(s)) == NULL)
 			return -ENOMEM;
 	}
-	if (mode != NULL && !is_null(mode) && want_string(c, mode, "spec.mode", 64, &s)) {
+	if (mode != NULL && is_null(mode))
+		fn->mode = FX_MODE_IMAGE; /* explicit null: the image's own */
+	else if (mode != NULL && want_string(c, mode, "spec.mode", 64, &s)) {
 		if (strcmp(s, "fork") == 0)
 			fn->mode = FX_MODE_FORK;
 		else if (strcmp(s, "http") == 0)
@@ -1261,7 +1297,31 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 			verr(c, mode, "spec.mode", "expected fork, http or streaming, got %s",
 			     shown(mode, b, sizeof(b)));
 	}
-	if (env && (rc = want_strmap(c, env, "spec.env", KEY_ENV, &fn->env)) < 0)
+	if (tmo != NULL && is_null(tmo)) {
+		fn->timeouts.read_ms = fn->timeouts.write_ms = fn->timeouts.exec_ms = 0;
+	} else if (tmo != NULL) {
+		const struct node *rd = NULL, *wr = NULL, *ex = NULL;
+		const struct field tf[] = {{"read", &rd}, {"write", &wr}, {"exec", &ex}};
+		/* absent: the default (10s); null: the image's own (0) */
+		if (walk_map(c, tmo, "spec.timeouts", tf, 3, false)) {
+			if (rd && is_null(rd))
+				fn->timeouts.read_ms = 0;
+			else if (rd)
+				want_duration(c, rd, "spec.timeouts.read", 1, DAY_MS,
+				              &fn->timeouts.read_ms);
+			if (wr && is_null(wr))
+				fn->timeouts.write_ms = 0;
+			else if (wr)
+				want_duration(c, wr, "spec.timeouts.write", 1, DAY_MS,
+				              &fn->timeouts.write_ms);
+			if (ex && is_null(ex))
+				fn->timeouts.exec_ms = 0;
+			else if (ex)
+				want_duration(c, ex, "spec.timeouts.exec", 1, DAY_MS,
+				              &fn->timeouts.exec_ms);
+		}
+	}
+	if (env && (rc = want_strmap(c, env, "spec.env", KEY_ENV, fn, &fn->env)) < 0)
 		return rc;
 	if (sec && (rc = want_strlist(c, sec, "spec.secrets", MAX_SECRETS, true, &fn->secrets)) < 0)
 		return rc;
@@ -1283,10 +1343,12 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 		verr(c, req, "spec.requests.cpu", "must not exceed spec.limits.cpu (%s)", lo);
 	}
 	if (scale != NULL && !is_null(scale)) {
-		const struct node *mn = NULL, *mx = NULL, *fa = NULL, *ze = NULL, *co = NULL;
-		const struct field scf[] = {
-		    {"min", &mn}, {"max", &mx}, {"factor", &fa}, {"zero", &ze}, {"cooldown", &co}};
-		if (walk_map(c, scale, "spec.scale", scf, 5, false)) {
+		const struct node *mn = NULL, *mx = NULL, *fa = NULL, *ze = NULL, *co = NULL,
+		                  *zd = NULL;
+		const struct field scf[] = {{"min", &mn},      {"max", &mx},
+		                            {"factor", &fa},   {"zero", &ze},
+		                            {"cooldown", &co}, {"zeroDuration", &zd}};
+		if (walk_map(c, scale, "spec.scale", scf, 6, false)) {
 			bool okmin = true, okmax = true;
 			if (mn && !is_null(mn)) {
 				int64_t v;
@@ -1320,21 +1382,11 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 			if (co && !is_null(co))
 				want_duration(c, co, "spec.scale.cooldown", 0, DAY_MS,
 				              &fn->scale.cooldown_ms);
-		}
-	}
-	if (tmo != NULL && !is_null(tmo)) {
-		const struct node *rd = NULL, *wr = NULL, *ex = NULL;
-		const struct field tf[] = {{"read", &rd}, {"write", &wr}, {"exec", &ex}};
-		if (walk_map(c, tmo, "spec.timeouts", tf, 3, false)) {
-			if (rd && !is_null(rd))
-				want_duration(c, rd, "spec.timeouts.read", 1, DAY_MS,
-				              &fn->timeouts.read_ms);
-			if (wr && !is_null(wr))
-				want_duration(c, wr, "spec.timeouts.write", 1, DAY_MS,
-				              &fn->timeouts.write_ms);
-			if (ex && !is_null(ex))
-				want_duration(c, ex, "spec.timeouts.exec", 1, DAY_MS,
-				              &fn->timeouts.exec_ms);
+			/* absent or null: the platform's idle window (the controller's
+			 * idle_window setting) */
+			if (zd && !is_null(zd))
+				want_duration(c, zd, "spec.scale.zeroDuration", 1000, 30 * DAY_MS,
+				              &fn->scale.zero_duration_ms);
 		}
 	}
 	if (rofs && !is_null(rofs))
@@ -1464,14 +1516,19 @@ static struct node *stack_function(struct vc *c, const struct node *key, const s
 			goto fail_sc;
 		for (size_t i = 0; i + 1 < labels->n; i += 2) {
 			const struct node *k = labels->kids[i], *v = labels->kids[i + 1];
-			static const char *const sk[] = {"min", "max", "factor", "zero"};
+			static const char *const sk[][2] = {{"min", "min"},
+			                                    {"max", "max"},
+			                                    {"factor", "factor"},
+			                                    {"zero", "zero"},
+			                                    {"zero-duration", "zeroDuration"}};
 			bool scale = false;
 			if (k->t == N_SCALAR && strncmp(k->text, "com.openfaas.scale.", 19) == 0) {
-				for (size_t j = 0; j < 4; j++) {
-					if (strcmp(k->text + 19, sk[j]) != 0 || v->t != N_SCALAR)
+				for (size_t j = 0; j < 5; j++) {
+					if (strcmp(k->text + 19, sk[j][0]) != 0 || v->t != N_SCALAR)
 						continue;
 					/* label values are strings: read them as typed */
-					if (map_put(sc, sk[j], mk_scalar(v->text, true, v), k) < 0)
+					if (map_put(sc, sk[j][1], mk_scalar(v->text, true, v), k) <
+					    0)
 						goto fail_lab;
 					scale = true;
 				}
@@ -1499,7 +1556,11 @@ static struct node *stack_function(struct vc *c, const struct node *key, const s
 	    map_put(spec, "constraints", dup_or_null(cons), f) < 0 ||
 	    map_put(spec, "limits", dup_or_null(lim), f) < 0 ||
 	    map_put(spec, "requests", dup_or_null(req), f) < 0 ||
-	    map_put(spec, "readOnlyRootFilesystem", dup_or_null(rofs), f) < 0)
+	    map_put(spec, "readOnlyRootFilesystem", dup_or_null(rofs), f) < 0 ||
+	    /* An OpenFaaS function's mode and timeouts are its image's (ENV) or
+	     * its environment's: null leaves them to those. */
+	    map_put(spec, "mode", mk_scalar("null", true, f), f) < 0 ||
+	    map_put(spec, "timeouts", mk_scalar("null", true, f), f) < 0)
 		goto fail_sc;
 	if (sc->n == 0) {
 		node_free(sc);
@@ -1807,6 +1868,8 @@ const char *fx_spec_mode_name(enum fx_mode m)
 		return "http";
 	case FX_MODE_STREAMING:
 		return "streaming";
+	case FX_MODE_IMAGE:
+		return NULL;
 	default:
 		return "fork";
 	}
@@ -1903,13 +1966,13 @@ static void emit_res(struct fx_buf *b, const char *key, const struct fx_resource
 	if (r->memory) {
 		fx_format_size(r->memory, t, sizeof(t));
 		fx_buf_puts(b, "    memory: ");
-		emit_str(b, t);
+		emit_str(b, r->memory_text[0] ? r->memory_text : t);
 		fx_buf_puts(b, "\n");
 	}
 	if (r->cpu_milli) {
 		fx_spec_format_cpu(r->cpu_milli, t, sizeof(t));
 		fx_buf_puts(b, "    cpu: ");
-		emit_str(b, t);
+		emit_str(b, r->cpu_text[0] ? r->cpu_text : t);
 		fx_buf_puts(b, "\n");
 	}
 }
@@ -1921,6 +1984,15 @@ static void emit_dur(struct fx_buf *b, const char *indent, const char *key, int6
 	fx_buf_appendf(b, "%s%s: ", indent, key);
 	emit_str(b, t);
 	fx_buf_puts(b, "\n");
+}
+
+/* A timeout: 0 is null (the image's own). */
+static void emit_timeout(struct fx_buf *b, const char *key, int64_t ms)
+{
+	if (ms == 0)
+		fx_buf_appendf(b, "    %s: null\n", key);
+	else
+		emit_dur(b, "    ", key, ms);
 }
 
 char *fx_spec_canonical(const struct fx_function *fn)
@@ -1937,7 +2009,8 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	emit_str(&b, fn->image ? fn->image : "");
 	fx_buf_puts(&b, "\n  fprocess: ");
 	emit_str(&b, fn->fprocess ? fn->fprocess : "");
-	fx_buf_appendf(&b, "\n  mode: %s\n", fx_spec_mode_name(fn->mode));
+	fx_buf_appendf(&b, "\n  mode: %s\n",
+	               fn->mode == FX_MODE_IMAGE ? "null" : fx_spec_mode_name(fn->mode));
 	emit_kv(&b, "  ", "env", &fn->env);
 	emit_list(&b, "  ", "secrets", &fn->secrets);
 	emit_list(&b, "  ", "constraints", &fn->constraints);
@@ -1948,10 +2021,12 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	               (long long)fn->scale.min, (long long)fn->scale.max,
 	               (long long)fn->scale.factor, fn->scale.zero ? "true" : "false");
 	emit_dur(&b, "    ", "cooldown", fn->scale.cooldown_ms);
+	if (fn->scale.zero_duration_ms > 0) /* only when set: its default is the platform's */
+		emit_dur(&b, "    ", "zeroDuration", fn->scale.zero_duration_ms);
 	fx_buf_puts(&b, "  timeouts:\n");
-	emit_dur(&b, "    ", "read", fn->timeouts.read_ms);
-	emit_dur(&b, "    ", "write", fn->timeouts.write_ms);
-	emit_dur(&b, "    ", "exec", fn->timeouts.exec_ms);
+	emit_timeout(&b, "read", fn->timeouts.read_ms);
+	emit_timeout(&b, "write", fn->timeouts.write_ms);
+	emit_timeout(&b, "exec", fn->timeouts.exec_ms);
 	/* Only when set: the canonical text (and so the spec hash) of a function
 	 * without a user is what it was before the field existed. */
 	if (fn->user != NULL && fn->user[0] != '\0') {
@@ -2006,11 +2081,13 @@ static struct json_object *res_json(const struct fx_resources *r)
 		return NULL;
 	if (r->memory) {
 		fx_format_size(r->memory, t, sizeof(t));
-		json_object_object_add(o, "memory", json_object_new_string(t));
+		json_object_object_add(
+		    o, "memory", json_object_new_string(r->memory_text[0] ? r->memory_text : t));
 	}
 	if (r->cpu_milli) {
 		fx_spec_format_cpu(r->cpu_milli, t, sizeof(t));
-		json_object_object_add(o, "cpu", json_object_new_string(t));
+		json_object_object_add(o, "cpu",
+		                       json_object_new_string(r->cpu_text[0] ? r->cpu_text : t));
 	}
 	return o;
 }
@@ -2048,7 +2125,9 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(s, "image", json_object_new_string(fn->image ? fn->image : ""));
 	json_object_object_add(s, "fprocess",
 	                       json_object_new_string(fn->fprocess ? fn->fprocess : ""));
-	json_object_object_add(s, "mode", json_object_new_string(fx_spec_mode_name(fn->mode)));
+	json_object_object_add(
+	    s, "mode",
+	    fn->mode == FX_MODE_IMAGE ? NULL : json_object_new_string(fx_spec_mode_name(fn->mode)));
 	json_object_object_add(s, "env", kv_json(&fn->env));
 	json_object_object_add(s, "secrets", list_json(&fn->secrets));
 	json_object_object_add(s, "constraints", list_json(&fn->constraints));
@@ -2059,10 +2138,16 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(sc, "factor", json_object_new_int64(fn->scale.factor));
 	json_object_object_add(sc, "zero", json_object_new_boolean(fn->scale.zero));
 	json_object_object_add(sc, "cooldown", dur_json(fn->scale.cooldown_ms));
+	if (fn->scale.zero_duration_ms > 0)
+		json_object_object_add(sc, "zeroDuration", dur_json(fn->scale.zero_duration_ms));
 	json_object_object_add(s, "scale", sc);
-	json_object_object_add(to, "read", dur_json(fn->timeouts.read_ms));
-	json_object_object_add(to, "write", dur_json(fn->timeouts.write_ms));
-	json_object_object_add(to, "exec", dur_json(fn->timeouts.exec_ms));
+	/* a timeout left to the image is JSON null */
+	json_object_object_add(to, "read",
+	                       fn->timeouts.read_ms ? dur_json(fn->timeouts.read_ms) : NULL);
+	json_object_object_add(to, "write",
+	                       fn->timeouts.write_ms ? dur_json(fn->timeouts.write_ms) : NULL);
+	json_object_object_add(to, "exec",
+	                       fn->timeouts.exec_ms ? dur_json(fn->timeouts.exec_ms) : NULL);
 	json_object_object_add(s, "timeouts", to);
 	json_object_object_add(s, "readOnlyRootFilesystem",
 	                       json_object_new_boolean(fn->read_only_root_fs));

@@ -15,7 +15,8 @@
  * (file omitted when unknown, line:col omitted for JSON input).
  *
  * The same loader reads OpenFaaS stack.yml files (provider + functions map);
- * com.openfaas.scale.{min,max,factor,zero} labels become spec.scale.
+ * com.openfaas.scale.{min,max,factor,zero,zero-duration} labels become
+ * spec.scale.
  *
  * Canonical form: YAML text with every default filled in, keys in a fixed
  * order, maps sorted by key. It is what the controller stores, and its SHA-256
@@ -48,7 +49,9 @@
  * other faas.* label is the controller's. */
 #define FX_LABEL_APPLYSET "faas.applyset"
 
-enum fx_mode { FX_MODE_FORK, FX_MODE_HTTP, FX_MODE_STREAMING };
+/* FX_MODE_IMAGE: "mode: null", the image's own (its ENV, else the watchdog's
+ * default): the controller writes no mode into the service. */
+enum fx_mode { FX_MODE_FORK, FX_MODE_HTTP, FX_MODE_STREAMING, FX_MODE_IMAGE };
 
 struct fx_kv {
 	char *key;
@@ -66,9 +69,15 @@ struct fx_strlist {
 	size_t n;
 };
 
+#define FX_QUANTITY_MAX 31 /* characters of a quantity as written */
+
 struct fx_resources {
 	uint64_t memory;   /* bytes; 0: not set */
 	int64_t cpu_milli; /* millicores; 0: not set */
+	/* As written ("5M", "128Mi", "0.5", "100m"), kept so that what was
+	 * deployed reads back the same; "" when not set. */
+	char memory_text[FX_QUANTITY_MAX + 1];
+	char cpu_text[FX_QUANTITY_MAX + 1];
 };
 
 struct fx_scale {
@@ -76,8 +85,11 @@ struct fx_scale {
 	int64_t factor;   /* percent of max per firing alert, 0..100; 0 disables alerts */
 	bool zero;        /* may scale to zero when idle */
 	int64_t cooldown_ms;
+	/* idle this long before scale to zero; 0: the platform's idle window */
+	int64_t zero_duration_ms;
 };
 
+/* 0: "null", the image's own (the controller writes no variable). */
 struct fx_timeouts {
 	int64_t read_ms, write_ms, exec_ms;
 };

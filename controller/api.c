@@ -6,7 +6,9 @@
  *   /healthz, /metrics */
 #include "controller.h"
 
+#include "base64.h"
 #include "buf.h"
+#include "build/gen/version.h"
 #include "json.h"
 #include "log.h"
 #include "units.h"
@@ -15,10 +17,13 @@
 #include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/utsname.h>
+#include <time.h>
 
 static struct ctl *ctl;
 static struct api_conf conf;
@@ -38,7 +43,8 @@ struct reply {
 	unsigned status;
 	char *body; /* owned */
 	const char *type;
-	const char *result; /* X-Faas-Result */
+	const char *result;        /* X-Faas-Result */
+	struct MHD_Response *resp; /* a streamed answer (logs), instead of body */
 };
 
 /* ---- replies ---- */
@@ -99,6 +105,40 @@ static void reply_spec_errors(struct reply *r, struct fx_spec_errs *errs)
 	reply_error(r, 400, first, fx_spec_errs_to_json(errs));
 	free(first);
 	fx_spec_errs_release(errs);
+}
+
+/* ---- namespaces: this install serves one, conf.namespace_ ---- */
+
+/* Is ns (a ?namespace= value or a body's "namespace"; NULL or "" when not
+ * given) this install's? If not, replies 404 and returns false. */
+static bool ns_ours(struct reply *r, const char *ns)
+{
+	char msg[200];
+	if (ns == NULL || *ns == '\0' || strcmp(ns, conf.namespace_) == 0)
+		return true;
+	snprintf(msg, sizeof(msg), "namespace \"%.64s\" not found (this install serves \"%s\")", ns,
+	         conf.namespace_);
+	reply_error(r, 404, msg, NULL);
+	return false;
+}
+
+/* The same for a JSON body's "namespace" member (absent, null or a string). */
+static bool ns_body_ours(struct reply *r, struct json_object *in)
+{
+	struct json_object *ns = docker_jget(in, "namespace");
+	if (ns != NULL && !json_object_is_type(ns, json_type_null) &&
+	    !json_object_is_type(ns, json_type_string)) {
+		reply_error(r, 400, "namespace: expected a string", NULL);
+		return false;
+	}
+	return ns_ours(r, ns != NULL ? json_object_get_string(ns) : NULL);
+}
+
+static void namespaces(struct reply *r)
+{
+	struct json_object *a = json_object_new_array();
+	json_object_array_add(a, json_object_new_string(conf.namespace_));
+	reply_json(r, 200, a);
 }
 
 /* ---- reading state ---- */
@@ -189,43 +229,16 @@ static struct json_object *function_json(const struct stored *s, struct json_obj
 	return o;
 }
 
+/* The FunctionStatus of a stored function and its service (NULL: not made
+ * yet, so the replicas the reconcile will give it: scale.min). */
 static struct json_object *openfaas_json(const struct stored *s, struct json_object *svc)
 {
-	struct json_object *o = json_object_new_object(), *labels = json_object_new_object(),
-	                   *ann = json_object_new_object();
-	int64_t replicas = svc ? svc_replicas(docker_jget(svc, "Spec")) : 0;
+	int64_t replicas = svc ? svc_replicas(docker_jget(svc, "Spec")) : s->fn.scale.min;
 	struct json_object *running =
 	    docker_jget(docker_jget(svc, "ServiceStatus"), "RunningTasks");
-	json_object_object_add(o, "name", json_object_new_string(s->fn.name));
-	json_object_object_add(o, "image", json_object_new_string(s->fn.image));
-	json_object_object_add(o, "replicas", json_object_new_int64(replicas < 0 ? 0 : replicas));
-	json_object_object_add(o, "availableReplicas",
-	                       json_object_new_int64(running ? json_object_get_int64(running) : 0));
-	json_object_object_add(o, "invocationCount", json_object_new_int64(0));
-	json_object_object_add(o, "envProcess", json_object_new_string(s->fn.fprocess));
-	json_object_object_add(o, "zero", json_object_new_boolean(s->fn.scale.zero));
-	for (size_t i = 0; i < s->fn.labels.n; i++)
-		json_object_object_add(labels, s->fn.labels.v[i].key,
-		                       json_object_new_string(s->fn.labels.v[i].value));
-	/* The scale settings, as OpenFaaS tooling reads them. */
-	{
-		char t[24];
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.min);
-		json_object_object_add(labels, "com.openfaas.scale.min", json_object_new_string(t));
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.max);
-		json_object_object_add(labels, "com.openfaas.scale.max", json_object_new_string(t));
-		snprintf(t, sizeof(t), "%lld", (long long)s->fn.scale.factor);
-		json_object_object_add(labels, "com.openfaas.scale.factor",
-		                       json_object_new_string(t));
-		json_object_object_add(labels, "com.openfaas.scale.zero",
-		                       json_object_new_string(s->fn.scale.zero ? "true" : "false"));
-	}
-	for (size_t i = 0; i < s->fn.annotations.n; i++)
-		json_object_object_add(ann, s->fn.annotations.v[i].key,
-		                       json_object_new_string(s->fn.annotations.v[i].value));
-	json_object_object_add(o, "labels", labels);
-	json_object_object_add(o, "annotations", ann);
-	return o;
+	return of_function_status(&s->fn, conf.namespace_, s->created, replicas,
+	                          running ? json_object_get_int64(running) : 0,
+	                          svc != NULL && replicas == 0);
 }
 
 static void get_functions(struct reply *r, bool openfaas)
@@ -386,9 +399,14 @@ static void get_endpoints(struct reply *r, const char *name)
 
 /* ---- writes ---- */
 
+/* How a write treats an existing function: the kubectl-style PUT creates
+ * or configures; OpenFaaS's POST only creates and its PUT only updates. */
+enum apply_how { APPLY_ANY, APPLY_CREATE, APPLY_UPDATE };
+
 /* Applies fn (validated). dry: only diff. Fills r. */
-static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool openfaas)
+static void apply(struct reply *r, const struct fx_function *fn, bool dry, enum apply_how how)
 {
+	bool openfaas = how != APPLY_ANY;
 	struct stored prev;
 	char *err = NULL, *now_text, *prev_text = NULL;
 	int rc, have;
@@ -405,6 +423,20 @@ static void apply(struct reply *r, const struct fx_function *fn, bool dry, bool 
 	}
 	free(err);
 	err = NULL;
+	if (how == APPLY_CREATE && have == 0) {
+		char msg[200];
+		pthread_mutex_unlock(&write_mu);
+		stored_release(&prev);
+		snprintf(msg, sizeof(msg),
+		         "function %s already exists (PUT /system/functions updates it)", fn->name);
+		reply_error(r, 409, msg, NULL);
+		return;
+	}
+	if (how == APPLY_UPDATE && have != 0) {
+		pthread_mutex_unlock(&write_mu);
+		reply_error(r, 404, "no such function (POST /system/functions creates it)", NULL);
+		return;
+	}
 	now_text = fx_spec_canonical(fn);
 	if (have == 0)
 		prev_text = fx_spec_canonical(&prev.fn);
@@ -484,7 +516,7 @@ static void put_function(struct reply *r, const char *name, const char *body, si
 		reply_error(r, 409, msg, NULL);
 		return;
 	}
-	apply(r, &fn, dry, false);
+	apply(r, &fn, dry, APPLY_ANY);
 	fx_function_release(&fn);
 }
 
@@ -545,11 +577,12 @@ static struct json_object *parse_json_body(struct reply *r, const char *body, si
 	return o;
 }
 
-/* A com.openfaas.scale.* label's value (a string, as labels are) with its type
- * back: an integer for min/max/factor, a boolean for zero. NULL with an error
- * in errs when it has none. New reference. */
-static struct json_object *scale_label(const char *k, struct json_object *v, bool boolean,
-                                       struct fx_spec_errs *errs)
+/* A com.openfaas.scale.* label's value (a string, as labels are): an integer
+ * for min/max/factor, "true"/"false" for zero. false with an error in errs
+ * when it is not one. The label itself stays as written (FunctionStatus reads
+ * it back); of_deployment_to_spec turns it into spec.scale. */
+static bool scale_label_ok(const char *k, struct json_object *v, bool boolean,
+                           struct fx_spec_errs *errs)
 {
 	char field[96];
 	const char *t;
@@ -560,43 +593,66 @@ static struct json_object *scale_label(const char *k, struct json_object *v, boo
 		fx_spec_errs_add(errs, NULL, 0, 0, 0, field, "expected a string (%s), got %s",
 		                 boolean ? "\"true\" or \"false\"" : "an integer such as \"2\"",
 		                 v == NULL ? "null" : json_type_to_name(json_object_get_type(v)));
-		return NULL;
+		return false;
 	}
 	t = json_object_get_string(v);
 	n = (size_t)json_object_get_string_len(v);
 	if (boolean) {
 		if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0)
-			return json_object_new_boolean(strcmp(t, "true") == 0);
+			return true;
 		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
 		                 "expected \"true\" or \"false\", got \"%.64s\"", t);
-		return NULL;
+		return false;
 	}
 	/* Digits only, few enough for int64; the schema checks the range. */
 	if (n == 0 || n > 9 || strspn(t, "0123456789") != n) {
 		fx_spec_errs_add(errs, NULL, 0, 0, 0, field,
 		                 "expected an integer such as \"2\", got \"%.64s\"", t);
-		return NULL;
+		return false;
 	}
-	return json_object_new_int64(strtoll(t, NULL, 10));
+	return true;
+}
+
+/* A parsed FunctionDeployment object (borrowed) as a Function: every bad
+ * scale label reported, then of_deployment_to_spec and the schema. */
+static int openfaas_object(struct json_object *in, struct fx_function *out,
+                           struct fx_spec_errs *errs)
+{
+	static const char *const sk[] = {"min", "max", "factor", "zero"};
+	struct json_object *labels = docker_jget(in, "labels"), *f;
+	size_t before = errs->n + errs->dropped;
+	char *err = NULL;
+	int rc;
+
+	if (labels != NULL && json_object_is_type(labels, json_type_object)) {
+		json_object_object_foreach(labels, k, v)
+		{
+			for (size_t i = 0; i < 4; i++)
+				if (strncmp(k, OF_LABEL_SCALE, strlen(OF_LABEL_SCALE)) == 0 &&
+				    strcmp(k + strlen(OF_LABEL_SCALE), sk[i]) == 0)
+					scale_label_ok(k, v, i == 3, errs);
+		}
+	}
+	if (errs->n + errs->dropped > before)
+		return -EINVAL;
+	f = of_deployment_to_spec(in, &err);
+	if (f == NULL) {
+		if (err == NULL)
+			return -ENOMEM;
+		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "%s", err);
+		free(err);
+		return -EINVAL;
+	}
+	rc = fx_spec_from_json(f, NULL, out, errs);
+	json_object_put(f);
+	return rc;
 }
 
 int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
                           struct fx_spec_errs *errs)
 {
-	static const char *const copy_spec[][2] = {
-	    {"image", "image"},
-	    {"envProcess", "fprocess"},
-	    {"envVars", "env"},
-	    {"secrets", "secrets"},
-	    {"constraints", "constraints"},
-	    {"limits", "limits"},
-	    {"requests", "requests"},
-	    {"readOnlyRootFilesystem", "readOnlyRootFilesystem"},
-	};
-	static const char *const sk[] = {"min", "max", "factor", "zero"};
-	struct json_object *in = NULL, *f, *meta, *spec, *labels, *scale;
+	struct json_object *in = NULL;
 	char *jerr = NULL;
-	size_t before = errs->n + errs->dropped;
 	int rc;
 
 	if (body == NULL || len == 0) {
@@ -615,78 +671,27 @@ int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
 		fx_spec_errs_add(errs, NULL, 0, 0, 0, "", "invalid JSON: expected an object");
 		return -EINVAL;
 	}
-	f = json_object_new_object();
-	meta = json_object_new_object();
-	spec = json_object_new_object();
-	scale = json_object_new_object();
-	labels = json_object_new_object();
-	if (f == NULL || meta == NULL || spec == NULL || scale == NULL || labels == NULL) {
-		json_object_put(in);
-		json_object_put(f);
-		json_object_put(meta);
-		json_object_put(spec);
-		json_object_put(scale);
-		json_object_put(labels);
-		return -ENOMEM;
-	}
-	json_object_object_add(f, "apiVersion", json_object_new_string("faas/v1"));
-	json_object_object_add(f, "kind", json_object_new_string("Function"));
-	if (docker_jget(in, "service"))
-		json_object_object_add(meta, "name", json_object_get(docker_jget(in, "service")));
-	if (docker_jget(in, "annotations"))
-		json_object_object_add(meta, "annotations",
-		                       json_object_get(docker_jget(in, "annotations")));
-	if (docker_jget(in, "labels") &&
-	    json_object_is_type(docker_jget(in, "labels"), json_type_object)) {
-		json_object_object_foreach(docker_jget(in, "labels"), k, v)
-		{
-			bool sc = false;
-			for (size_t i = 0; i < 4; i++) {
-				if (strncmp(k, "com.openfaas.scale.", 19) != 0 ||
-				    strcmp(k + 19, sk[i]) != 0)
-					continue;
-				/* label values are strings: give them their type back */
-				struct json_object *t = scale_label(k, v, i == 3, errs);
-				if (t != NULL)
-					json_object_object_add(scale, sk[i], t);
-				sc = true;
-			}
-			if (!sc)
-				json_object_object_add(labels, k, json_object_get(v));
-		}
-	} else if (docker_jget(in, "labels")) {
-		/* the schema reports its type */
-		json_object_put(labels);
-		labels = json_object_get(docker_jget(in, "labels"));
-	}
-	json_object_object_add(meta, "labels", labels);
-	for (size_t i = 0; i < sizeof(copy_spec) / sizeof(copy_spec[0]); i++)
-		if (docker_jget(in, copy_spec[i][0]))
-			json_object_object_add(spec, copy_spec[i][1],
-			                       json_object_get(docker_jget(in, copy_spec[i][0])));
-	if (json_object_object_length(scale) > 0)
-		json_object_object_add(spec, "scale", scale);
-	else
-		json_object_put(scale);
-	json_object_object_add(f, "metadata", meta);
-	json_object_object_add(f, "spec", spec);
+	rc = openfaas_object(in, out, errs);
 	json_object_put(in);
-	rc = fx_spec_from_json(f, NULL, out, errs);
-	json_object_put(f);
-	if (rc == 0 && errs->n + errs->dropped > before) {
-		/* a scale label was refused above */
-		fx_function_release(out);
-		return -EINVAL;
-	}
 	return rc;
 }
 
-/* OpenFaaS deployment JSON -> our Function, validated by the same schema. */
-static void deploy_openfaas(struct reply *r, const char *body, size_t len)
+/* OpenFaaS FunctionDeployment -> our Function, validated by the same schema.
+ * POST creates (409 when it exists), PUT updates (404 when it does not). */
+static void deploy_openfaas(struct reply *r, const char *body, size_t len, bool create)
 {
+	struct json_object *in = parse_json_body(r, body, len);
 	struct fx_function fn;
 	struct fx_spec_errs errs = {0};
-	int rc = api_openfaas_function(body, len, &fn, &errs);
+	int rc;
+	if (in == NULL)
+		return;
+	if (!ns_body_ours(r, in)) {
+		json_object_put(in);
+		return;
+	}
+	rc = openfaas_object(in, &fn, &errs);
+	json_object_put(in);
 	if (rc < 0) {
 		if (rc == -EINVAL)
 			reply_spec_errors(r, &errs);
@@ -695,7 +700,7 @@ static void deploy_openfaas(struct reply *r, const char *body, size_t len)
 		fx_spec_errs_release(&errs);
 		return;
 	}
-	apply(r, &fn, false, true);
+	apply(r, &fn, false, create ? APPLY_CREATE : APPLY_UPDATE);
 	fx_function_release(&fn);
 }
 
@@ -704,7 +709,8 @@ static void delete_openfaas(struct reply *r, const char *body, size_t len)
 	struct json_object *in = parse_json_body(r, body, len);
 	if (in == NULL)
 		return;
-	delete_function(r, docker_jstr(in, "functionName"), true);
+	if (ns_body_ours(r, in))
+		delete_function(r, docker_jstr(in, "functionName"), true);
 	json_object_put(in);
 }
 
@@ -761,6 +767,10 @@ static void scale_function(struct reply *r, const char *name, const char *body, 
 	if (docker_jget(in, "serviceName") && strcmp(docker_jstr(in, "serviceName"), name) != 0) {
 		json_object_put(in);
 		reply_error(r, 400, "serviceName differs from the name in the path", NULL);
+		return;
+	}
+	if (!ns_body_ours(r, in)) {
+		json_object_put(in);
 		return;
 	}
 	want = json_object_get_int64(rep);
@@ -844,6 +854,17 @@ static void alerts(struct reply *r, const char *body, size_t len)
 			alert_ignored(a, why);
 			continue;
 		}
+		/* A function whose spec (com.openfaas.scale.zero-duration) asks for a
+		 * longer idle time than the rule's window waits for a later repeat
+		 * of the same incident (Alertmanager repeats FunctionIdle). */
+		if (a->idle && a->firing &&
+		    !alert_idle_long_enough(a, sc.zero_duration_ms, conf.idle_window_ms,
+		                            (int64_t)time(NULL))) {
+			log_debug("alert_idle_wait",
+			          "function=%s zero_duration_ms=%lld starts=%lld", a->function,
+			          (long long)sc.zero_duration_ms, (long long)a->starts_s);
+			continue;
+		}
 		pthread_mutex_lock(&alert_mu);
 		if (a->idle)
 			fresh = alert_memory_should_zero(ctl->alerts, a, now, sc.cooldown_ms);
@@ -900,137 +921,500 @@ static void alerts(struct reply *r, const char *body, size_t len)
 	}
 }
 
-/* ---- secrets (OpenFaaS API): Docker secrets labelled faas.secret ---- */
+/* ---- secrets (OpenFaaS API): this install's secrets only (secrets.c) ---- */
+
+#define SECRET_MAX_BYTES   (500 * 1024) /* Docker's limit */
+#define SECRET_SWITCH_MS   30000        /* bound on the services' switch to a new version */
+#define SECRET_SWITCH_STEP 250
+
+/* The stored functions that mount secret name: 0 with *users (caller frees
+ * each and the array) and *n, or a negative errno with *err. */
+static int secret_users(const char *name, char ***users, size_t *n, char **err)
+{
+	struct stored *v = NULL;
+	size_t nv = 0;
+	char **u;
+	int rc = store_list(&ctl->docker, &v, &nv, err);
+	if (rc < 0)
+		return rc;
+	u = calloc(nv ? nv : 1, sizeof(*u));
+	*n = 0;
+	for (size_t i = 0; u && i < nv; i++)
+		for (size_t j = 0; j < v[i].fn.secrets.n; j++)
+			if (strcmp(v[i].fn.secrets.v[j], name) == 0 &&
+			    (u[*n] = strdup(v[i].fn.name)) != NULL)
+				(*n)++;
+	stored_list_release(v, nv);
+	if (u == NULL)
+		return -ENOMEM;
+	*users = u;
+	return 0;
+}
+
+static void free_users(char **u, size_t n)
+{
+	for (size_t i = 0; u && i < n; i++)
+		free(u[i]);
+	free(u);
+}
+
+/* Does any of our services' spec still mount a secret version other than
+ * keep of name? */
+static bool old_version_mounted(const struct secret_set *set, const char *name,
+                                const struct secret_ver *keep)
+{
+	struct json_object *svcs = NULL;
+	char *err = NULL;
+	bool found = false;
+	if (observe(&svcs, NULL, &err) < 0) {
+		free(err);
+		return true; /* cannot tell: assume so */
+	}
+	for (size_t i = 0; !found && i < json_object_array_length(svcs); i++) {
+		struct json_object *sec = docker_jget(
+		    docker_jget(docker_jget(docker_jget(json_object_array_get_idx(svcs, i), "Spec"),
+		                            "TaskTemplate"),
+		                "ContainerSpec"),
+		    "Secrets");
+		for (size_t j = 0; !found && sec && json_object_is_type(sec, json_type_array) &&
+		                   j < json_object_array_length(sec);
+		     j++) {
+			const char *id = docker_jstr(json_object_array_get_idx(sec, j), "SecretID");
+			for (size_t k = 0; k < set->n; k++)
+				if (strcmp(set->v[k].name, name) == 0 && &set->v[k] != keep &&
+				    strcmp(set->v[k].id, id) == 0)
+					found = true;
+		}
+	}
+	json_object_put(svcs);
+	return found;
+}
+
+/* Every version of name but keep (NULL: all). 0, or the first error. */
+static int remove_versions(const struct secret_set *set, const char *name,
+                           const struct secret_ver *keep, char **err)
+{
+	int first = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		char *e = NULL;
+		int rc;
+		if (strcmp(set->v[i].name, name) != 0 || &set->v[i] == keep)
+			continue;
+		rc = secrets_remove(&ctl->docker, &set->v[i], &e);
+		if (rc < 0 && rc != -ENOENT && first == 0) {
+			first = rc;
+			*err = e;
+			e = NULL;
+		}
+		free(e);
+	}
+	return first;
+}
+
+/* The secret's bytes: rawValue (base64, Go's []byte) when given, else value. */
+static int secret_data(struct reply *r, struct json_object *in, struct fx_buf *data)
+{
+	struct json_object *raw = docker_jget(in, "rawValue"), *val = docker_jget(in, "value");
+	if (raw != NULL && !json_object_is_type(raw, json_type_null)) {
+		if (!json_object_is_type(raw, json_type_string) ||
+		    fx_base64_decode(json_object_get_string(raw),
+		                     (size_t)json_object_get_string_len(raw), data) < 0) {
+			reply_error(r, 400, "rawValue: expected base64 (the secret's bytes)", NULL);
+			return -EINVAL;
+		}
+	} else if (val != NULL && json_object_is_type(val, json_type_string)) {
+		if (fx_buf_append(data, json_object_get_string(val),
+		                  (size_t)json_object_get_string_len(val)) < 0) {
+			reply_error(r, 413, "value: at most 500 KiB", NULL);
+			return -E2BIG;
+		}
+	} else if (val != NULL && !json_object_is_type(val, json_type_null)) {
+		reply_error(r, 400, "value: expected a string", NULL);
+		return -EINVAL;
+	}
+	if (data->len == 0) {
+		reply_error(r, 400, "value or rawValue: required, 1 byte to 500 KiB", NULL);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void secrets_list_reply(struct reply *r)
+{
+	struct secret_set set;
+	struct json_object *out;
+	char *err = NULL;
+	int rc = secrets_load(&ctl->docker, &set, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	out = json_object_new_array();
+	for (size_t i = 0; i < set.n; i++) {
+		struct json_object *o;
+		if (i > 0 && strcmp(set.v[i - 1].name, set.v[i].name) == 0)
+			continue; /* one entry per secret, whatever its versions */
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(set.v[i].name));
+		json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
+		json_object_array_add(out, o);
+	}
+	secret_set_release(&set);
+	reply_json(r, 200, out);
+}
+
+/* PUT: version n+1, the functions that mount it switched to it (their
+ * services roll start-first), then the older versions removed. The secret
+ * is never without a version: a failure before the switch leaves the old one
+ * in use, one after it leaves both. */
+static void secret_update(struct reply *r, const char *name, const struct secret_set *set,
+                          const struct fx_buf *data)
+{
+	struct secret_set after = {0};
+	struct secret_ver made;
+	const struct secret_ver *keep;
+	char **users = NULL, *err = NULL;
+	size_t nusers = 0;
+	int64_t deadline, version = 0;
+	int rc;
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i].name, name) == 0 && set->v[i].version > version)
+			version = set->v[i].version;
+	rc = secrets_create(&ctl->docker, name, version + 1, data->data, data->len, &made, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	log_info("secret_version_created", "secret=%s version=%lld", name, (long long)made.version);
+	rc = secret_users(name, &users, &nusers, &err);
+	if (rc < 0) {
+		reply_docker(r, rc, err);
+		return;
+	}
+	for (size_t i = 0; i < nusers; i++)
+		wq_add(ctl->queue, users[i], 0);
+	/* The reconcile mounts the newest version; wait (bounded) until no
+	 * service's spec mounts an older one, then remove those. write_mu is
+	 * held meanwhile (other writes wait): the switch is one service update
+	 * per function, well under a second each. */
+	rc = secrets_load(&ctl->docker, &after, &err);
+	if (rc < 0) {
+		free_users(users, nusers);
+		reply_docker(r, rc, err);
+		return;
+	}
+	keep = secrets_newest(&after, name);
+	deadline = wq_now_ms() + SECRET_SWITCH_MS;
+	while (keep != NULL && old_version_mounted(&after, name, keep) && wq_now_ms() < deadline) {
+		struct timespec ts = {0, SECRET_SWITCH_STEP * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	rc = keep != NULL ? remove_versions(&after, name, keep, &err) : 0;
+	if (rc < 0) {
+		log_warn("secret_old_version_kept", "secret=%s err=\"%s\"", name, err ? err : "");
+		free(err);
+	}
+	log_info("secret_updated", "secret=%s version=%lld functions=%zu", name,
+	         (long long)made.version, nusers);
+	free_users(users, nusers);
+	secret_set_release(&after);
+	reply_text(r, 200, "application/json", strdup("{}"));
+}
 
 static void secrets(struct reply *r, const char *method, const char *body, size_t len)
 {
-	struct json_object *in = NULL, *reply = NULL;
-	char *err = NULL, path[256];
+	struct json_object *in;
+	struct secret_set set = {0};
+	struct fx_buf data;
+	const struct secret_ver *cur;
+	const char *name;
+	char *err = NULL;
 	int rc;
 	if (strcmp(method, "GET") == 0) {
-		char *q = docker_filters("label", "faas.secret", (const char *)NULL);
-		struct json_object *out = json_object_new_array();
-		snprintf(path, sizeof(path), "/secrets%s", q ? q : "");
-		free(q);
-		rc = docker_call(&ctl->docker, "GET", path, NULL, &reply, &err);
-		if (rc < 0) {
-			json_object_put(out);
-			reply_docker(r, rc, err);
-			return;
-		}
-		for (size_t i = 0; reply && i < json_object_array_length(reply); i++) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(
-			    o, "name",
-			    json_object_new_string(docker_jstr(
-			        docker_jget(json_object_array_get_idx(reply, i), "Spec"), "Name")));
-			json_object_array_add(out, o);
-		}
-		json_object_put(reply);
-		reply_json(r, 200, out);
+		secrets_list_reply(r);
 		return;
 	}
 	in = parse_json_body(r, body, len);
 	if (in == NULL)
 		return;
-	{
-		const char *name = docker_jstr(in, "name"), *value = docker_jstr(in, "value");
-		bool ok = name[0] != '\0' && strlen(name) <= 64;
-		for (const char *p = name; *p; p++)
-			ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
-		if (!ok) {
-			json_object_put(in);
-			reply_error(r, 400,
-			            "name: expected a secret name (letters, digits, '-', '_', '.', "
-			            "at most 64)",
-			            NULL);
-			return;
-		}
-		if (strcmp(method, "DELETE") == 0 || strcmp(method, "PUT") == 0) {
-			snprintf(path, sizeof(path), "/secrets/%s", name);
-			rc = docker_call(&ctl->docker, "DELETE", path, NULL, NULL, &err);
-			if (rc < 0 && !(rc == -ENOENT && strcmp(method, "PUT") == 0)) {
-				json_object_put(in);
-				if (rc == -EINVAL || rc == -EIO) /* in use */
-					rc = -EEXIST;
-				reply_docker(r, rc, err);
-				return;
-			}
-			free(err);
-			err = NULL;
-			if (strcmp(method, "DELETE") == 0) {
-				json_object_put(in);
-				reply_text(r, 200, "application/json", strdup("{}"));
-				return;
-			}
-		}
-		{
-			struct json_object *b = json_object_new_object(),
-			                   *labels = json_object_new_object();
-			/* Docker wants the value base64-encoded */
-			static const char tab[] =
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-			size_t n = strlen(value);
-			struct fx_buf enc;
-			fx_buf_init(&enc, 4u << 20);
-			for (size_t i = 0; i < n; i += 3) {
-				unsigned x =
-				    (unsigned)(unsigned char)value[i] << 16 |
-				    (i + 1 < n ? (unsigned)(unsigned char)value[i + 1] << 8 : 0) |
-				    (i + 2 < n ? (unsigned char)value[i + 2] : 0);
-				char q4[4] = {tab[x >> 18 & 63], tab[x >> 12 & 63],
-				              i + 1 < n ? tab[x >> 6 & 63] : '=',
-				              i + 2 < n ? tab[x & 63] : '='};
-				fx_buf_append(&enc, q4, 4);
-			}
-			json_object_object_add(labels, "faas.secret",
-			                       json_object_new_string("true"));
-			json_object_object_add(b, "Name", json_object_new_string(name));
-			json_object_object_add(b, "Labels", labels);
-			json_object_object_add(b, "Data",
-			                       json_object_new_string(enc.data ? enc.data : ""));
-			fx_buf_release(&enc);
-			rc = docker_call(&ctl->docker, "POST", "/secrets/create",
-			                 json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN),
-			                 &reply, &err);
-			json_object_put(b);
-			json_object_put(reply);
-			json_object_put(in);
-			if (rc < 0) {
-				reply_docker(r, rc, err);
-				return;
-			}
+	fx_buf_init(&data, SECRET_MAX_BYTES);
+	name = docker_jstr(in, "name");
+	if (!ns_body_ours(r, in))
+		goto out;
+	if (!of_secret_name_valid(name)) {
+		reply_error(r, 400,
+		            "name: expected a secret name (letters, digits, '-', '_', '.', "
+		            "starting with a letter or a digit, at most 48)",
+		            NULL);
+		goto out;
+	}
+	if (strcmp(method, "DELETE") != 0 && secret_data(r, in, &data) < 0)
+		goto out;
+	pthread_mutex_lock(&write_mu);
+	rc = secrets_load(&ctl->docker, &set, &err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&write_mu);
+		reply_docker(r, rc, err);
+		goto out;
+	}
+	cur = secrets_newest(&set, name);
+	if (strcmp(method, "POST") == 0) {
+		struct secret_ver made;
+		if (cur != NULL) {
+			reply_error(r, 409,
+			            "secret already exists (PUT /system/secrets updates it)", NULL);
+		} else if ((rc = secrets_create(&ctl->docker, name, 1, data.data, data.len, &made,
+		                                &err)) < 0) {
+			reply_docker(r, rc, err);
+		} else {
+			log_info("secret_created", "secret=%s", name);
 			reply_text(r, 201, "application/json", strdup("{}"));
 		}
+	} else if (cur == NULL) {
+		reply_error(r, 404, "no such secret", NULL);
+	} else if (strcmp(method, "PUT") == 0) {
+		secret_update(r, name, &set, &data);
+	} else {
+		char **users = NULL;
+		size_t nusers = 0;
+		rc = secret_users(name, &users, &nusers, &err);
+		if (rc < 0) {
+			reply_docker(r, rc, err);
+		} else if (nusers > 0) {
+			char msg[200];
+			snprintf(msg, sizeof(msg), "secret is in use by function %s (and %zu more)",
+			         users[0], nusers - 1);
+			reply_error(r, 409, msg, NULL);
+		} else if ((rc = remove_versions(&set, name, NULL, &err)) < 0) {
+			if (rc == -EINVAL || rc == -EIO) /* Docker: in use by a service */
+				rc = -EEXIST;
+			reply_docker(r, rc, err);
+		} else {
+			log_info("secret_deleted", "secret=%s", name);
+			reply_text(r, 200, "application/json", strdup("{}"));
+		}
+		free_users(users, nusers);
 	}
+	pthread_mutex_unlock(&write_mu);
+out:
+	secret_set_release(&set);
+	fx_buf_release(&data);
+	json_object_put(in);
 }
 
 static void info(struct reply *r)
 {
 	struct json_object *o = json_object_new_object(), *p = json_object_new_object(),
 	                   *v = json_object_new_object();
-	json_object_object_add(v, "release", json_object_new_string("0.1.0"));
-	json_object_object_add(v, "sha", json_object_new_string(""));
+	struct utsname u;
+	json_object_object_add(v, "release", json_object_new_string(FX_RELEASE));
+	json_object_object_add(v, "sha", json_object_new_string(FX_GIT_SHA));
 	json_object_object_add(p, "provider", json_object_new_string("faas-controller"));
 	json_object_object_add(p, "orchestration", json_object_new_string("swarm"));
 	json_object_object_add(p, "version", json_object_get(v));
 	json_object_object_add(o, "provider", p);
 	json_object_object_add(o, "version", v);
-	json_object_object_add(o, "arch", json_object_new_string("x86_64"));
+	json_object_object_add(o, "arch", json_object_new_string(uname(&u) == 0 ? u.machine : ""));
 	reply_json(r, 200, o);
 }
 
-/* ---- logs: GET /system/logs?name=&tail=&since= (not following) ---- */
+/* ---- logs: GET /system/logs?name=&namespace=&tail=&since=&follow= ----
+ * A thread reads Docker's multiplexed log stream of the function's service
+ * and turns each frame into one line of newline-delimited JSON (the
+ * faas-provider logs Message); the connection's own thread (libmicrohttpd
+ * runs one per connection) sends each line as soon as it is made. The stream
+ * ends when Docker's does (follow=false), or when the client leaves. */
 
-struct logs_state {
-	struct fx_buf raw;
+#define LOGS_OUT_MAX (1u << 20) /* lines made and not sent yet: Docker waits past it */
+
+struct logs_stream {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fx_buf raw; /* Docker's bytes not made into lines yet */
+	struct fx_buf out; /* lines ready for the client */
+	size_t out_off;
+	bool done;         /* the Docker stream ended */
+	volatile int gone; /* the client left (or the response was freed) */
+	int refs;          /* the thread and the response */
+	int client_fd;
+	char name[FX_SPEC_MAX_NAME + 1];
+	char path[512];
 };
+
+static void logs_unref(struct logs_stream *s)
+{
+	bool last;
+	pthread_mutex_lock(&s->mu);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!last)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	fx_buf_release(&s->raw);
+	fx_buf_release(&s->out);
+	free(s);
+}
+
+/* Frames [stream, 0, 0, 0, size (4 bytes, big-endian)] payload, each
+ * "<RFC 3339 timestamp> <attributes> <text>" (timestamps=1, details=1).
+ * Lock held. */
+static int logs_lines(struct logs_stream *s)
+{
+	size_t off = 0;
+	while (off + 8 <= s->raw.len) {
+		const unsigned char *h = (const unsigned char *)s->raw.data + off;
+		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+		char *line, *attrs, *text, *task, inst[80] = "";
+		struct json_object *o;
+		if (size > (1u << 20))
+			return -EIO; /* not a frame Docker would send */
+		if (off + 8 + size > s->raw.len)
+			break;
+		line = strndup(s->raw.data + off + 8, size);
+		if (line == NULL)
+			return -ENOMEM;
+		attrs = strchr(line, ' ');
+		if (attrs)
+			*attrs++ = '\0';
+		text = attrs ? strchr(attrs, ' ') : NULL;
+		if (text)
+			*text++ = '\0';
+		task = attrs ? strstr(attrs, "com.docker.swarm.task.id=") : NULL;
+		if (task != NULL)
+			snprintf(inst, sizeof(inst), "%.*s", (int)strcspn(task + 25, ", "),
+			         task + 25);
+		if (text) {
+			size_t tl = strlen(text);
+			while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
+				text[--tl] = '\0';
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "namespace", json_object_new_string(conf.namespace_));
+		json_object_object_add(o, "instance", json_object_new_string(inst));
+		json_object_object_add(o, "timestamp", json_object_new_string(line));
+		json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
+		fx_buf_appendf(&s->out, "%s\n",
+		               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		free(line);
+		off += 8 + size;
+	}
+	if (off > 0) {
+		memmove(s->raw.data, s->raw.data + off, s->raw.len - off);
+		s->raw.len -= off;
+	}
+	return 0;
+}
 
 static int on_logs(const char *p, size_t n, void *arg)
 {
-	struct logs_state *s = arg;
-	return fx_buf_append(&s->raw, p, n) < 0 ? 1 : 0;
+	struct logs_stream *s = arg;
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	/* The client reads slower than Docker writes: wait for it. */
+	while (!s->gone && s->out.len - s->out_off > LOGS_OUT_MAX)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->gone || fx_buf_append(&s->raw, p, n) < 0 || logs_lines(s) < 0)
+		rc = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void *logs_thread(void *arg)
+{
+	struct logs_stream *s = arg;
+	char *err = NULL;
+	int rc = docker_stream(&ctl->docker, s->path, on_logs, s, &s->gone, &err);
+	if (rc < 0)
+		log_warn("logs_failed", "function=%s err=\"%s\"", s->name, err ? err : "");
+	free(err);
+	pthread_mutex_lock(&s->mu);
+	s->done = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	logs_unref(s);
+	return NULL;
+}
+
+/* Has the client hung up? (It sends nothing more after its request.) */
+static bool client_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static ssize_t logs_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct logs_stream *s = cls;
+	size_t n;
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	while (s->out.len == s->out_off && !s->done) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (client_gone(s->client_fd)) {
+			s->gone = 1;
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	if (s->out.len == s->out_off) {
+		pthread_mutex_unlock(&s->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	n = s->out.len - s->out_off;
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out.data + s->out_off, n);
+	s->out_off += n;
+	if (s->out_off == s->out.len)
+		s->out.len = s->out_off = 0;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return (ssize_t)n;
+}
+
+static void logs_free(void *cls)
+{
+	struct logs_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	s->gone = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	logs_unref(s);
+}
+
+/* The id of our service of function name: 0, -ENOENT (none, or not ours). */
+static int service_id(const char *name, char *id, size_t n, char **err)
+{
+	struct json_object *svcs = NULL, *one;
+	char path[512],
+	    *q = docker_filters("name", name, "label", FX_LABEL_MANAGED_BY "=" FX_MANAGED_BY,
+	                        "label", store_network_label(), (const char *)NULL);
+	int rc;
+	if (q == NULL)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/services%s", q);
+	free(q);
+	rc = docker_call(&ctl->docker, "GET", path, NULL, &svcs, err);
+	if (rc < 0)
+		return rc;
+	one = service_named(svcs, name); /* the name filter matches prefixes */
+	rc = one != NULL && docker_jstr(one, "ID")[0] != '\0' ? 0 : -ENOENT;
+	if (rc == 0)
+		snprintf(id, n, "%s", docker_jstr(one, "ID"));
+	json_object_put(svcs);
+	return rc;
 }
 
 static void logs(struct reply *r, struct MHD_Connection *conn)
@@ -1038,76 +1422,82 @@ static void logs(struct reply *r, struct MHD_Connection *conn)
 	const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
 	const char *tail = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tail");
 	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
-	struct logs_state s;
-	struct fx_buf out;
-	char path[512], *err = NULL;
-	int64_t t = 100;
+	const char *follow = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "follow");
+	const union MHD_ConnectionInfo *ci;
+	struct logs_stream *s;
+	char *err = NULL, id[96], tailbuf[24] = "all";
+	int64_t t = -1, sn = 0;
+	bool fol;
+	pthread_t th;
 	int rc;
 	if (name == NULL || !fx_spec_valid_name(name)) {
 		reply_error(r, 400, "name: expected a function name", NULL);
 		return;
 	}
-	if (tail != NULL && fx_parse_int(tail, 0, 100000, &t) < 0) {
-		reply_error(r, 400, "tail: expected an integer between 0 and 100000", NULL);
+	if (tail != NULL && *tail != '\0' && fx_parse_int(tail, -1, 1000000, &t) < 0) {
+		reply_error(r, 400,
+		            "tail: expected an integer (-1 or 0: all lines, at most 1000000)",
+		            NULL);
 		return;
 	}
-	{
-		int64_t sn = 0;
-		if (since != NULL && fx_parse_int(since, 0, INT64_MAX, &sn) < 0)
-			sn = 0; /* RFC 3339 values are not supported: all lines */
-		snprintf(path, sizeof(path),
-		         "/services/%s/"
-		         "logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%lld&since=%lld",
-		         name, (long long)t, (long long)sn);
+	if (t > 0)
+		snprintf(tailbuf, sizeof(tailbuf), "%lld", (long long)t);
+	if (since != NULL && *since != '\0' && of_parse_since(since, &sn) < 0) {
+		reply_error(r, 400,
+		            "since: expected RFC 3339 (2006-01-02T15:04:05Z) or Unix seconds",
+		            NULL);
+		return;
 	}
-	fx_buf_init(&s.raw, 16u << 20);
-	rc = docker_stream(&ctl->docker, path, on_logs, &s, &err);
+	if (follow != NULL && *follow != '\0' && strcmp(follow, "true") != 0 &&
+	    strcmp(follow, "false") != 0 && strcmp(follow, "1") != 0 && strcmp(follow, "0") != 0) {
+		reply_error(r, 400, "follow: expected true or false", NULL);
+		return;
+	}
+	fol = follow != NULL && (strcmp(follow, "true") == 0 || strcmp(follow, "1") == 0);
+	/* Only a function's logs: our service of that name, not any service. */
+	rc = service_id(name, id, sizeof(id), &err);
+	if (rc == -ENOENT) {
+		free(err);
+		reply_error(r, 404, "no such function", NULL);
+		return;
+	}
 	if (rc < 0) {
-		fx_buf_release(&s.raw);
-		reply_docker(r, rc == -EIO ? -ENOENT : rc, err);
+		reply_docker(r, rc, err);
 		return;
 	}
-	fx_buf_init(&out, 32u << 20);
-	/* Multiplexed frames: [stream, 0, 0, 0, size (4 bytes BE)] payload. */
-	for (size_t off = 0; off + 8 <= s.raw.len;) {
-		const unsigned char *h = (const unsigned char *)s.raw.data + off;
-		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
-		if (off + 8 + size > s.raw.len)
-			break;
-		{
-			char *line = strndup(s.raw.data + off + 8, size), *ts, *attrs, *text, *task;
-			struct json_object *o = json_object_new_object();
-			char inst[80] = "";
-			/* "<timestamp> <attrs> <text>" */
-			ts = line;
-			attrs = strchr(ts, ' ');
-			if (attrs)
-				*attrs++ = '\0';
-			text = attrs ? strchr(attrs, ' ') : NULL;
-			if (text)
-				*text++ = '\0';
-			task = attrs ? strstr(attrs, "com.docker.swarm.task.id=") : NULL;
-			if (task != NULL)
-				snprintf(inst, sizeof(inst), "%.25s", task + 25);
-			if (text) {
-				size_t tl = strlen(text);
-				while (tl > 0 && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
-					text[--tl] = '\0';
-			}
-			json_object_object_add(o, "name", json_object_new_string(name));
-			json_object_object_add(o, "instance", json_object_new_string(inst));
-			json_object_object_add(o, "timestamp", json_object_new_string(ts));
-			json_object_object_add(o, "text", json_object_new_string(text ? text : ""));
-			fx_buf_appendf(&out, "%s\n",
-			               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-			json_object_put(o);
-			free(line);
-		}
-		off += 8 + size;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		reply_error(r, 503, "out of memory", NULL);
+		return;
 	}
-	fx_buf_release(&s.raw);
-	reply_text(r, 200, "application/x-ndjson", fx_buf_detach(&out, NULL));
-	fx_buf_release(&out);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	fx_buf_init(&s->raw, 2u << 20);
+	fx_buf_init(&s->out, LOGS_OUT_MAX + (2u << 20));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->path, sizeof(s->path),
+	         "/services/%s/logs?stdout=1&stderr=1&timestamps=1&details=1&tail=%s&since=%lld"
+	         "&follow=%d",
+	         id, tailbuf, (long long)sn, fol);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	s->client_fd = ci ? ci->connect_fd : -1;
+	s->refs = 2;
+	r->resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, logs_read, s, logs_free);
+	if (r->resp == NULL || pthread_create(&th, NULL, logs_thread, s) != 0) {
+		if (r->resp != NULL) {
+			MHD_destroy_response(r->resp); /* logs_free drops one reference */
+			r->resp = NULL;
+		} else {
+			s->refs--;
+		}
+		logs_unref(s);
+		reply_error(r, 503, "out of memory", NULL);
+		return;
+	}
+	pthread_detach(th);
+	r->status = 200;
+	r->type = "application/x-ndjson";
 }
 
 /* ---- dispatch ---- */
@@ -1186,11 +1576,23 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 			reply_error(r, 405, "method not allowed (GET, PUT, DELETE)", NULL);
 		return;
 	}
+	if (strcmp(url, "/system/namespaces") == 0) {
+		if (get)
+			namespaces(r);
+		else
+			reply_error(r, 405, "method not allowed (GET)", NULL);
+		return;
+	}
+	/* Every OpenFaaS route below takes ?namespace= (only ours exists). */
+	if (strncmp(url, "/system/", 8) == 0 && strcmp(url, "/system/alert") != 0 &&
+	    strcmp(url, "/system/info") != 0 &&
+	    !ns_ours(r, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "namespace")))
+		return;
 	if (strcmp(url, "/system/functions") == 0) {
 		if (get)
 			get_functions(r, true);
 		else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
-			deploy_openfaas(r, body, len);
+			deploy_openfaas(r, body, len, strcmp(method, "POST") == 0);
 		else if (strcmp(method, "DELETE") == 0)
 			delete_openfaas(r, body, len);
 		else
@@ -1265,6 +1667,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		reply_error(&r, 413, msg, NULL);
 	} else {
 		route(&r, conn, url, method, q->body.data, q->body.len);
+	}
+	if (r.resp != NULL) {
+		MHD_add_response_header(r.resp, "Content-Type", r.type);
+		ret = MHD_queue_response(conn, r.status, r.resp);
+		MHD_destroy_response(r.resp);
+		log_debug("request", "method=%s path=%s status=%u", method, url, r.status);
+		return ret;
 	}
 	if (r.body == NULL) {
 		r.status = 503;

@@ -10,6 +10,9 @@
  *   reconcile.c  one key's reconcile, the resync, the events watcher
  *   diff.c       pure: unified diff of two texts
  *   metrics.c    counters and the reconcile duration histogram
+ *   secrets.c    the functions' secrets: labelled, scoped, versioned Docker secrets
+ *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
+ *                FunctionStatus, Secret, logs Message) and parsers
  *   api.c        HTTP API (libmicrohttpd): /apis/faas/v1, /system/..., /alerts, /metrics
  */
 #ifndef FX_CONTROLLER_H
@@ -54,10 +57,11 @@ const char *docker_jstr(struct json_object *o, const char *k);
  *   -EAGAIN update out of sequence, -EEXIST 409 conflict, -EINVAL 400, -EIO others. */
 int docker_call(struct docker *d, const char *method, const char *path, const char *body,
                 struct json_object **out, char **err);
-/* Streams GET path (the /events endpoint), calling on_data for each chunk until
- * it returns non-zero or the connection ends. 0 or negative errno with *err. */
+/* Streams GET path (/events, logs), calling on_data for each chunk until it
+ * returns non-zero, the connection ends or *cancel (may be NULL) turns
+ * non-zero. 0 or negative errno with *err. */
 int docker_stream(struct docker *d, const char *path, int (*on_data)(const char *, size_t, void *),
-                  void *arg, char **err);
+                  void *arg, const volatile int *cancel, char **err);
 /* "?filters=" + URL-encoded {"key":["v1",...]} built from key/value pairs
  * (NULL-terminated: key, value, key, value, NULL). Caller frees. */
 char *docker_filters(const char *first_key, ...);
@@ -68,9 +72,11 @@ struct svc_ctx {
 	const char *network_id;   /* func_net's id */
 	const char *network_name; /* func_net: the faas.network label */
 	const char *generation;   /* decimal */
-	/* Secret ids by name, borrowed; n entries. */
+	/* Secret ids by name, borrowed; n entries. secret_refs (may be NULL):
+	 * the Docker names of those secrets (a version's), else the names. */
 	const char *const *secret_names;
 	const char *const *secret_ids;
+	const char *const *secret_refs;
 	size_t nsecrets;
 };
 
@@ -85,7 +91,8 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 char *svc_drift_key(struct json_object *spec);
 /* Replicas of a ServiceSpec (Mode.Replicated.Replicas), -1 when absent. */
 int64_t svc_replicas(struct json_object *spec);
-/* Clamp a replica count into [min, max]; 0 stays 0 when zero is allowed. */
+/* Clamp a replica count into [min, max]; 0 stays 0 (asleep: scaled to zero by the
+ * idle alert or the API; the gateway wakes it on a request). */
 int64_t svc_clamp(const struct fx_scale *s, int64_t replicas);
 /* Docker's ServiceSpec.Labels value, borrowed from spec, or NULL. */
 const char *svc_label(struct json_object *spec, const char *key);
@@ -135,9 +142,10 @@ int64_t scale_compute(bool firing, int64_t current, int64_t min, int64_t max, in
 struct alert {
 	char function[64];
 	bool firing;
-	bool idle;      /* alertname FunctionIdle: scale to zero, not a step */
-	char key[256];  /* fingerprint (or labels) + startsAt: one incident */
-	bool bad_start; /* startsAt missing or not RFC 3339: not acted upon */
+	bool idle;        /* alertname FunctionIdle: scale to zero, not a step */
+	char key[256];    /* fingerprint (or labels) + startsAt: one incident */
+	int64_t starts_s; /* startsAt in Unix seconds; 0 when absent or not RFC 3339 */
+	bool bad_start;   /* startsAt missing or not RFC 3339: not acted upon */
 };
 
 /* An RFC 3339 timestamp as Alertmanager writes startsAt
@@ -176,6 +184,12 @@ int64_t alert_decide(const struct alert *a, const struct fx_scale *s, int64_t cu
 bool alert_memory_should_zero(struct alert_memory *m, const struct alert *a, int64_t now_ms,
                               int64_t cooldown_ms);
 void alert_memory_zeroed(struct alert_memory *m, const struct alert *a, int64_t now_ms);
+/* Has the function of an idle alert been idle long enough to scale to
+ * zero? It has been idle since startsAt - window (the rule's window);
+ * zero_duration_ms (its spec's, 0: the window) is how long it must be.
+ * An alert without startsAt counts as idle for the window only. Pure. */
+bool alert_idle_long_enough(const struct alert *a, int64_t zero_duration_ms, int64_t window_ms,
+                            int64_t now_s);
 /* True the first time an ignored alert's incident is seen (log it at info
  * level then, at debug level for Alertmanager's repeats). */
 bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a);
@@ -308,6 +322,64 @@ int reconcile_set_replicas(struct ctl *c, const char *name,
 void ctl_cache_scale(struct ctl *c, const char *name, const struct fx_scale *s);
 bool ctl_cached_scale(struct ctl *c, const char *name, struct fx_scale *out);
 
+/* ---- secrets.c ---- */
+
+#define CTL_LABEL_SECRET         "faas.secret"
+#define CTL_LABEL_SECRET_VERSION "faas.secret.version"
+#define CTL_MAX_SECRETS          4096
+
+struct secret_ver {
+	char name[64];         /* the function's name for it: /var/openfaas/secrets/<name> */
+	char docker_name[128]; /* this version's Docker name */
+	char id[96];
+	int64_t version; /* 0 for a secret labelled by hand without a version */
+};
+
+struct secret_set {
+	struct secret_ver *v; /* sorted by name, newest version first */
+	size_t n;
+};
+
+/* This controller's secrets (labelled faas.secret=<valid name> and
+ * faas.network=<its network>), every version. 0 or negative errno with *err. */
+int secrets_load(struct docker *d, struct secret_set *out, char **err);
+void secret_set_release(struct secret_set *s);
+/* The newest version of name (borrowed from s), NULL when there is none. */
+const struct secret_ver *secrets_newest(const struct secret_set *s, const char *name);
+/* Creates version `version` of name holding data[0..len); fills *out.
+ * 0 or negative errno with *err (-EEXIST: that version exists). */
+int secrets_create(struct docker *d, const char *name, int64_t version, const void *data,
+                   size_t len, struct secret_ver *out, char **err);
+/* Removes one version (by id). 0 or negative errno with *err (-EINVAL or -EIO
+ * while a service mounts it: Docker says "in use"). */
+int secrets_remove(struct docker *d, const struct secret_ver *s, char **err);
+
+/* ---- openfaas.c (pure) ---- */
+
+/* A logs "since": Unix seconds or RFC 3339 (any offset, fraction ignored).
+ * 0 with *out_sec, or -EINVAL. */
+int of_parse_since(const char *s, int64_t *out_sec);
+/* Secret names: letters, digits, '-', '_', '.', starting with a letter or a
+ * digit (so never "." or ".."), at most OF_SECRET_NAME_MAX (room for the
+ * version suffix Docker's name gets on an update). */
+#define OF_SECRET_NAME_MAX 48
+bool of_secret_name_valid(const char *s);
+#define OF_LABEL_SCALE    "com.openfaas.scale."
+#define OF_LABEL_FUNCTION "faas_function"
+/* A FunctionDeployment (borrowed) as our Function JSON, for fx_spec_from_json
+ * to validate: service -> metadata.name, labels and annotations as they are
+ * (com.openfaas.scale.min|max|factor|zero also become spec.scale),
+ * envProcess -> fprocess, envVars -> env, and mode and timeouts null (the
+ * image's own). New reference, or NULL with *err (caller frees). */
+struct json_object *of_deployment_to_spec(struct json_object *in, char **err);
+/* The FunctionStatus of fn: limits as written, envVars, annotations,
+ * secrets, constraints, limits and requests left out when empty, labels plus
+ * faas_function=<name>, "zero" (ours) when a request may wake it (its spec,
+ * or asleep: at 0). New reference. */
+struct json_object *of_function_status(const struct fx_function *fn, const char *ns,
+                                       const char *created, int64_t replicas, int64_t available,
+                                       bool asleep);
+
 /* ---- api.c ---- */
 
 struct api_conf {
@@ -315,6 +387,8 @@ struct api_conf {
 	int64_t port;
 	const char *token; /* NULL: mutating routes refused (503) */
 	size_t max_body;
+	const char *namespace_; /* the OpenFaaS name of this install's namespace ("openfaas-fn") */
+	int64_t idle_window_ms; /* FunctionIdle's window (alerts/rules/idle.yml) */
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);

@@ -212,7 +212,7 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 }
 
 int docker_stream(struct docker *d, const char *path, int (*on_data)(const char *, size_t, void *),
-                  void *arg, char **err)
+                  void *arg, const volatile int *cancel, char **err)
 {
 	char url[2048];
 	struct fx_http_req req = {
@@ -220,6 +220,7 @@ int docker_stream(struct docker *d, const char *path, int (*on_data)(const char 
 	    .unix_socket = d->socket,
 	    .on_data = on_data,
 	    .arg = arg,
+	    .cancel = cancel,
 	};
 	struct fx_http_resp resp;
 	char *herr = NULL;
@@ -227,7 +228,9 @@ int docker_stream(struct docker *d, const char *path, int (*on_data)(const char 
 	*err = NULL;
 	snprintf(url, sizeof(url), "%s%s", d->base, path);
 	rc = fx_http_do(&req, &resp, &herr);
-	if (rc < 0) {
+	if (rc == -ECANCELED) {
+		rc = 0;
+	} else if (rc < 0) {
 		*err =
 		    fx_strdupf("Docker daemon not reachable at %s: %s", d->where, herr ? herr : "");
 		rc = -EHOSTDOWN;

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *bind_addr, *token_file, *network, *docker_host, *log_level;
-static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms;
+static const char *bind_addr, *token_file, *network, *namespace_, *docker_host, *log_level;
+static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms, idle_window_ms;
 static uint64_t max_body;
 
 static const struct fx_setting settings[] = {
@@ -27,6 +27,10 @@ static const struct fx_setting settings[] = {
      "file holding the bearer token that mutating routes require", &token_file, 0, 0, 0},
     {"network", FX_CONF_STRING, "func_net",
      "overlay network of the functions (created when missing)", &network, 0, 0, 0},
+    {"namespace", FX_CONF_STRING, "openfaas-fn",
+     "the name OpenFaaS clients use for this install's functions (GET /system/namespaces, "
+     "?namespace=, /function/NAME.NAMESPACE); a DNS-1123 label",
+     &namespace_, 0, 0, 0},
     {"docker_host", FX_CONF_STRING, NULL,
      "Docker engine (unix:///path or tcp://host:port); default $DOCKER_HOST, then "
      "unix:///var/run/docker.sock",
@@ -40,6 +44,10 @@ static const struct fx_setting settings[] = {
      &backoff_max_ms, 1, 86400000, 0},
     {"max_body", FX_CONF_SIZE, "1Mi", "largest request body accepted", &max_body, 1024, 64 << 20,
      0},
+    {"idle_window", FX_CONF_DURATION, "5m",
+     "the FunctionIdle rule's window (alerts/rules/idle.yml, FAAS_IDLE_WINDOW): the platform's "
+     "idle time before scale to zero; a function's scale.zeroDuration may ask for longer",
+     &idle_window_ms, 1000, 86400000, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &log_level, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -103,6 +111,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fx_log_set_level(lvl);
+	if (!fx_spec_valid_name(namespace_)) {
+		fprintf(stderr, "faas-controller: namespace: expected a DNS-1123 label (lower-case "
+		                "letters, digits and '-', at most 63)\n");
+		return 2;
+	}
 	if (docker_host == NULL || docker_host[0] == '\0')
 		docker_host = getenv("DOCKER_HOST");
 	token = read_token(token_file);
@@ -138,6 +151,8 @@ int main(int argc, char **argv)
 	ac.port = port;
 	ac.token = token;
 	ac.max_body = max_body;
+	ac.namespace_ = namespace_;
+	ac.idle_window_ms = idle_window_ms;
 	d = api_start(&c, &ac);
 	if (d == NULL)
 		return 1;

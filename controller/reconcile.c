@@ -213,26 +213,29 @@ static int network_id(struct ctl *c, char *out, size_t n, char **err)
 	return 0;
 }
 
-/* Secret names and ids (all secrets of the swarm); caller puts *list. */
+/* This controller's secrets, the newest version of each (secrets.c): only
+ * those may be mounted. Caller releases set. */
 struct secrets {
-	struct json_object *list;
+	struct secret_set set;
 	const char *names[1024];
 	const char *ids[1024];
+	const char *refs[1024];
 	size_t n;
 };
 
 static int load_secrets(struct ctl *c, struct secrets *s, char **err)
 {
-	int rc = docker_call(&c->docker, "GET", "/secrets", NULL, &s->list, err);
+	int rc = secrets_load(&c->docker, &s->set, err);
 	s->n = 0;
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; s->list && json_object_is_type(s->list, json_type_array) &&
-	                   i < json_object_array_length(s->list) && s->n < 1024;
-	     i++) {
-		struct json_object *x = json_object_array_get_idx(s->list, i);
-		s->names[s->n] = docker_jstr(docker_jget(x, "Spec"), "Name");
-		s->ids[s->n++] = docker_jstr(x, "ID");
+	for (size_t i = 0; i < s->set.n && s->n < 1024; i++) {
+		const struct secret_ver *v = &s->set.v[i];
+		if (s->n > 0 && strcmp(s->names[s->n - 1], v->name) == 0)
+			continue; /* an older version */
+		s->names[s->n] = v->name;
+		s->ids[s->n] = v->id;
+		s->refs[s->n++] = v->docker_name;
 	}
 	return 0;
 }
@@ -386,6 +389,7 @@ int reconcile_one(struct ctl *c, const char *name)
 		                      .generation = gen,
 		                      .secret_names = sec.names,
 		                      .secret_ids = sec.ids,
+		                      .secret_refs = sec.refs,
 		                      .nsecrets = sec.n};
 		struct json_object *spec = NULL, *reply = NULL;
 		const char *missing = NULL;
@@ -393,11 +397,12 @@ int reconcile_one(struct ctl *c, const char *name)
 		if (spec == NULL) {
 			if (missing != NULL) {
 				rc = -ENOENT;
-				if (asprintf(
-				        &err,
-				        "secret \"%s\" not found (create it with docker secret "
-				        "create or POST /system/secrets)",
-				        missing) < 0)
+				if (asprintf(&err,
+				             "secret \"%s\" not found (create it with POST "
+				             "/system/secrets, or label a Docker "
+				             "secret " CTL_LABEL_SECRET "=%s " CTL_LABEL_NETWORK
+				             "=%s)",
+				             missing, missing, c->network) < 0)
 					err = NULL;
 			} else {
 				rc = -ENOMEM;
@@ -471,7 +476,7 @@ done:
 	if (have == 0)
 		stored_release(&want);
 	json_object_put(svcs);
-	json_object_put(sec.list);
+	secret_set_release(&sec.set);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_observe_reconcile((double)(t1.tv_sec - t0.tv_sec) +
 	                          (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -481,7 +486,7 @@ fail_want:
 		stored_release(&want);
 fail:
 	json_object_put(svcs);
-	json_object_put(sec.list);
+	secret_set_release(&sec.set);
 	metrics_inc(M_RECONCILE_ERRORS);
 	log_warn("reconcile_failed", "function=%s err=\"%s\"", name, err ? err : strerror(-rc));
 	/* The network may have been removed by hand: look it up again next time. */
@@ -585,6 +590,7 @@ int reconcile_resync(struct ctl *c, bool force)
 		                      .generation = gen,
 		                      .secret_names = sec.names,
 		                      .secret_ids = sec.ids,
+		                      .secret_refs = sec.refs,
 		                      .nsecrets = sec.n};
 		snprintf(gen, sizeof(gen), "%lld", (long long)want[i].generation);
 		for (size_t j = 0; j < json_object_array_length(svcs); j++) {
@@ -620,7 +626,7 @@ out:
 	free(err);
 	stored_list_release(want, nwant);
 	json_object_put(svcs);
-	json_object_put(sec.list);
+	secret_set_release(&sec.set);
 	malloc_trim(0);
 	return rc;
 }
@@ -745,7 +751,7 @@ void *reconcile_events(void *arg)
 	while (!c->stopping) {
 		char *err = NULL;
 		int64_t t0 = wq_now_ms();
-		int rc = docker_stream(&c->docker, path, on_events, &s, &err);
+		int rc = docker_stream(&c->docker, path, on_events, &s, &c->stopping, &err);
 		if (c->stopping)
 			break;
 		log_warn("events_stream_ended", "err=\"%s\" retry_in_ms=%lld",

@@ -177,6 +177,8 @@ int alerts_parse(const char *body, size_t len, struct alert **out, char **err)
 		snprintf(v[n].function, sizeof(v[n].function), "%s", fn);
 		v[n].firing = strcmp(status, "firing") == 0;
 		v[n].idle = an != NULL && strcmp(an, ALERT_IDLE) == 0;
+		if (starts == NULL || of_parse_since(starts, &v[n].starts_s) < 0)
+			v[n].starts_s = 0;
 		/* startsAt names the incident the deduplication keys on: without a
 		 * real one, every notification would look like a new incident. */
 		v[n].bad_start = !alert_time_valid(starts);
@@ -349,4 +351,14 @@ bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a)
 	}
 	pthread_mutex_unlock(&m->mu);
 	return first;
+}
+
+bool alert_idle_long_enough(const struct alert *a, int64_t zero_duration_ms, int64_t window_ms,
+                            int64_t now_s)
+{
+	int64_t need_ms = zero_duration_ms > window_ms ? zero_duration_ms : window_ms, idle_ms;
+	if (a->starts_s <= 0)
+		return need_ms <= window_ms;
+	idle_ms = (now_s - a->starts_s) * 1000 + window_ms;
+	return idle_ms >= need_ms;
 }

@@ -34,14 +34,21 @@ static void add_dur_env(struct json_object *a, const char *k, int64_t ms)
 	add_env(a, k, t);
 }
 
-static struct json_object *resources(const struct fx_resources *r)
+/* Docker refuses to start a container with less memory than this. */
+#define DOCKER_MIN_MEMORY (6LL << 20)
+
+/* min_memory: the floor a set memory value is raised to (limits), or 0. */
+static struct json_object *resources(const struct fx_resources *r, int64_t min_memory)
 {
 	struct json_object *o = json_object_new_object();
 	if (r->cpu_milli)
 		json_object_object_add(o, "NanoCPUs",
 		                       json_object_new_int64(r->cpu_milli * 1000000));
 	if (r->memory)
-		json_object_object_add(o, "MemoryBytes", json_object_new_int64((int64_t)r->memory));
+		json_object_object_add(o, "MemoryBytes",
+		                       json_object_new_int64((int64_t)r->memory < min_memory
+		                                                 ? min_memory
+		                                                 : (int64_t)r->memory));
 	return o;
 }
 
@@ -73,10 +80,16 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 	env = json_object_new_array();
 	if (fn->fprocess && fn->fprocess[0] != '\0')
 		add_env(env, "fprocess", fn->fprocess);
-	add_env(env, "mode", fx_spec_mode_name(fn->mode));
-	add_dur_env(env, "read_timeout", fn->timeouts.read_ms);
-	add_dur_env(env, "write_timeout", fn->timeouts.write_ms);
-	add_dur_env(env, "exec_timeout", fn->timeouts.exec_ms);
+	/* What the spec leaves to the image (null) is not written: the image's
+	 * own ENV (an of-watchdog's mode=http, say) or the user's env applies. */
+	if (fn->mode != FX_MODE_IMAGE)
+		add_env(env, "mode", fx_spec_mode_name(fn->mode));
+	if (fn->timeouts.read_ms)
+		add_dur_env(env, "read_timeout", fn->timeouts.read_ms);
+	if (fn->timeouts.write_ms)
+		add_dur_env(env, "write_timeout", fn->timeouts.write_ms);
+	if (fn->timeouts.exec_ms)
+		add_dur_env(env, "exec_timeout", fn->timeouts.exec_ms);
 	for (size_t i = 0; i < fn->env.n; i++)
 		add_env(env, fn->env.v[i].key, fn->env.v[i].value);
 	json_object_object_add(cs, "Env", env);
@@ -94,18 +107,25 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 		json_object_array_add(mounts, m);
 		json_object_object_add(cs, "Mounts", mounts);
 	}
-	/* Room to drain an in-flight request on SIGTERM. */
-	json_object_object_add(cs, "StopGracePeriod",
-	                       json_object_new_int64((fn->timeouts.exec_ms + 2000) * NS_PER_MS));
+	/* Room to drain an in-flight request on SIGTERM (an exec timeout left
+	 * to the image: the watchdog's default, 10 s). */
+	json_object_object_add(
+	    cs, "StopGracePeriod",
+	    json_object_new_int64(((fn->timeouts.exec_ms ? fn->timeouts.exec_ms : 10000) + 2000) *
+	                          NS_PER_MS));
 	if (fn->secrets.n > 0) {
 		sec = json_object_new_array();
 		for (size_t i = 0; i < fn->secrets.n; i++) {
-			const char *id = NULL;
+			const char *id = NULL, *ref = fn->secrets.v[i];
 			struct json_object *r, *f;
 			char target[128];
-			for (size_t j = 0; j < ctx->nsecrets; j++)
-				if (strcmp(ctx->secret_names[j], fn->secrets.v[i]) == 0)
+			for (size_t j = 0; j < ctx->nsecrets; j++) {
+				if (strcmp(ctx->secret_names[j], fn->secrets.v[i]) == 0) {
 					id = ctx->secret_ids[j];
+					if (ctx->secret_refs != NULL)
+						ref = ctx->secret_refs[j];
+				}
+			}
 			if (id == NULL) {
 				if (missing)
 					*missing = fn->secrets.v[i];
@@ -124,15 +144,15 @@ struct json_object *svc_build(const struct fx_function *fn, const struct svc_ctx
 			json_object_object_add(f, "Mode", json_object_new_int(0444));
 			json_object_object_add(r, "File", f);
 			json_object_object_add(r, "SecretID", jstr(id));
-			json_object_object_add(r, "SecretName", jstr(fn->secrets.v[i]));
+			json_object_object_add(r, "SecretName", jstr(ref));
 			json_object_array_add(sec, r);
 		}
 		json_object_object_add(cs, "Secrets", sec);
 	}
 	json_object_object_add(tt, "ContainerSpec", cs);
 	res = json_object_new_object();
-	json_object_object_add(res, "Limits", resources(&fn->limits));
-	json_object_object_add(res, "Reservations", resources(&fn->requests));
+	json_object_object_add(res, "Limits", resources(&fn->limits, DOCKER_MIN_MEMORY));
+	json_object_object_add(res, "Reservations", resources(&fn->requests, 0));
 	json_object_object_add(tt, "Resources", res);
 	rp = json_object_new_object();
 	/* "any", not "on-failure": a watchdog that drained and exited 0 because its
@@ -307,7 +327,9 @@ int64_t svc_replicas(struct json_object *spec)
 
 int64_t svc_clamp(const struct fx_scale *s, int64_t replicas)
 {
-	if (replicas == 0 && s->zero)
+	/* 0 is asleep, not out of range: the scale-to-zero alert (zero: true)
+	 * or the API put it there, and the gateway wakes it on a request. */
+	if (replicas == 0)
 		return 0;
 	if (replicas < s->min)
 		return s->min;

@@ -36,7 +36,10 @@ build_image() {
 	DOCKER_BUILDKIT=0 docker build -q -t "$P/fn:$tag" "$dir" >/dev/null 2>&1
 }
 check "test images build" bash -c "$(declare -f build_image); P=$P T_DIR=$T_DIR; build_image v1 && build_image v2"
-printf 'value' | docker secret create "$P-secret" - >/dev/null
+# A secret made by hand is a function's only with the platform's labels: the
+# name functions use and the controller's namespace (network).
+printf 'value' | docker secret create --label "faas.secret=$P-secret" --label "faas.network=$NET" \
+	"$P-secret" - >/dev/null
 
 start_ctl() {
 	start_server ctl "$BIN/faas-controller" --port 0 --bind 127.0.0.1 \

@@ -364,7 +364,7 @@ static void fill_row(const struct json_object *fn, bool wide, int64_t now, struc
 	r->cell[5] = strdup(age);
 	if (wide) {
 		r->cell[6] = fx_strdupf("%" PRId64, fctl_jint(fn, "status.invocationCount", 0));
-		r->cell[7] = strdup(fctl_jstr(fn, "spec.mode", "fork"));
+		r->cell[7] = strdup(fctl_jstr(fn, "spec.mode", "image"));
 		r->cell[8] =
 		    fx_strdupf("%" PRId64 "-%" PRId64 "%s", fctl_jint(fn, "spec.scale.min", 1),
 		               fctl_jint(fn, "spec.scale.max", 1),
@@ -483,7 +483,7 @@ int fctl_print_describe(const struct json_object *fn, int64_t now, struct fx_buf
 	fx_buf_puts(out, "Spec:\n");
 	fx_buf_appendf(out, "  %-20s%s\n", "Image:", fctl_jstr(fn, "spec.image", "<none>"));
 	fx_buf_appendf(out, "  %-20s%s\n", "Fprocess:", fctl_jstr(fn, "spec.fprocess", "<none>"));
-	fx_buf_appendf(out, "  %-20s%s\n", "Mode:", fctl_jstr(fn, "spec.mode", "fork"));
+	fx_buf_appendf(out, "  %-20s%s\n", "Mode:", fctl_jstr(fn, "spec.mode", "image"));
 	{
 		struct fx_buf t;
 		fx_buf_init(&t, 64u << 10);

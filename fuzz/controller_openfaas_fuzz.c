@@ -1,20 +1,35 @@
 /* OpenFaaS deployment body (POST/PUT /system/functions): api_openfaas_function,
  * the controller's path from the request body to a validated Function (strict
- * JSON, com.openfaas.scale.* labels turned into spec.scale, the schema).
+ * JSON, the com.openfaas.scale.* labels checked and turned into spec.scale by
+ * of_deployment_to_spec, the schema), then the FunctionStatus read back; also
+ * the logs "since" parser and secret names on the same bytes.
  * Invariants: a refusal says why; what is accepted has a valid name and image,
  * a sane scale, and a canonical text that loads back to itself. */
 #include "fuzz.h"
 #include "controller/controller.h"
 
 #include <errno.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fx_spec_errs errs = {0};
 	struct fx_function fn, again;
-	char *c1, *c2;
-	int rc = api_openfaas_function((const char *)data, size, &fn, &errs);
+	struct json_object *st;
+	char *c1, *c2, text[80];
+	int64_t t;
+	int rc;
 
+	if (size < sizeof(text)) {
+		memcpy(text, data, size);
+		text[size] = '\0';
+		if (of_parse_since(text, &t) == 0)
+			FZ_ASSERT(t >= 0);
+		if (of_secret_name_valid(text))
+			FZ_ASSERT(strcmp(text, ".") != 0 && strcmp(text, "..") != 0 &&
+			          strchr(text, '/') == NULL);
+	}
+	rc = api_openfaas_function((const char *)data, size, &fn, &errs);
 	if (rc < 0) {
 		FZ_ASSERT(rc == -EINVAL || rc == -ENOMEM);
 		FZ_ASSERT(rc != -EINVAL || errs.n + errs.dropped > 0);
@@ -32,13 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(fn.scale.min >= 1 && fn.scale.min <= fn.scale.max &&
 	          fn.scale.max <= FX_SPEC_MAX_REPLICAS);
 	FZ_ASSERT(fn.scale.factor >= 0 && fn.scale.factor <= 100);
-	/* the four scale labels became spec.scale (others, e.g. .type, stay labels) */
-	for (size_t i = 0; i < fn.labels.n; i++) {
-		const char *k = fn.labels.v[i].key;
-		FZ_ASSERT(strncmp(k, "com.openfaas.scale.", 19) != 0 ||
-		          (strcmp(k + 19, "min") != 0 && strcmp(k + 19, "max") != 0 &&
-		           strcmp(k + 19, "factor") != 0 && strcmp(k + 19, "zero") != 0));
-	}
+	st = of_function_status(&fn, "openfaas-fn", "2026-01-01T00:00:00Z", 1, 1, false);
+	FZ_ASSERT(st != NULL);
+	FZ_ASSERT(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN) != NULL);
+	json_object_put(st);
 	c1 = fx_spec_canonical(&fn);
 	FZ_ASSERT(c1 != NULL);
 	FZ_ASSERT(fx_spec_load_one(c1, strlen(c1), NULL, &again, &errs) == 0);

@@ -53,6 +53,7 @@ struct gw_async {
 	enum astate st;
 	enum akind kind;
 	char name[GW_NAME_MAX + 1]; /* the function; "" for every function (dead letters) */
+	char ns[GW_NAME_MAX + 1];   /* NAME.NAMESPACE: the namespace; "" when not given */
 	uint64_t seq;               /* dead letters: only this one (0: any) */
 	int limit_items;            /* dead letters: at most this many */
 	struct fx_buf out;          /* dead letters: the JSON answer */
@@ -258,17 +259,23 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
-/* Splits "/async-function/NAME[/rest][?query]"; false for a bad name. */
+/* Splits "/async-function/NAME[.NAMESPACE][/rest][?query]"; false for a bad
+ * name (as for /function/: no function has it, so 404). */
 static bool parse_uri(struct gw_async *a)
 {
 	const char *p = a->uri + sizeof(PREFIX) - 1;
 	size_t n = strcspn(p, "/?");
-	const char *q;
+	const char *q, *dot = memchr(p, '.', n);
+	size_t nn = dot ? (size_t)(dot - p) : n;
 
-	if (!gw_name_valid(p, n))
+	if (!gw_name_valid(p, nn) || (dot && !gw_name_valid(dot + 1, n - nn - 1)))
 		return false;
-	memcpy(a->name, p, n);
-	a->name[n] = '\0';
+	memcpy(a->name, p, nn);
+	a->name[nn] = '\0';
+	if (dot) {
+		memcpy(a->ns, dot + 1, n - nn - 1);
+		a->ns[n - nn - 1] = '\0';
+	}
 	p += n;
 	q = strchr(p, '?');
 	if (q) {
@@ -369,7 +376,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 		return set_error(a, 405, "method not allowed (asynchronous calls are POST)", 0),
 		       answer(a);
 	if (!parse_uri(a))
-		return set_error(a, 400, "invalid function name", 0), answer(a);
+		return set_error(a, 404,
+		                 "function not found (not a valid name: NAME or NAME.NAMESPACE)", 0),
+		       answer(a);
 	if (!nc)
 		return set_error(a, 501, "asynchronous calls are not configured (nats_url)", 0),
 		       answer(a);
@@ -526,6 +535,8 @@ static void publish(struct gw_async *a)
 		return;
 	}
 	struct gw_fn *f = find_function(a->name);
+	if (f && a->ns[0] && strcmp(a->ns, f->ns) != 0)
+		f = NULL; /* NAME.NAMESPACE of another install */
 	if (!f) {
 		set_error(a, 404, "function not found", 0);
 		return;

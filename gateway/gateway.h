@@ -34,10 +34,10 @@ struct MHD_Response;
 /* ---- route.c: pure request classification and small parsers (no I/O) ---- */
 
 enum gw_route_kind {
-	GW_ROUTE_NOT_FOUND,
-	GW_ROUTE_FUNCTION, /* name + upstream target */
-	GW_ROUTE_SYSTEM,   /* /system/..., /apis/...: the controller */
-	GW_ROUTE_UI,       /* /ui/...: file in ui_path */
+	GW_ROUTE_NOT_FOUND, /* 404: message in err, or NULL */
+	GW_ROUTE_FUNCTION,  /* name + upstream target */
+	GW_ROUTE_SYSTEM,    /* /system/..., /apis/...: the controller */
+	GW_ROUTE_UI,        /* /ui/...: file in ui_path */
 	GW_ROUTE_UI_REDIRECT,
 	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
@@ -49,6 +49,7 @@ enum gw_route_kind {
 struct gw_route {
 	enum gw_route_kind kind;
 	char name[GW_NAME_MAX + 1];
+	char ns[GW_NAME_MAX + 1]; /* /function/NAME.NAMESPACE: the namespace; "" when not given */
 	const char *target;  /* borrowed from uri: what the upstream gets ("/rest?q"), or NULL */
 	bool target_root;    /* target is "/" + query (target points at the query or "") */
 	const char *ui_path; /* borrowed: file name below /ui/ ("" for the index) */
@@ -163,8 +164,9 @@ struct gw_fn {
 	bool present;     /* in the registry now */
 	int64_t replicas; /* from the controller, or the static count */
 	int64_t available;
-	bool zero;         /* may scale to zero; scale from zero on a request */
-	int async_retries; /* com.openfaas.async.retries, -1: the default */
+	bool zero;                /* may scale to zero; scale from zero on a request */
+	int async_retries;        /* com.openfaas.async.retries, -1: the default */
+	char ns[GW_NAME_MAX + 1]; /* its namespace as the controller names it; "" unknown */
 	struct gw_fn_metrics *metrics;
 	struct gw_history *history; /* NULL until its first sample (main thread) */
 	/* discovery */

@@ -554,7 +554,7 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 	case GW_ROUTE_BAD:
 		return early(c, r, 400, r->route.err);
 	case GW_ROUTE_NOT_FOUND:
-		return early(c, r, 404, "not found");
+		return early(c, r, 404, r->route.err ? r->route.err : "not found");
 	case GW_ROUTE_SYSTEM:
 		/* Before auth: a refused page gets no login prompt either. */
 		if ((why = cross_site(c, method)) != NULL) {

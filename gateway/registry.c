@@ -506,6 +506,17 @@ static void apply_item(struct json_object *it)
 	f->zero = truthy(it, "zero") || truthy(labels, "com.openfaas.scale.zero") ||
 	          truthy(ann, "com.openfaas.scale.zero");
 	f->async_retries = async_retries(labels, ann);
+	{
+		struct json_object *ns;
+		const char *v = json_object_object_get_ex(it, "namespace", &ns) &&
+		                        json_object_is_type(ns, json_type_string)
+		                    ? json_object_get_string(ns)
+		                    : "";
+		if (!gw_name_valid(v, strlen(v)))
+			v = "";
+		if (strcmp(f->ns, v) != 0) /* read by the loops: written only on a change */
+			snprintf(f->ns, sizeof(f->ns), "%s", v);
+	}
 }
 
 static void poll_once(void)

@@ -59,20 +59,28 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 	plen = strcspn(uri, "?");
 
 	if (has_prefix(uri, plen, "/function/")) {
-		const char *name = uri + strlen("/function/");
+		/* /function/NAME or /function/NAME.NAMESPACE (OpenFaaS): a name that
+		 * is not valid names no function, so 404 like an unknown one. */
+		const char *name = uri + strlen("/function/"), *dot;
+		size_t nn;
 		n = strcspn(name, "/?");
-		if (!gw_name_valid(name, n)) {
-			r.kind = GW_ROUTE_BAD;
-			r.err =
-			    n == 0
-			        ? "missing function name"
-			        : "invalid function name (DNS-1123 label, at most 63 characters)";
+		dot = memchr(name, '.', n);
+		nn = dot ? (size_t)(dot - name) : n;
+		if (!gw_name_valid(name, nn) || (dot && !gw_name_valid(dot + 1, n - nn - 1))) {
+			r.err = n == 0
+			            ? "function not found (no function name)"
+			            : "function not found (not a valid name: NAME or "
+			              "NAME.NAMESPACE, DNS-1123 labels of at most 63 characters)";
 			*out = r;
 			return;
 		}
 		r.kind = GW_ROUTE_FUNCTION;
-		memcpy(r.name, name, n);
-		r.name[n] = '\0';
+		memcpy(r.name, name, nn);
+		r.name[nn] = '\0';
+		if (dot) {
+			memcpy(r.ns, dot + 1, n - nn - 1);
+			r.ns[n - nn - 1] = '\0';
+		}
 		r.target = name + n;
 		r.target_root = name[n] != '/';
 		*out = r;
@@ -93,9 +101,8 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		*out = r;
 		return;
 	}
-	if (path_is(uri, plen, "/function") || path_is(uri, plen, "/function/")) {
-		r.kind = GW_ROUTE_BAD;
-		r.err = "missing function name";
+	if (path_is(uri, plen, "/function")) {
+		r.err = "function not found (no function name)";
 	} else if (path_is(uri, plen, "/system") || has_prefix(uri, plen, "/system/") ||
 	           path_is(uri, plen, "/apis") || has_prefix(uri, plen, "/apis/")) {
 		r.kind = GW_ROUTE_SYSTEM;

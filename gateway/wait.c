@@ -6,6 +6,8 @@
  * woken); one bound holds for the whole request however often it comes back. */
 #include "gateway.h"
 
+#include <string.h>
+
 #include "clock.h"
 #include "log.h"
 #include "proxy.h"
@@ -70,6 +72,9 @@ void gw_resolve_function(struct gw_req *r, bool first)
 			return;
 		}
 		f = gw_registry_lookup(r->route.name, &seq);
+		/* NAME.NAMESPACE names another install's function: not ours. */
+		if (f != NULL && r->route.ns[0] && strcmp(r->route.ns, f->ns) != 0)
+			f = NULL;
 		if (f == NULL) {
 			if (first && gw_registry_poll_soon()) {
 				r->wait_seq = seq;

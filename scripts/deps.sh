@@ -16,7 +16,7 @@ run_pkgs=(
 	docker.io busybox-static docker-registry
 	prometheus prometheus-alertmanager
 	wrk nginx-light
-	git jq
+	git jq yq
 	chromium
 )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make down: removes the platform from the local swarm: the stack "faas", the
 # functions the controller made (services labelled faas.managed-by and the
-# configs holding their definitions), the secrets and func_net when up.sh
+# configs holding their definitions), the secrets (the platform's and the
+# functions'), and func_net when up.sh
 # made it. The swarm itself stays as it is; the credentials' copies in
 # ~/.config/faas stay, so the next `make up` uses the same password.
 #   --keep-functions   only the stack (scripts/up.sh, replacing a stale one)
@@ -65,6 +66,16 @@ if [ -n "$cfgs" ]; then
 	say "removed $(wc -w <<<"$cfgs") function definition(s)"
 fi
 
+# The functions' secrets (POST /system/secrets: labelled faas.secret).
+fsecrets=$(docker secret ls -q --filter label=faas.secret)
+if [ -n "$fsecrets" ]; then
+	# shellcheck disable=SC2086
+	if docker secret rm $fsecrets >/dev/null; then
+		say "removed $(wc -w <<<"$fsecrets") function secret(s)"
+	else
+		say "some function secrets are still in use"
+	fi
+fi
 secrets=$(docker secret ls -q --filter label=faas.platform=true)
 if [ -n "$secrets" ]; then
 	# shellcheck disable=SC2086

@@ -238,8 +238,16 @@ image_prometheus() {
 	add_exe /usr/bin/prometheus /bin/prometheus
 	add_busybox sh wget
 	add_file alerts/prometheus.yml /etc/prometheus/prometheus.yml
-	local r
+	local r win=${FAAS_IDLE_WINDOW:-5m}
+	[[ $win =~ ^[1-9][0-9]*[smh]$ ]] || die "FAAS_IDLE_WINDOW=$win: expected a Prometheus duration like 1m, 90s or 2h"
 	for r in alerts/rules/*.yml; do add_file "$r" "/etc/prometheus/rules/$(basename "$r")"; done
+	# The idle window (the platform's default time before scale to zero) is
+	# the rule's "5m"; FAAS_IDLE_WINDOW replaces it (the controller's
+	# idle_window follows, manifests/stack.yml).
+	if [ "$win" != 5m ]; then
+		rm -f "$ctx/rootfs/etc/prometheus/rules/idle.yml"
+		sed "s/5m/$win/g" alerts/rules/idle.yml >"$ctx/rootfs/etc/prometheus/rules/idle.yml"
+	fi
 	mkdir -p "$ctx/rootfs/prometheus"
 	# --rules.alert.resend-delay=2s: firing alerts go to Alertmanager again
 	# every 2 s (default 1 min), so one sent before Alertmanager was found or

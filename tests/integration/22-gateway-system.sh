@@ -23,7 +23,7 @@ start_server idle env TMPDIR="$T_DIR/idle.tmp" port=0 fprocess="echo awake" "$W"
 IDLE=$PORT
 
 cat >"$T_DIR/functions.json" <<'EOF'
-[{"name":"echo","image":"x","replicas":1,"availableReplicas":1},
+[{"name":"echo","namespace":"openfaas-fn","image":"x","replicas":1,"availableReplicas":1},
  {"name":"cold","image":"x","replicas":0,"availableReplicas":0},
  {"name":"idle","image":"x","replicas":0,"availableReplicas":0,
   "labels":{"com.openfaas.scale.zero":"true"}}]
@@ -50,6 +50,11 @@ expect_eq "/system/functions with a wrong password: 401" 401 "$(code -u admin:no
 expect_eq "/apis/ without credentials: 401" 401 "$(code "$G/apis/faas/v1/functions")"
 expect_eq "/system/functions with credentials: 200" 200 "$(code "${A[@]}" "$G/system/functions")"
 expect_eq "/function/* stays open" hi "$(curl -s "$G/function/echo")"
+# OpenFaaS: /function/NAME.NAMESPACE, the namespace the controller names
+expect_eq "/function/echo.openfaas-fn: the same function" hi "$(curl -s "$G/function/echo.openfaas-fn")"
+expect_eq "/function/echo.openfaas-fn/a/path?q: path and query pass" hi "$(curl -s "$G/function/echo.openfaas-fn/a/path?q=1")"
+b=$(curl -s -w ' %{http_code}' "$G/function/echo.other-ns")
+expect_match "/function/echo.other-ns: another namespace's, 404" '"error":"function not found".* 404$' "$b"
 
 # ---- forwarded with the bearer token, not the user's credentials; method, path, query, body pass
 out=$(curl -s "${A[@]}" -X PUT -H 'Content-Type: application/yaml' --data-binary 'kind: Function' \
@@ -64,9 +69,9 @@ expect_eq "scale through the gateway is authorised by the token" 202 \
 # ---- invocationCount from the gateway's counters
 for _ in 1 2 3 4 5; do curl -s -o /dev/null "$G/function/echo"; done
 list=$(curl -s "${A[@]}" "$G/system/functions")
-expect_match "invocationCount of echo = 6 in /system/functions" '"name":"echo"[^}]*"invocationCount":6' "$list"
+expect_match "invocationCount of echo = 8 in /system/functions" '"name":"echo"[^}]*"invocationCount":8' "$list"
 one=$(curl -s "${A[@]}" "$G/system/function/echo")
-expect_match "invocationCount in /system/function/echo" '"invocationCount":6' "$one"
+expect_match "invocationCount in /system/function/echo" '"invocationCount":8' "$one"
 
 # ---- streaming from the controller: the first line arrives before the last is written
 t=$(curl -s "${A[@]}" -o "$T_DIR/logs" -w '%{time_starttransfer} %{time_total}' "$G/system/logs?follow=true")

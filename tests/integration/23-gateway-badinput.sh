@@ -37,15 +37,18 @@ big=$(head -c 100000 /dev/zero | tr '\0' a)
 expect_match "100 KB header: refused (413/431)" '^(413|431)$' "$(code -H "X-Big: $big" "$G/function/cat")"
 check "gateway alive after malformed requests" alive
 
-expect_eq "name with an encoded /: 400" 400 "$(code "$G/function/a%2Fb")"
-expect_eq "name ..: 400" 400 "$(code --path-as-is "$G/function/..")"
-expect_eq "name with NUL: 400" 400 "$(code "$G/function/a%00b")"
-expect_eq "name of 64 characters: 400" 400 "$(code "$G/function/$(printf 'a%.0s' $(seq 64))")"
+# A name that is not valid names no function: 404, as OpenFaaS clients expect.
+expect_eq "name with an encoded /: 404" 404 "$(code "$G/function/a%2Fb")"
+expect_eq "name ..: 404" 404 "$(code --path-as-is "$G/function/..")"
+expect_eq "name with NUL: 404" 404 "$(code "$G/function/a%00b")"
+expect_eq "name of 64 characters: 404" 404 "$(code "$G/function/$(printf 'a%.0s' $(seq 64))")"
 expect_eq "name of 63 characters, unknown: 404" 404 "$(code "$G/function/$(printf 'a%.0s' $(seq 63))")"
-expect_eq "upper-case name: 400" 400 "$(code "$G/function/Cat")"
+expect_eq "upper-case name: 404" 404 "$(code "$G/function/Cat")"
+expect_eq "empty name: 404" 404 "$(code "$G/function/")"
+expect_eq "only a namespace (/function/.openfaas-fn): 404" 404 "$(code "$G/function/.openfaas-fn")"
 expect_eq "bad X-Function: 400" 400 "$(code -H 'X-Function: ../x' "$G/")"
 b=$(curl -s "$G/function/a%2Fb")
-expect_match "400 explains itself" '"error":"invalid function name' "$b"
+expect_match "404 explains itself (JSON)" '"error":"function not found \(not a valid name' "$b"
 
 # bodies over max_body (1 MiB): 413 when announced; a chunked one is cut off, never passed whole
 head -c 2097152 /dev/zero >"$T_DIR/2m"

@@ -82,7 +82,10 @@ expect_match "the function got the content type" 'Http_Content_Type=text/plain' 
 
 # ---- errors
 expect_eq "404 for an unknown function" 404 "$(code -d x "$G/async-function/nope")"
-expect_eq "400 for a bad function name" 400 "$(code -d x "$G/async-function/Bad_Name")"
+expect_eq "404 for a name no function can have (as /function/)" 404 \
+	"$(code -d x "$G/async-function/Bad_Name")"
+expect_eq "404 for NAME.NAMESPACE of another namespace" 404 \
+	"$(code -d x "$G/async-function/echo.elsewhere")"
 expect_eq "405 for GET" 405 "$(code "$G/async-function/echo")"
 expect_eq "400 for a callback that is not http(s)" 400 \
 	"$(code -H 'X-Callback-Url: file:///etc/passwd' -d x "$G/async-function/echo")"

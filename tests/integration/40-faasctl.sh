@@ -179,7 +179,7 @@ YAML
 run "$F" apply -f "$T_DIR/stack.yml"
 expect_eq "stack.yml applies" "function/wc created" "$OUT"
 run "$F" get wc -o wide
-expect_match "stack.yml scale labels became spec.scale" "wc +2/2 +2 +2 +faas/wc:1 .* 0 +fork +2-5" "$OUT"
+expect_match "stack.yml scale labels became spec.scale, the mode is the image's" "wc +2/2 +2 +2 +faas/wc:1 .* 0 +image +2-5" "$OUT"
 
 # --- get, describe, scale, logs, rollout, version, invoke, delete
 run "$F" get

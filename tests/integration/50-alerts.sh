@@ -39,7 +39,9 @@ am=$(cat "$A/alertmanager.yml")
 expect_match "alertmanager sends resolved alerts" 'send_resolved: true' "$am"
 expect_match "alertmanager uses the controller token" 'credentials_file: /run/secrets/faas-controller-token' "$am"
 expect_match "alertmanager posts to the controller" 'url: http://controller:8081/alerts' "$am"
-# FunctionIdle reaches the controller's receiver, repeated every 5m only.
+# FunctionIdle reaches the controller's receiver, repeated every 1m (a longer
+# scale.zeroDuration is checked on each repeat).
+expect_match "FunctionIdle repeats every 1m" 'alertname="FunctionIdle"\][[:space:]]+repeat_interval: 1m' "$am"
 route=$(amtool config routes test --config.file="$A/alertmanager.yml" alertname=FunctionIdle function_name=echo 2>/dev/null)
 expect_eq "FunctionIdle is routed to the controller" controller "$route"
 expect_match "prometheus discovers the gateways by DNS" 'names: \[tasks.gateway\]' "$(cat "$A/prometheus.yml")"

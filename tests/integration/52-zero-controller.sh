@@ -14,7 +14,7 @@ SWARM=http://127.0.0.1:$PORT
 export DOCKER_HOST=tcp://127.0.0.1:$PORT
 echo "zero-token" >"$T_DIR/token"
 start_server ctl "$BIN/faas-controller" --port 0 --bind 127.0.0.1 --token-file "$T_DIR/token" \
-	--resync 1s --network zero-net --log-level debug || exit 1
+	--resync 1s --network zero-net --log-level debug --idle-window 2s || exit 1
 CTL=http://127.0.0.1:$PORT
 AUTH=(-H "Authorization: Bearer zero-token")
 
@@ -28,9 +28,11 @@ is() { [ "$(replicas "$1")" = "$2" ]; }
 # alert NAME STATUS FUNCTION STARTS: POSTs one Alertmanager notification;
 # prints "HTTP-CODE scaled". STARTS tN names incident N (startsAt second N).
 alert() {
-	local out
+	# $4: tN (startsAt 2026-11-26T10:00:0NZ) or a whole RFC 3339 time
+	local out starts=$4
+	[[ $starts == t* ]] && starts="2026-11-26T10:00:0${4#t}Z"
 	out=$(curl -s -w ' %{http_code}' -X POST "${AUTH[@]}" -H 'Content-Type: application/json' --data \
-		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"2026-11-26T10:00:0${4#t}Z\",\"fingerprint\":\"fp-$1-$3\"}]}" \
+		"{\"version\":\"4\",\"status\":\"$2\",\"alerts\":[{\"status\":\"$2\",\"labels\":{\"alertname\":\"$1\",\"function_name\":\"$3\"},\"startsAt\":\"$starts\",\"fingerprint\":\"fp-$1-$3\"}]}" \
 		"$CTL/alerts")
 	echo "${out##* } $(jq -r .scaled <<<"${out% *}" 2>/dev/null)"
 }
@@ -81,6 +83,21 @@ sleep 1.5 # the cached scale settings follow the write on the next resync
 expect_eq "load steps up" "200 1" "$(alert APIHighInvocationRate firing on t4)"
 expect_eq "an idle alert right after is held by the cooldown" "200 0" "$(alert FunctionIdle firing on t5)"
 expect_eq "replicas stay up" 3 "$(replicas on)"
+
+# a longer idle time for one function (the OpenFaaS label), counted from the
+# alert's startsAt minus the rule's window (--idle-window 2s here)
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "${AUTH[@]}" --data \
+	'{"service":"long","image":"img:1","labels":{"com.openfaas.scale.zero":"true","com.openfaas.scale.zero-duration":"5s"}}' \
+	"$CTL/system/functions")
+expect_eq "a function with com.openfaas.scale.zero-duration: 5s is deployed" 202 "$code"
+expect_eq "which is its scale.zeroDuration" '"5s"' "$(curl -s "$CTL/apis/faas/v1/functions/long" | jq -c .spec.scale.zeroDuration)"
+check "its service is made" wait_for 10 bash -c "[ \"\$(curl -s $SWARM/services/long | jq .Spec.Mode.Replicated.Replicas)\" = 1 ]"
+starts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+expect_eq "idle for the window only (2-3 s of 5 s): left alone" "200 0" "$(alert FunctionIdle firing long "$starts")"
+expect_eq "it keeps its replica" 1 "$(replicas long)"
+sleep 3.5
+expect_eq "the same incident repeated once idle 5 s: scaled" "200 1" "$(alert FunctionIdle firing long "$starts")"
+expect_eq "to 0" 0 "$(replicas long)"
 
 expect_eq "a malformed alert is 400" "400 " "$(curl -s -o /dev/null -w '%{http_code} ' -X POST "${AUTH[@]}" --data '{"alerts":{}}' "$CTL/alerts")"
 check "the controller is alive" curl -fs -o /dev/null "$CTL/healthz"

@@ -4,7 +4,10 @@
  *   GET /configs, /services (label filters), GET /services/{id|name},
  *   POST /configs/create, /services/create, /services/{id}/update?version=N,
  *   DELETE /configs/{id}, /services/{id}; GET /networks/{name} (always an
- *   overlay); GET /tasks and /secrets: []; anything else 404.
+ *   overlay); GET /tasks: []; secrets: GET /secrets (label filters),
+ *   POST /secrets/create, DELETE /secrets/{id|name} (400 while a service's
+ *   spec mounts it); GET /services/{id}/logs: three frames, then with
+ *   follow=1 one more every 200 ms for at most 20 s; anything else 404.
  * Every POST /services/{id}/update is logged ("msg=service_update name=...
  * replicas=N") so a test can count them. Logs "msg=listening
  * addr=127.0.0.1:PORT" on stderr. Not hostile-input safe: a test tool. */
@@ -16,12 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_BODY (4u << 20)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct json_object *configs, *services; /* arrays, under mu */
+static struct json_object *configs, *services, *secrets; /* arrays, under mu */
 static long next_id = 1;
 
 struct upload {
@@ -129,6 +133,99 @@ static int64_t replicas_of(struct json_object *svc)
 	return json_object_get_int64(v);
 }
 
+/* Does a service's spec mount the secret with this id? (mu held) */
+static bool mounted(const char *id)
+{
+	for (size_t i = 0; id && i < json_object_array_length(services); i++) {
+		struct json_object *v = json_object_array_get_idx(services, i), *a;
+		const char *path[] = {"Spec", "TaskTemplate", "ContainerSpec", "Secrets"};
+		for (size_t k = 0; v && k < 4; k++)
+			if (!json_object_object_get_ex(v, path[k], &v))
+				v = NULL;
+		a = v;
+		for (size_t k = 0; a && k < json_object_array_length(a); k++) {
+			const char *sid = str_at(json_object_array_get_idx(a, k), "SecretID", NULL);
+			if (sid && strcmp(sid, id) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+struct logstate {
+	char service[256];
+	bool follow;
+	int sent;
+	int64_t start_ms;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One multiplexed frame per call: "<ts> <details> line N of SERVICE\n". */
+static ssize_t log_frame(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct logstate *s = cls;
+	char line[512];
+	int n;
+	(void)pos;
+	if (s->sent >= 3 && (!s->follow || mono_ms() - s->start_ms > 20000))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (s->sent >= 3)
+		usleep(200 * 1000);
+	n = snprintf(line, sizeof(line),
+	             "2026-11-26T00:00:%02d.123456789Z com.docker.swarm.node.id=n1,"
+	             "com.docker.swarm.service.id=%s,com.docker.swarm.task.id=task%d line %d of "
+	             "%s\n",
+	             s->sent % 60, s->service, s->sent % 2, s->sent + 1, s->service);
+	if (n < 0 || (size_t)n + 8 > max)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	buf[0] = s->sent % 2 ? 2 : 1;
+	buf[1] = buf[2] = buf[3] = 0;
+	buf[4] = 0;
+	buf[5] = 0;
+	buf[6] = (char)((n >> 8) & 0xff);
+	buf[7] = (char)(n & 0xff);
+	memcpy(buf + 8, line, (size_t)n);
+	s->sent++;
+	return n + 8;
+}
+
+static enum MHD_Result logs(struct MHD_Connection *c, const char *id)
+{
+	const char *q[] = {"tail", "since", "follow", "timestamps", "details"};
+	struct logstate *s;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	long i = find(services, id);
+	if (i < 0)
+		return message(c, 404, "service not found");
+	fprintf(stderr, "level=info msg=logs service=%s", id);
+	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+		const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, q[k]);
+		fprintf(stderr, " %s=%s", q[k], v ? v : "");
+	}
+	fprintf(stderr, "\n");
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return MHD_NO;
+	snprintf(s->service, sizeof(s->service), "%s",
+	         str_at(json_object_array_get_idx(services, (size_t)i), "Spec", "Name"));
+	s->follow = strcmp(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow")
+	                       ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow")
+	                       : "",
+	                   "1") == 0;
+	s->start_ms = mono_ms();
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, log_frame, s, free);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, const char *method, const char *url,
                              const char *body)
 {
@@ -143,8 +240,46 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
 		return reply(c, 200, filtered(configs, filters));
 	if (get && strcmp(url, "/services") == 0)
 		return reply(c, 200, filtered(services, filters));
-	if (get && (strcmp(url, "/tasks") == 0 || strcmp(url, "/secrets") == 0))
+	if (get && strcmp(url, "/tasks") == 0)
 		return reply(c, 200, json_object_new_array());
+	if (get && strcmp(url, "/secrets") == 0)
+		return reply(c, 200, filtered(secrets, filters));
+	if (get && strlen(url) > 14 && strcmp(url + strlen(url) - 5, "/logs") == 0 &&
+	    sscanf(url, "/services/%255[^/]/logs", name) == 1)
+		return logs(c, name);
+	if (post && strcmp(url, "/secrets/create") == 0) {
+		struct json_object *o, *r;
+		const char *n;
+		in = json_tokener_parse(body ? body : "");
+		n = str_at(in, "Name", NULL);
+		if (n == NULL || str_at(in, "Data", NULL) == NULL) {
+			json_object_put(in);
+			return message(c, 400, "Name and Data are required");
+		}
+		if (find(secrets, n) >= 0) {
+			json_object_put(in);
+			return message(c, 409, "secret name conflicts with an existing object");
+		}
+		o = new_object(in, "sec");
+		json_object_array_add(secrets, o);
+		fprintf(stderr, "level=info msg=secret_create name=%s\n", n);
+		r = json_object_new_object();
+		json_object_object_add(r, "ID", json_object_get(json_object_object_get(o, "ID")));
+		return reply(c, 201, r);
+	}
+	if (del && sscanf(url, "/secrets/%255s", name) == 1) {
+		const char *id;
+		i = find(secrets, name);
+		if (i < 0)
+			return message(c, 404, "secret not found");
+		id = str_at(json_object_array_get_idx(secrets, (size_t)i), "ID", NULL);
+		if (mounted(id))
+			return message(c, 400, "secret is in use by a service");
+		fprintf(stderr, "level=info msg=secret_delete name=%s\n",
+		        str_at(json_object_array_get_idx(secrets, (size_t)i), "Spec", "Name"));
+		json_object_array_del_idx(secrets, (size_t)i, 1);
+		return reply(c, 200, json_object_new_object());
+	}
 	if (get && strncmp(url, "/networks/", 10) == 0) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "Name", json_object_new_string(url + 10));
@@ -273,6 +408,7 @@ int main(void)
 	const union MHD_DaemonInfo *info;
 	configs = json_object_new_array();
 	services = json_object_new_array();
+	secrets = json_object_new_array();
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
 	                     NULL, NULL, answer, NULL, MHD_OPTION_NOTIFY_COMPLETED, done, NULL,
 	                     MHD_OPTION_END);

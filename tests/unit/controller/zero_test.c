@@ -154,10 +154,42 @@ END_TEST
 
 START_TEST(reconcile_keeps_zero)
 {
-	/* the reconcile's clamp: 0 stays 0 only with zero: true */
+	/* the reconcile's clamp: 0 stays 0 (asleep; the API may put any function
+	 * there, OpenFaaS-style, and the gateway wakes it) */
 	ck_assert_int_eq(svc_clamp(&zero_on, 0), 0);
-	ck_assert_int_eq(svc_clamp(&zero_off, 0), 2);
+	ck_assert_int_eq(svc_clamp(&zero_off, 0), 0);
+	ck_assert_int_eq(svc_clamp(&zero_off, 1), 2);
 	ck_assert_int_eq(svc_clamp(&zero_on, 30), 20);
+}
+END_TEST
+
+START_TEST(idle_long_enough)
+{
+	/* window 5m; the alert started at t=1000 s: idle since 1000 - 300 */
+	struct alert a = mk(true, true);
+	const int64_t W = 300000;
+	a.starts_s = 1000;
+	ck_assert(alert_idle_long_enough(&a, 0, W, 1000));       /* the platform's window */
+	ck_assert(alert_idle_long_enough(&a, 60000, W, 1000));   /* shorter: the window */
+	ck_assert(!alert_idle_long_enough(&a, 900000, W, 1000)); /* 15m: 10 more minutes */
+	ck_assert(!alert_idle_long_enough(&a, 900000, W, 1599));
+	ck_assert(alert_idle_long_enough(&a, 900000, W, 1600));
+	/* no startsAt: only the window counts */
+	a.starts_s = 0;
+	ck_assert(alert_idle_long_enough(&a, 0, W, 5000));
+	ck_assert(!alert_idle_long_enough(&a, 900000, W, 5000));
+	/* startsAt is parsed from the payload */
+	struct alert *v = NULL;
+	char *err = NULL;
+	const char *p = "{\"version\":\"4\",\"status\":\"firing\",\"alerts\":[{\"status\":"
+	                "\"firing\",\"labels\":{\"alertname\":\"FunctionIdle\",\"function_name\":"
+	                "\"echo\"},\"startsAt\":\"2026-11-26T00:02:03.5Z\"},{\"status\":"
+	                "\"firing\",\"labels\":{\"alertname\":\"FunctionIdle\",\"function_name\":"
+	                "\"echo\"},\"startsAt\":\"yesterday\"}]}";
+	ck_assert_int_eq(alerts_parse(p, strlen(p), &v, &err), 2);
+	ck_assert_int_eq(v[0].starts_s, 1795651323);
+	ck_assert_int_eq(v[1].starts_s, 0);
+	free(v);
 }
 END_TEST
 
@@ -172,6 +204,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, idle_dedup);
 	tcase_add_test(tc, ignored_logged_once_per_incident);
 	tcase_add_test(tc, reconcile_keeps_zero);
+	tcase_add_test(tc, idle_long_enough);
 	suite_add_tcase(s, tc);
 	return s;
 }

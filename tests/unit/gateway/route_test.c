@@ -44,18 +44,35 @@ START_TEST(routes)
 	ck_assert_str_eq(r.target, "");
 	ck_assert(r.target_root);
 
-	gw_route_parse("GET", "/function/../system/functions", NULL, &r);
-	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
-	gw_route_parse("GET", "/function/ECHO", NULL, &r);
-	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
-	gw_route_parse("GET", "/function/", NULL, &r);
-	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
-	gw_route_parse("GET", "/function/a%2fb", NULL, &r);
-	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	/* OpenFaaS: NAME.NAMESPACE */
+	gw_route_parse("GET", "/function/echo.openfaas-fn/x?y", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_FUNCTION);
+	ck_assert_str_eq(r.name, "echo");
+	ck_assert_str_eq(r.ns, "openfaas-fn");
+	ck_assert_str_eq(r.target, "/x?y");
+	gw_route_parse("GET", "/function/echo", NULL, &r);
+	ck_assert_str_eq(r.ns, "");
+
+	/* a name that is not valid names no function: 404 with a message */
+	const char *none[] = {"/function/../system/functions",
+	                      "/function/ECHO",
+	                      "/function/",
+	                      "/function/a%2fb",
+	                      "/function/.openfaas-fn",
+	                      "/function/echo.",
+	                      "/function/echo.Bad",
+	                      "/function/a.b.c",
+	                      "/function",
+	                      "/function/."};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		gw_route_parse("GET", none[i], NULL, &r);
+		ck_assert_msg(r.kind == GW_ROUTE_NOT_FOUND && r.err != NULL, "%s", none[i]);
+		ck_assert_ptr_nonnull(strstr(r.err, "function not found"));
+	}
 	char longname[128] = "/function/";
 	memset(longname + 10, 'a', 64);
 	gw_route_parse("GET", longname, NULL, &r);
-	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	ck_assert_int_eq(r.kind, GW_ROUTE_NOT_FOUND);
 	gw_route_parse("GET", "/function/e\x01", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
 	gw_route_parse("GET", "http://x/", NULL, &r);
