@@ -11,21 +11,13 @@
 set -u
 FX_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export FX_ROOT
-source "$FX_ROOT/tests/lib.sh"
-B=$FX_ROOT/build/rel/bench
-DUR=${BENCH_DURATION:-10}
-ulimit -n 65536 2>/dev/null || ulimit -n 4096
-for t in wrk nginx; do
-	command -v $t >/dev/null || { echo "bench/gateway.sh: $t is missing (scripts/deps.sh all)" >&2; exit 1; }
-done
+source "$FX_ROOT/bench/lib.sh"
+bench_need bench/gateway.sh wrk nginx
 WD=${FWATCHDOG:-$BIN/fwatchdog}
 if [ ! -x "$WD" ] || [ ! -x "$BIN/faas-gateway" ] || [ ! -x "$B/gateway_upstream" ]; then
 	echo "bench/gateway.sh: run make all and the bench tools first (make bench)" >&2
 	exit 1
 fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 20000)); }
 
 # replica NAME: an http-mode watchdog with its own gateway_upstream; sets PORT.
 replica() {
@@ -47,7 +39,7 @@ run() {
 	wrk -t "$t" -c "$3" -d "${4}s" --latency "$2" >"$T_DIR/wrk-$1.out" 2>&1
 	RPS=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$T_DIR/wrk-$1.out")
 	P50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$T_DIR/wrk-$1.out")")
-	ERRS=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$T_DIR/wrk-$1.out")
+	ERRS=$(wrk_errors "$T_DIR/wrk-$1.out")
 }
 
 replica one
@@ -59,31 +51,7 @@ start_server gw env "${GW_ENV[@]}" bind=127.0.0.1 port=0 discovery=static static
 GW=$PORT GW_PID=$PID
 
 NP=$(free_port)
-mkdir -p "$T_DIR/nginx"
-cat >"$T_DIR/nginx/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $T_DIR/nginx/nginx.pid;
-error_log $T_DIR/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	client_body_temp_path $T_DIR/nginx;
-	proxy_temp_path $T_DIR/nginx;
-	upstream wd { server 127.0.0.1:$WDP; keepalive 256; }
-	server {
-		listen 127.0.0.1:$NP;
-		location / {
-			proxy_pass http://wd;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_buffering off;
-		}
-	}
-}
-EOF
-nginx -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" 2>"$T_DIR/nginx.log" &
-T_PIDS+=($!)
+nginx_proxy "$NP" "$WDP"
 wait_for 5 curl -sf -o /dev/null "127.0.0.1:$NP/" || { echo "nginx did not start" >&2; cat "$T_DIR/nginx.log" >&2; exit 1; }
 
 # warm up every path
@@ -103,7 +71,7 @@ run nginx1 "http://127.0.0.1:$NP/" 1 "$DUR"; N1_P50=$P50
 # on a loaded 2-core machine a slow answer is not an error of the gateway's.
 wrk -t 2 -c 1000 -d 10s --timeout 10s "http://127.0.0.1:$WDP/" >"$T_DIR/wrk-1000d.out" 2>&1
 KD_RPS=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$T_DIR/wrk-1000d.out")
-KD_ERR=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$T_DIR/wrk-1000d.out")
+KD_ERR=$(wrk_errors "$T_DIR/wrk-1000d.out")
 rss0=$(rss_kib "$GW_PID")
 maxrss=$rss0
 wrk -t 2 -c 1000 -d 30s --timeout 10s --latency "http://127.0.0.1:$GW/function/hello" >"$T_DIR/wrk-1000.out" 2>&1 &
@@ -119,7 +87,7 @@ sleep 3 # the gateway trims its heap after a second without requests
 rss_after=$(rss_kib "$GW_PID")
 K_RPS=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$T_DIR/wrk-1000.out")
 K_REQ=$(awk '/requests in/ {print $1}' "$T_DIR/wrk-1000.out")
-K_ERR=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$T_DIR/wrk-1000.out")
+K_ERR=$(wrk_errors "$T_DIR/wrk-1000.out")
 K_P99=$(awk '$1 == "99%" {print $2}' "$T_DIR/wrk-1000.out")
 
 # three replicas

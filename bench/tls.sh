@@ -14,20 +14,13 @@
 set -u
 FX_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export FX_ROOT
-source "$FX_ROOT/tests/lib.sh"
-B=$FX_ROOT/build/rel/bench
-DUR=${BENCH_DURATION:-10}
+source "$FX_ROOT/bench/lib.sh"
 ROUNDS=${BENCH_ROUNDS:-3}
-ulimit -n 65536 2>/dev/null || ulimit -n 4096
-for t in wrk nginx certtool; do
-	command -v $t >/dev/null || { echo "bench/tls.sh: $t is missing (scripts/deps.sh all)" >&2; exit 1; }
-done
+bench_need bench/tls.sh wrk nginx certtool
 if [ ! -x "$BIN/fwatchdog" ] || [ ! -x "$BIN/faas-gateway" ] || [ ! -x "$B/gateway_upstream" ]; then
 	echo "bench/tls.sh: run make all and the bench tools first (make bench)" >&2
 	exit 1
 fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 20000)); }
 
 # One certificate for both servers.
 C=$T_DIR/certs
@@ -56,36 +49,8 @@ GW_PID=$PID
 GT=$(sed -nE 's/.*msg=listening_tls addr=[^ ]*:([0-9]+).*/\1/p' "$T_DIR/gw.log" | head -n 1)
 
 NP=$(free_port)
-mkdir -p "$T_DIR/nginx"
-cat >"$T_DIR/nginx/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $T_DIR/nginx/nginx.pid;
-error_log $T_DIR/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	client_body_temp_path $T_DIR/nginx;
-	proxy_temp_path $T_DIR/nginx;
-	upstream wd { server 127.0.0.1:$WDP; keepalive 256; }
-	server {
-		listen 127.0.0.1:$NP ssl;
-		ssl_certificate $C/cert.pem;
-		ssl_certificate_key $C/key.pem;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		ssl_session_cache shared:SSL:1m;
-		ssl_session_tickets on;
-		location / {
-			proxy_pass http://wd;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_buffering off;
-		}
-	}
-}
-EOF
-nginx -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR/nginx" 2>"$T_DIR/nginx.log" &
-T_PIDS+=($!)
+nginx_proxy "$NP" "$WDP" ssl "ssl_certificate $C/cert.pem; ssl_certificate_key $C/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:1m; ssl_session_tickets on;"
 G=https://127.0.0.1:$GT/function/hello
 N=https://127.0.0.1:$NP/
 for u in "$G" "$N"; do
@@ -121,7 +86,7 @@ rps() {
 	t1=$(ticks "${label:0:1}")
 	TICKS[$label]=$((${TICKS[$label]:-0} + t1 - t0))
 	REQS[$label]=$((${REQS[$label]:-0} + $(awk '/requests in/ {print $1}' "$T_DIR/wrk-$label.out")))
-	ERRS[$label]=$((${ERRS[$label]:-0} + $(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$T_DIR/wrk-$label.out")))
+	ERRS[$label]=$((${ERRS[$label]:-0} + $(wrk_errors "$T_DIR/wrk-$label.out")))
 	RPS=$(awk '/^Requests\/sec/ {printf "%d", $2}' "$T_DIR/wrk-$label.out")
 }
 # cpu LABEL: microseconds of CPU per request over every round.

@@ -3,6 +3,8 @@
  * Content-Length, chunked encoding or the end of the connection (heads and
  * chunks parsed by http1.c). https:// is handed to fx_http_tls_do. */
 #include "httpc.h"
+
+#include "base64.h"
 #include "buf.h"
 #include "http1.h"
 
@@ -306,26 +308,6 @@ static bool token(const char *s, size_t n)
 	return true;
 }
 
-static void base64(struct fx_buf *b, const char *s)
-{
-	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		char q[4];
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = t[(v >> 18) & 63];
-		q[1] = t[(v >> 12) & 63];
-		q[2] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? t[v & 63] : '=';
-		fx_buf_append(b, q, 4);
-	}
-}
-
 /* The request head into b: 0, or -EINVAL with *err (a static string). */
 static int request_head(const struct fx_http_req *req, const char *method, const struct url *u,
                         struct fx_buf *b, const char **err)
@@ -359,7 +341,7 @@ static int request_head(const struct fx_http_req *req, const char *method, const
 			return -EINVAL;
 		}
 		fx_buf_puts(b, "Authorization: Basic ");
-		base64(b, req->user);
+		fx_base64_encode(req->user, strlen(req->user), b);
 		fx_buf_puts(b, "\r\n");
 	}
 	if (req->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||

@@ -1,5 +1,6 @@
 /* route.c: pure request classification and small parsers (no I/O). */
 #include "gateway.h"
+#include "base64.h"
 #include "buf.h"
 
 #include <ctype.h>
@@ -229,46 +230,6 @@ int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1])
 	return rc;
 }
 
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64 (padding optional) into out; -1 if invalid or too long. */
-static ssize_t b64decode(const char *in, char *out, size_t cap)
-{
-	size_t o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-
-	for (; *in && *in != '='; in++) {
-		int v = b64val((unsigned char)*in);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= cap)
-				return -1;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	while (*in == '=')
-		in++;
-	return *in ? -1 : (ssize_t)o;
-}
-
 static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
 {
 	unsigned char d = an != bn;
@@ -280,9 +241,9 @@ static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
 
 bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password)
 {
-	char dec[1024];
-	ssize_t n;
+	struct fx_buf dec;
 	const char *colon;
+	bool u, p;
 
 	if (!authorization || !user || !password || strncasecmp(authorization, "Basic ", 6) != 0)
 		return false;
@@ -291,14 +252,16 @@ bool gw_basic_auth_ok(const char *authorization, const char *user, const char *p
 		authorization++;
 	if (strlen(authorization) > 1300)
 		return false;
-	n = b64decode(authorization, dec, sizeof(dec));
-	if (n < 0)
+	fx_buf_init(&dec, 1024);
+	if (fx_base64_decode(authorization, strlen(authorization), &dec) < 0 || dec.data == NULL ||
+	    (colon = memchr(dec.data, ':', dec.len)) == NULL) {
+		fx_buf_release(&dec);
 		return false;
-	colon = memchr(dec, ':', (size_t)n);
-	if (!colon)
-		return false;
-	bool u = ct_equal(dec, (size_t)(colon - dec), user, strlen(user));
-	bool p = ct_equal(colon + 1, (size_t)(dec + n - colon - 1), password, strlen(password));
+	}
+	u = ct_equal(dec.data, (size_t)(colon - dec.data), user, strlen(user));
+	p = ct_equal(colon + 1, (size_t)(dec.data + dec.len - colon - 1), password,
+	             strlen(password));
+	fx_buf_release(&dec);
 	return u & p;
 }
 

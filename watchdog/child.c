@@ -12,22 +12,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-int64_t wd_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t wd_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void wd_child_init(struct wd_child *c)
 {
@@ -159,7 +144,7 @@ static int poll_timeout(int64_t deadline_ms)
 
 	if (deadline_ms == 0)
 		return -1;
-	left = deadline_ms - wd_now_ms();
+	left = deadline_ms - fx_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > 60000 ? 60000 : (int)left;

@@ -126,7 +126,7 @@ static int wait_fd(int fd, short ev, int client_fd, int64_t deadline_ms)
 		int t = -1, r;
 
 		if (deadline_ms != 0) {
-			int64_t left = deadline_ms - wd_now_ms();
+			int64_t left = deadline_ms - fx_now_ms();
 			if (left <= 0)
 				return WD_PUMP_TIMEOUT;
 			t = left > 60000 ? 60000 : (int)left;
@@ -150,7 +150,7 @@ static int dial(struct wd_proxy *p, int64_t deadline_ms)
 	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
 	int err = 0, r;
 	socklen_t el = sizeof(err);
-	int64_t dl = wd_now_ms() + 2000; /* connect at most 2 s, within the deadline */
+	int64_t dl = fx_now_ms() + 2000; /* connect at most 2 s, within the deadline */
 
 	if (fd < 0)
 		return -errno;
@@ -188,7 +188,7 @@ static void go_down(struct wd_proxy *p)
 
 static bool probe(struct wd_proxy *p)
 {
-	int fd = dial(p, wd_now_ms() + 1000);
+	int fd = dial(p, fx_now_ms() + 1000);
 	if (fd < 0)
 		return false;
 	close(fd);
@@ -198,8 +198,8 @@ static bool probe(struct wd_proxy *p)
 /* Sleeps ms, or less when stopping. */
 static void nap(struct wd_proxy *p, int64_t ms)
 {
-	int64_t end = wd_now_ms() + ms;
-	while (!atomic_load(&p->stop) && wd_now_ms() < end)
+	int64_t end = fx_now_ms() + ms;
+	while (!atomic_load(&p->stop) && fx_now_ms() < end)
 		usleep(20000);
 }
 
@@ -212,7 +212,7 @@ static void *supervise(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (!atomic_load(&p->stop)) {
-		int64_t started = wd_now_ms(), last_probe = 0;
+		int64_t started = fx_now_ms(), last_probe = 0;
 		int fails = 0, st = 0, rc;
 
 		rc = wd_child_spawn(&p->child, p->cfg->exec_path, p->cfg->argv, environ, false,
@@ -230,7 +230,7 @@ static void *supervise(void *arg)
 		while (!atomic_load(&p->stop)) {
 			struct pollfd pf = {.fd = p->child.pidfd, .events = POLLIN};
 			bool up = atomic_load(&p->ready);
-			int64_t now = wd_now_ms();
+			int64_t now = fx_now_ms();
 
 			/* Not ready: probe every 50 ms so a cold start is quick.
 			 * Ready: probe every healthcheck_interval; three misses in a
@@ -257,8 +257,8 @@ static void *supervise(void *arg)
 		go_down(p);
 		if (atomic_load(&p->stop))
 			break;
-		wd_child_finish(&p->child, wd_now_ms() + 1000, &st);
-		if (wd_now_ms() - started >= STABLE_MS)
+		wd_child_finish(&p->child, fx_now_ms() + 1000, &st);
+		if (fx_now_ms() - started >= STABLE_MS)
 			backoff = BACKOFF_MIN_MS;
 		if (WIFEXITED(st))
 			log_warn("upstream exited", "pid=%d exit=%d restart_in_ms=%lld",
@@ -307,7 +307,7 @@ void wd_proxy_free(struct wd_proxy *p)
 	if (p->th_started)
 		pthread_join(p->th, NULL);
 	if (p->child.pid > 0 && !p->child.reaped)
-		wd_child_finish(&p->child, wd_now_ms() + 2000, &st); /* then SIGKILL */
+		wd_child_finish(&p->child, fx_now_ms() + 2000, &st); /* then SIGKILL */
 	free(p);
 }
 

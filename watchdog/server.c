@@ -98,7 +98,7 @@ static enum MHD_Result defer(struct req *r, int code, const char *text)
  * only: no floating-point printf on every answer). */
 static void add_duration(struct MHD_Response *resp, const struct req *r)
 {
-	int64_t us = wd_now_us() - r->t0_us;
+	int64_t us = fx_now_us() - r->t0_us;
 	char d[32];
 
 	snprintf(d, sizeof(d), "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
@@ -217,7 +217,7 @@ static void record(const struct req *r)
 	if (r->kind != K_FN || r->code < 100 || r->code > 599)
 		return;
 	atomic_fetch_add(&S.by_code[r->code], 1);
-	us = wd_now_us() - r->t0_us;
+	us = fx_now_us() - r->t0_us;
 	atomic_fetch_add(&S.sum_us, (unsigned long long)us);
 	s = (double)us / 1e6;
 	for (i = 0; i < WD_NBUCKETS && s > wd_buckets[i]; i++)
@@ -236,8 +236,8 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	if (r == NULL)
 		return NULL;
 	r->uri = strndup(uri, MAX_URI + 1);
-	r->t0 = wd_now_ms();
-	r->t0_us = wd_now_us();
+	r->t0 = fx_now_ms();
+	r->t0_us = fx_now_us();
 	r->client_fd = -1;
 	wd_child_init(&r->ch);
 	fx_buf_init(&r->out, (size_t)S.cfg->max_output);
@@ -280,7 +280,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		atomic_fetch_sub(&S.inflight, 1);
 	if (S.cfg->write_debug)
 		log_info("request done", "uri=\"%.200s\" code=%d ms=%lld", r->uri ? r->uri : "",
-		         r->code, (long long)(wd_now_ms() - r->t0));
+		         r->code, (long long)(fx_now_ms() - r->t0));
 	fx_buf_release(&r->out);
 	fx_buf_release(&r->err);
 	free(r->uri);
@@ -829,11 +829,11 @@ int wd_server_run(struct wd_config *cfg)
 		 * nothing has run or arrived for DRAIN_QUIET_MS (counted from the
 		 * signal at the earliest), stop accepting and let what was accepted
 		 * meanwhile finish. All within write_timeout. */
-		int64_t end = wd_now_ms() + cfg->write_timeout_ms;
-		atomic_store(&S.last_start_ms, wd_now_ms()); /* quiet counts from now */
-		while (wd_now_ms() < end &&
+		int64_t end = fx_now_ms() + cfg->write_timeout_ms;
+		atomic_store(&S.last_start_ms, fx_now_ms()); /* quiet counts from now */
+		while (fx_now_ms() < end &&
 		       (atomic_load(&S.active) > 0 ||
-		        wd_now_ms() - atomic_load(&S.last_start_ms) < DRAIN_QUIET_MS))
+		        fx_now_ms() - atomic_load(&S.last_start_ms) < DRAIN_QUIET_MS))
 			usleep(10000);
 		if (http) {
 			fx_loops_quiesce();
@@ -842,7 +842,7 @@ int wd_server_run(struct wd_config *cfg)
 			if (fd != MHD_INVALID_SOCKET)
 				close(fd);
 		}
-		while (atomic_load(&S.active) > 0 && wd_now_ms() < end)
+		while (atomic_load(&S.active) > 0 && fx_now_ms() < end)
 			usleep(10000);
 		if (atomic_load(&S.active) > 0)
 			log_warn("drain timeout", "active=%ld", atomic_load(&S.active));
@@ -863,7 +863,7 @@ int wd_healthcheck(const struct wd_config *cfg)
 	char buf[64];
 	size_t got = 0;
 	int fd, fl;
-	int64_t end = wd_now_ms() + 2000;
+	int64_t end = fx_now_ms() + 2000;
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -886,7 +886,7 @@ int wd_healthcheck(const struct wd_config *cfg)
 	while (got < 12) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
-		int64_t left = end - wd_now_ms();
+		int64_t left = end - fx_now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) != 1)
 			goto fail;
 		n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);

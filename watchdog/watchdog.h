@@ -16,6 +16,7 @@
 #define WD_WATCHDOG_H
 
 #include "buf.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -147,9 +148,6 @@ ssize_t wd_child_read(struct wd_child *c, char *buf, size_t max, struct fx_buf *
 int wd_child_finish(struct wd_child *c, int64_t deadline_ms, int *wstatus);
 /* Kills the whole group and reaps; safe on a finished or empty child. */
 void wd_child_kill(struct wd_child *c);
-
-int64_t wd_now_ms(void);
-int64_t wd_now_us(void);
 
 /* ---- proxy.c ----------------------------------------------------------- */
 
