@@ -242,10 +242,9 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
 {
 	struct hctx *h = cls;
 	(void)kind;
-	if (!key || !value || fx_http1_hop(key, h->connection) ||
-	    strcasecmp(key, "Host") == 0 || strcasecmp(key, "Content-Length") == 0 ||
-	    strcasecmp(key, "X-Callback-Url") == 0 || strcasecmp(key, "X-Call-Id") == 0 ||
-	    strcasecmp(key, "Expect") == 0)
+	if (!key || !value || fx_http1_hop(key, h->connection) || strcasecmp(key, "Host") == 0 ||
+	    strcasecmp(key, "Content-Length") == 0 || strcasecmp(key, "X-Callback-Url") == 0 ||
+	    strcasecmp(key, "X-Call-Id") == 0 || strcasecmp(key, "Expect") == 0)
 		return MHD_YES;
 	/* NATS header names are tokens without ':' and values one line */
 	if (!key[0] || strpbrk(key, ": \t\r\n") || strlen(value) > 8192 ||
@@ -363,7 +362,8 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 		a->limit = 0;
 		return system_call(c, a, method);
 	}
-	if (cid && cid[0] && strlen(cid) <= 64 && fx_http1_value_ok(cid, strlen(cid)) && !strpbrk(cid, " \t"))
+	if (cid && cid[0] && strlen(cid) <= 64 && fx_http1_value_ok(cid, strlen(cid)) &&
+	    !strpbrk(cid, " \t"))
 		snprintf(a->call_id, sizeof(a->call_id), "%s", cid);
 	else
 		new_call_id(a->call_id);
@@ -377,7 +377,8 @@ static enum MHD_Result first_call(struct MHD_Connection *c, struct gw_async *a, 
 		       answer(a);
 	if (!parse_uri(a))
 		return set_error(a, 404,
-		                 "function not found (not a valid name: NAME or NAME.NAMESPACE)", 0),
+		                 "function not found (not a valid name: NAME or NAME.NAMESPACE)",
+		                 0),
 		       answer(a);
 	if (!nc)
 		return set_error(a, 501, "asynchronous calls are not configured (nats_url)", 0),
