@@ -14,19 +14,12 @@
 set -u
 FX_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export FX_ROOT
-source "$FX_ROOT/tests/lib.sh"
-B=$FX_ROOT/build/rel/bench
-DUR=${BENCH_DURATION:-10}
+source "$FX_ROOT/bench/lib.sh"
 RATE=${BENCH_ASYNC_RATE:-100}
-ulimit -n 65536 2>/dev/null || ulimit -n 4096
-for t in wrk nats-server; do
-	command -v $t >/dev/null || { echo "bench/async.sh: $t is missing (scripts/deps.sh all)" >&2; exit 1; }
-done
+bench_need bench/async.sh wrk nats-server
 for f in "$BIN/fwatchdog" "$BIN/faas-gateway" "$BIN/faas-queue-worker" "$B/gateway_upstream" "$B/async_load" "$TOOLS/cb_sink"; do
 	[ -x "$f" ] || { echo "bench/async.sh: $f is missing (make bench)" >&2; exit 1; }
 done
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 20000)); }
 
 "$(command -v nats-server)" -a 127.0.0.1 -p -1 -js -sd "$T_DIR/js" >"$T_DIR/nats.log" 2>&1 &
 T_PIDS+=($!)
