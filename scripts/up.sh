@@ -115,7 +115,7 @@ fi
 # Images, tagged by content (pushed to the registry, if any, and named by
 # digest): build/images.env (build/images-registry.env) names them.
 platform_images=()
-[ "${FAAS_SAMPLES:-1}" != 0 ] || platform_images=(watchdog gateway controller prometheus alertmanager)
+[ "${FAAS_SAMPLES:-1}" != 0 ] || platform_images=(watchdog gateway controller queue-worker nats prometheus alertmanager)
 REGISTRY=$registry scripts/images.sh "${platform_images[@]}"
 set -a
 # shellcheck source=/dev/null
