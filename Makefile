@@ -11,14 +11,15 @@
 #                   platform on it (MANAGERS=3: three managers); see scripts/cluster.sh
 # DEVELOPER=1 (or CI=true) turns warnings into errors.
 
-PROGRAMS := watchdog gateway controller faasctl
+PROGRAMS := watchdog gateway controller faasctl queue-worker
 bin_watchdog := fwatchdog
 bin_gateway := faas-gateway
 bin_controller := faas-controller
 bin_faasctl := faasctl
+bin_queue-worker := faas-queue-worker
 
 CC ?= cc
-PKGS := libmicrohttpd gnutls libcurl json-c yaml-0.1
+PKGS := libmicrohttpd gnutls libcurl json-c yaml-0.1 libnats
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -113,8 +114,8 @@ FORCE:
 NOTLS := build/rel/common/notls.o
 LIBS_watchdog = -static-pie -lmicrohttpd -lpthread -lm
 # faas-gateway links no libcurl (plain HTTP to the controller, common/httpc.c)
-# but the real GnuTLS, through libmicrohttpd, for HTTPS.
-LIBS_gateway = -lmicrohttpd -lgnutls -ljson-c -lpthread -lm
+# but the real GnuTLS, through libmicrohttpd, for HTTPS, and libnats (async.c).
+LIBS_gateway = -lmicrohttpd -lgnutls -ljson-c -lnats -lpthread -lm
 LIBS_controller = -Wl,-Bstatic -lmicrohttpd -ljson-c -lyaml -Wl,-Bdynamic -lpthread -lm
 bin/fwatchdog bin/faas-controller: $(NOTLS)
 define program

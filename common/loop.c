@@ -66,6 +66,8 @@ struct fx_loop {
 	int64_t next_head_scan;
 	pthread_t th;
 	bool kick; /* libmicrohttpd has work (a resumed connection) */
+	pthread_mutex_t resume_mu;
+	struct fx_resume *resumes; /* fx_loop_resume: for this thread to resume */
 	atomic_bool quiesce, stop;
 };
 
@@ -211,6 +213,32 @@ static void wake_one(struct fx_loop *l)
 	}
 }
 
+void fx_loop_resume(struct fx_loop *l, struct fx_resume *n)
+{
+	pthread_mutex_lock(&l->resume_mu);
+	n->next = l->resumes;
+	l->resumes = n;
+	pthread_mutex_unlock(&l->resume_mu);
+	wake_one(l);
+}
+
+/* The loop's thread: resumes what other threads handed back. */
+static void take_resumes(struct fx_loop *l)
+{
+	struct fx_resume *n;
+
+	pthread_mutex_lock(&l->resume_mu);
+	n = l->resumes;
+	l->resumes = NULL;
+	pthread_mutex_unlock(&l->resume_mu);
+	while (n != NULL) {
+		struct fx_resume *next = n->next; /* n may be freed once resumed */
+		MHD_resume_connection(n->c);
+		l->kick = true;
+		n = next;
+	}
+}
+
 void fx_loops_wake(void)
 {
 	for (int i = 0; i < nloops; i++)
@@ -332,6 +360,7 @@ static void *loop_main(void *arg)
 				if (read(l->wake_fd, &v, sizeof(v)) < 0) {
 					/* nothing to read: fine */
 				}
+				take_resumes(l);
 				tick_all(l, fx_now_ms());
 			} else if (ev->kind == FX_EV_UPSTREAM && ev->px == NULL) {
 				idle_event(l, (struct fx_uconn *)(void *)ev);
@@ -385,6 +414,7 @@ int fx_loops_start(const struct fx_loop_ops *ops, const int *const *listen_fds, 
 	for (int i = 0; i < n; i++) {
 		struct fx_loop *l = &loops[i];
 
+		pthread_mutex_init(&l->resume_mu, NULL);
 		l->ep = epoll_create1(EPOLL_CLOEXEC);
 		l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (l->ep < 0 || l->wake_fd < 0)

@@ -79,6 +79,17 @@ void fx_loops_wake(void);
 int fx_loop_watch(struct fx_loop *l, int fd, int op, uint32_t events, struct fx_ev *ev);
 /* libmicrohttpd has work to do on this loop (a connection was resumed). */
 void fx_loop_kick(struct fx_loop *l);
+/* A connection suspended on a loop, handed back from another thread (the
+ * gateway's async publishers). The caller owns the node; the loop is done
+ * with it once the connection is resumed. */
+struct fx_resume {
+	struct MHD_Connection *c;
+	struct fx_resume *next;
+};
+/* Any thread: loop l's own thread resumes n->c and runs its daemons. (A
+ * resume from another thread can race libmicrohttpd's suspend of a handler
+ * still running on the loop, and be lost: the client then waits forever.) */
+void fx_loop_resume(struct fx_loop *l, struct fx_resume *n);
 /* The head of the loop's list of exchanges (owned by proxy.c). */
 struct fx_px **fx_loop_exchanges(struct fx_loop *l);
 

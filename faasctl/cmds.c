@@ -59,6 +59,17 @@ static const struct fctl_opt version_opts[] = {
     {"client", 0, FCTL_OPT_BOOL, NULL, "print the client version only (no request)"},
 };
 
+static const struct fctl_opt dlq_opts[] = {
+    {"output", 'o', FCTL_OPT_VALUE, "FORMAT", "json or wide"},
+    {"limit", 0, FCTL_OPT_VALUE, "N", "at most N dead letters (1-1000, default 100)"},
+};
+
+static const struct fctl_opt replay_opts[] = {
+    {"seq", 0, FCTL_OPT_VALUE, "N", "only the dead letter with this sequence number"},
+    {"all", 0, FCTL_OPT_BOOL, NULL, "every function's dead letters"},
+    {"limit", 0, FCTL_OPT_VALUE, "N", "at most N dead letters (1-1000, default 1000)"},
+};
+
 const struct fctl_cmd fctl_cmds[] = {
     {"apply", "-f FILE|DIR|- [--dry-run] [--prune [--applyset NAME]]",
      "create or update functions from YAML files",
@@ -98,6 +109,16 @@ const struct fctl_cmd fctl_cmds[] = {
      "Exit status 0 when Ready (its current generation observed and all replicas\n"
      "available), 1 when Degraded or on timeout.",
      rollout_opts, N(rollout_opts), 1, 1, fctl_cmd_rollout_status},
+    {"async dead-letters", "[NAME] [-o json|wide] [--limit N]",
+     "list asynchronous calls that gave up (the dead-letter stream)",
+     "Calls end here after the function's retries (annotation com.openfaas.async.retries,\n"
+     "default 3), with the reason, the last status (0: unreachable) and the attempts.",
+     dlq_opts, N(dlq_opts), 0, 1, fctl_cmd_async_dead_letters},
+    {"async replay", "NAME | --seq N | --all [--limit N]",
+     "queue dead letters again (each is removed once stored again)",
+     "The calls run again with their original method, path, headers and body, and\n"
+     "their retries start over. Replaying the same dead letter twice stores it once.",
+     replay_opts, N(replay_opts), 0, 1, fctl_cmd_async_replay},
     {"version", "[--client]", "print the client and server versions", NULL, version_opts,
      N(version_opts), 0, 0, fctl_cmd_version},
     {"completion", "bash", "print the bash completion script",

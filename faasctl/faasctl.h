@@ -240,6 +240,9 @@ int fctl_cmd_logs(struct fctl_ctx *ctx, const struct fctl_args *a);
 int fctl_cmd_rollout_status(struct fctl_ctx *ctx, const struct fctl_args *a);
 int fctl_cmd_version(struct fctl_ctx *ctx, const struct fctl_args *a);
 int fctl_cmd_completion(struct fctl_ctx *ctx, const struct fctl_args *a);
+/* cmd_async.c */
+int fctl_cmd_async_dead_letters(struct fctl_ctx *ctx, const struct fctl_args *a);
+int fctl_cmd_async_replay(struct fctl_ctx *ctx, const struct fctl_args *a);
 
 /* ---- completion.c ---- */
 /* The bash completion script, generated from the command table. */

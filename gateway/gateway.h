@@ -165,6 +165,7 @@ struct gw_fn {
 	int64_t replicas; /* from the controller, or the static count */
 	int64_t available;
 	bool zero;                /* may scale to zero; scale from zero on a request */
+	int async_retries;        /* com.openfaas.async.retries, -1: the default */
 	char ns[GW_NAME_MAX + 1]; /* its namespace as the controller names it; "" unknown */
 	struct gw_fn_metrics *metrics;
 	struct gw_history *history; /* NULL until its first sample (main thread) */
@@ -213,6 +214,12 @@ struct gw_config {
 	int64_t drain_timeout_ms;
 	int64_t workers;
 	const char *log_level;
+	/* asynchronous calls (async.c) */
+	const char *nats_url; /* "" : off */
+	uint64_t async_max_body;
+	int64_t async_publishers;
+	int64_t async_queue;
+	int64_t async_publish_timeout_ms;
 	const char *tls; /* auto | on | off */
 	int64_t tls_port;
 	const char *tls_cert_file;
@@ -386,6 +393,27 @@ extern const char gw_tls_priorities[];
 void *gw_tls_retrieve(void);
 /* Did this request come over TLS? */
 bool gw_conn_tls(struct MHD_Connection *c);
+
+/* ---- async.c: POST /async-function/NAME, stored in NATS JetStream, then 202 ---- */
+
+struct gw_async;
+/* True for a request target below /async-function/. */
+bool gw_async_uri(const char *uri);
+/* A request's state (uri copied); NULL on ENOMEM. Freed by gw_async_completed. */
+struct gw_async *gw_async_new(struct fx_loop *loop, const char *uri);
+/* Every access-handler call of an async request lands here. Returns an MHD_Result. */
+int gw_async_dispatch(struct MHD_Connection *c, struct gw_async *a, const char *method,
+                      const char *upload, size_t *upload_size);
+void gw_async_completed(struct gw_async *a);
+/* Connects to nats_url (when set; a server that is down is retried in the
+ * background) and starts the publisher threads. 0 or negative errno, *err. */
+int gw_async_start(char **err);
+/* Publishes what is queued, then stops the publishers (before the loops stop). */
+void gw_async_stop(void);
+/* Closes the NATS connection (after the loops stopped). */
+void gw_async_release(void);
+/* Appends the async series in Prometheus text format. 0 or -ENOMEM. */
+int gw_async_metrics(struct fx_buf *out);
 
 /* ---- ui.c ---- */
 

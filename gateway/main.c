@@ -83,6 +83,19 @@ static const struct fx_setting settings[] = {
     {"drain_timeout", FX_CONF_DURATION, "30s", "on SIGTERM, wait this long for requests",
      &gw_cfg.drain_timeout_ms, 0, 3600000, 0},
     {"workers", FX_CONF_INT, "0", "event loop threads (0: one per CPU)", &gw_cfg.workers, 0, 64, 0},
+    {"nats_url", FX_CONF_STRING, "",
+     "NATS server(s) with JetStream for /async-function/ (\"\": asynchronous calls off)",
+     &gw_cfg.nats_url, 0, 0, 0},
+    {"async_max_body", FX_CONF_SIZE, "4Mi",
+     "largest asynchronous request body (413 above; also bounded by NATS max_payload)",
+     &gw_cfg.async_max_body, 1, 64 << 20, 0},
+    {"async_publishers", FX_CONF_INT, "4", "threads that store asynchronous calls in NATS",
+     &gw_cfg.async_publishers, 1, 64, 0},
+    {"async_queue", FX_CONF_INT, "4096", "asynchronous calls waiting for a publisher (503 above)",
+     &gw_cfg.async_queue, 1, 1000000, 0},
+    {"async_publish_timeout", FX_CONF_DURATION, "5s",
+     "wait for NATS to acknowledge a publish; then 503", &gw_cfg.async_publish_timeout_ms, 100,
+     60000, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &gw_cfg.log_level, 0, 0, 0},
     {"tls", FX_CONF_STRING, "auto",
      "HTTPS on tls_port: auto (when the certificate and key files exist), on, off", &gw_cfg.tls, 0,
@@ -304,6 +317,11 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
+	if (gw_async_start(&err) < 0) {
+		fprintf(stderr, "faas-gateway: %s\n", err ? err : "nats setup failed");
+		free(err);
+		return 2;
+	}
 	int nw = (int)gw_cfg.workers;
 	if (nw <= 0) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -337,7 +355,9 @@ int main(int argc, char **argv)
 	/* Drain: stop accepting, let requests in progress finish (bounded). */
 	gw_draining = 1;
 	log_info("draining", "signal=%d active=%d", sig, gw_server_active());
+	gw_async_stop();
 	gw_server_stop(gw_cfg.drain_timeout_ms);
+	gw_async_release();
 	gw_registry_stop();
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "clock.h"
 
 #include "httpc.h"
+#include "jsq.h"
 #include "log.h"
 
 #include <errno.h>
@@ -89,6 +90,7 @@ static struct gw_fn *get_or_create(const char *name)
 		return NULL;
 	}
 	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->async_retries = -1;
 	h = hash(name);
 	f->next = table[h];
 	table[h] = f;
@@ -470,6 +472,18 @@ static int64_t get_int(struct json_object *o, const char *key, int64_t def)
 	return json_object_get_int64(v);
 }
 
+/* com.openfaas.async.retries (annotation, else label): 0..100, -1 when absent or invalid. */
+static int async_retries(struct json_object *labels, struct json_object *ann)
+{
+	struct json_object *v;
+	if ((ann && json_object_object_get_ex(ann, "com.openfaas.async.retries", &v)) ||
+	    (labels && json_object_object_get_ex(labels, "com.openfaas.async.retries", &v)))
+		return json_object_is_type(v, json_type_string)
+		           ? fx_jsq_parse_retries(json_object_get_string(v))
+		           : -1;
+	return -1;
+}
+
 /* Lock held. Applies one /system/functions item. */
 static void apply_item(struct json_object *it)
 {
@@ -491,6 +505,7 @@ static void apply_item(struct json_object *it)
 	f->available = get_int(it, "availableReplicas", f->replicas);
 	f->zero = truthy(it, "zero") || truthy(labels, "com.openfaas.scale.zero") ||
 	          truthy(ann, "com.openfaas.scale.zero");
+	f->async_retries = async_retries(labels, ann);
 	{
 		struct json_object *ns;
 		const char *v = json_object_object_get_ex(it, "namespace", &ns) &&

@@ -70,6 +70,7 @@ static int serve_metrics(struct MHD_Connection *c)
 		gw_metrics_header(p, &out);
 		gw_registry_each(metrics_one, &m);
 	}
+	gw_async_metrics(&out);
 	ret = gw_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
 	                 out.data ? out.data : "", out.len);
 	fx_buf_release(&out);
@@ -156,6 +157,12 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 	}
 }
 
+/* A request's context is a struct gw_req (proxy.c), or a struct gw_async
+ * (async.c) tagged with the low bit (both come from malloc, so are aligned). */
+#define ASYNC_TAG   ((uintptr_t)1)
+#define IS_ASYNC(p) (((uintptr_t)(p)&ASYNC_TAG) != 0)
+#define AS_ASYNC(p) ((struct gw_async *)((uintptr_t)(p) & ~ASYNC_TAG))
+
 /* The UI's pages load only from the gateway itself; API answers load nothing.
  * Neither may be framed (clickjacking) or sniffed into another type. */
 static const char *const secure[][2] = {
@@ -189,6 +196,10 @@ bool gw_secure_header(const char *name)
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	atomic_fetch_add(&active, 1);
+	if (gw_async_uri(uri)) {
+		struct gw_async *a = gw_async_new(cls, uri);
+		return a ? (void *)((uintptr_t)a | ASYNC_TAG) : NULL;
+	}
 	return gw_req_new(cls, uri, c); /* NULL on ENOMEM: on_request answers 503 */
 }
 
@@ -198,7 +209,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls;
 	(void)c;
 	(void)code;
-	gw_req_completed(*con_cls);
+	if (IS_ASYNC(*con_cls))
+		gw_async_completed(AS_ASYNC(*con_cls));
+	else
+		gw_req_completed(*con_cls);
 	*con_cls = NULL;
 	atomic_fetch_sub(&active, 1);
 	atomic_fetch_add(&completed, 1);
@@ -213,6 +227,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)url;
 	(void)version;
 
+	if (IS_ASYNC(r))
+		return (enum MHD_Result)gw_async_dispatch(c, AS_ASYNC(r), method, upload_data,
+		                                          upload_data_size);
 	if (!r) {
 		*upload_data_size = 0;
 		return (enum MHD_Result)gw_respond_error(c, 503, "out of memory");

@@ -7,9 +7,9 @@ set -euo pipefail
 
 build_pkgs=(
 	build-essential pkg-config make gcc clang libclang-rt-14-dev
-	libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev
+	libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev libnats-dev
 	check libsubunit-dev
-	curl ca-certificates openssl gnutls-bin procps psmisc iproute2
+	curl ca-certificates openssl gnutls-bin procps psmisc iproute2 nats-server
 	shellcheck cppcheck clang-format
 )
 run_pkgs=(

@@ -4,6 +4,7 @@
 # loader, nothing pulled from a registry.
 #   faas/watchdog       function base image: /fwatchdog, busybox, HEALTHCHECK
 #   faas/gateway        /faas-gateway          faas/controller  /faas-controller
+#   faas/queue-worker   /faas-queue-worker     faas/nats        Debian's nats-server
 #   faas/prometheus     Debian's prometheus + alerts/ (config and rules)
 #   faas/alertmanager   Debian's alertmanager + alerts/alertmanager.yml
 #   faas/echo faas/wordcount faas/env faas/sleep faas/hello-http
@@ -192,6 +193,45 @@ image_controller() {
 	build controller
 }
 
+image_queue-worker() {
+	need bin/faas-queue-worker "run make: the worker is built into bin/faas-queue-worker"
+	ctx_new queue-worker
+	add_exe bin/faas-queue-worker /faas-queue-worker
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 8080
+		ENTRYPOINT ["/faas-queue-worker"]
+	DOCKERFILE
+	build queue-worker
+}
+
+# NATS with JetStream on a file store in /data (a volume in the stack).
+# max_payload 8 MB: room for the gateway's async_max_body (4 MiB) and headers.
+image_nats() {
+	need /usr/sbin/nats-server "apt-get install nats-server"
+	ctx_new nats
+	add_exe /usr/sbin/nats-server /nats-server
+	mkdir -p "$ctx/rootfs/data" "$ctx/rootfs/etc"
+	cat >"$ctx/rootfs/etc/nats.conf" <<-'CONF'
+		listen: 0.0.0.0:4222
+		http: 0.0.0.0:8222
+		max_payload: 8MB
+		jetstream {
+		  store_dir: /data
+		  max_file_store: 2GB
+		  max_memory_store: 64MB
+		}
+	CONF
+	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
+		FROM scratch
+		COPY rootfs/ /
+		EXPOSE 4222 8222
+		ENTRYPOINT ["/nats-server", "-c", "/etc/nats.conf"]
+	DOCKERFILE
+	build nats
+}
+
 image_prometheus() {
 	need /usr/bin/prometheus "apt-get install prometheus"
 	ctx_new prometheus
@@ -346,7 +386,7 @@ image_webhook-stash() {
 	fn_build webhook-stash webhook-stash 'WORKDIR /stash'
 }
 
-all=(watchdog gateway controller prometheus alertmanager echo wordcount env sleep hello-http webhook-stash)
+all=(watchdog gateway controller queue-worker nats prometheus alertmanager echo wordcount env sleep hello-http webhook-stash)
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=("${all[@]}")
 command -v docker >/dev/null || die "docker is not installed (scripts/deps.sh all installs docker.io)"

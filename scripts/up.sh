@@ -58,7 +58,7 @@ fi
 # 8>&-: nothing docker-up.sh starts may hold the lock (it also closes it).
 scripts/docker-up.sh 8>&-
 
-for b in bin/faas-gateway bin/faas-controller bin/fwatchdog bin/faasctl; do
+for b in bin/faas-gateway bin/faas-controller bin/faas-queue-worker bin/fwatchdog bin/faasctl; do
 	[ -x "$b" ] || die "$b is missing: run 'make' first (or 'make up', which builds)"
 done
 command -v jq >/dev/null || die "jq is missing: scripts/deps.sh all installs it"
@@ -115,7 +115,7 @@ fi
 # Images, tagged by content (pushed to the registry, if any, and named by
 # digest): build/images.env (build/images-registry.env) names them.
 platform_images=()
-[ "${FAAS_SAMPLES:-1}" != 0 ] || platform_images=(watchdog gateway controller prometheus alertmanager)
+[ "${FAAS_SAMPLES:-1}" != 0 ] || platform_images=(watchdog gateway controller queue-worker nats prometheus alertmanager)
 REGISTRY=$registry scripts/images.sh "${platform_images[@]}"
 set -a
 # shellcheck source=/dev/null
@@ -188,7 +188,7 @@ fi
 FAAS_STACK_HASH=$(cat manifests/stack.yml "$images_env" \
 	<(echo "port=$port gateways=$FAAS_GATEWAY_REPLICAS tls=$tls_port $tls_hash https_only=$FAAS_HTTPS_ONLY") | sha256sum | cut -c1-16)
 export FAAS_STACK_HASH
-services=(gateway controller prometheus alertmanager)
+services=(gateway controller nats queue-worker prometheus alertmanager)
 hashed=("${services[@]}")
 [ "$own_registry" -eq 0 ] || services+=(registry)
 stack_current() {
@@ -225,7 +225,7 @@ want_image() {
 	grep -q "^$want Running" <<<"$got"
 }
 for svc in "${hashed[@]}"; do
-	key=FAAS_${svc^^}_IMAGE
+	key=FAAS_$(tr 'a-z-' 'A-Z_' <<<"$svc")_IMAGE
 	until want_image "$svc" "${!key}"; do
 		if [ $SECONDS -ge $deadline ]; then
 			docker service ps --no-trunc "${stack}_$svc" >&2 || true
