@@ -791,8 +791,8 @@ static void want_autoscale(struct vc *c, const struct node *me, const struct nod
 		else if (me->t == N_SCALAR && strcmp(me->text, "alerts") == 0)
 			s->metric = FX_METRIC_ALERTS;
 		else
-			verr(c, me, "spec.scale.metric", "expected concurrency, rps or alerts, got %s",
-			     got(me, g, sizeof(g)));
+			verr(c, me, "spec.scale.metric",
+			     "expected concurrency, rps or alerts, got %s", got(me, g, sizeof(g)));
 	}
 	s->target = fx_spec_default_target(s->metric);
 	if (ta && !is_null(ta)) {
@@ -1382,10 +1382,9 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 		                  *zd = NULL, *me = NULL, *ta = NULL, *wi = NULL, *pw = NULL,
 		                  *dd = NULL;
 		const struct field scf[] = {
-		    {"min", &mn},          {"max", &mx},       {"factor", &fa},
-		    {"zero", &ze},         {"cooldown", &co},  {"zeroDuration", &zd},
-		    {"metric", &me},       {"target", &ta},    {"window", &wi},
-		    {"panicWindow", &pw},  {"downDelay", &dd}};
+		    {"min", &mn},      {"max", &mx},          {"factor", &fa},   {"zero", &ze},
+		    {"cooldown", &co}, {"zeroDuration", &zd}, {"metric", &me},   {"target", &ta},
+		    {"window", &wi},   {"panicWindow", &pw},  {"downDelay", &dd}};
 		if (walk_map(c, scale, "spec.scale", scf, 11, false)) {
 			bool okmin = true, okmax = true;
 			if (mn && !is_null(mn)) {

@@ -95,8 +95,8 @@ struct fx_scale {
 	int64_t target; /* per replica, in the metric's unit; 1..FX_SPEC_MAX_TARGET */
 	int64_t window_ms, panic_window_ms; /* stable and panic windows; panic <= stable */
 	int64_t down_delay_ms;              /* below the current count this long first */
-	int64_t factor;   /* percent of max per firing alert, 0..100; 0 disables alerts */
-	bool zero;        /* may scale to zero when idle */
+	int64_t factor; /* percent of max per firing alert, 0..100; 0 disables alerts */
+	bool zero;      /* may scale to zero when idle */
 	int64_t cooldown_ms;
 	/* idle this long before scale to zero; 0: the platform's idle window */
 	int64_t zero_duration_ms;

@@ -24,9 +24,9 @@
 #define KNOWN_MS     30000 /* replicas re-read from Docker at least this often */
 
 struct gw {
-	char url[160]; /* base, "http://10.0.0.5:8080" */
-	int misses;    /* polls in a row without an answer */
-	bool seen;     /* listed in the last poll */
+	char url[160];            /* base, "http://10.0.0.5:8080" */
+	int misses;               /* polls in a row without an answer */
+	bool seen;                /* listed in the last poll */
 	struct kpa_reading *prev; /* its last answer (rates) */
 	size_t nprev;
 	int64_t prev_ms;
@@ -49,11 +49,12 @@ static struct {
 	struct autoscale_conf conf;
 	struct gw gws[MAX_GATEWAYS];
 	size_t ngws;
-	pthread_mutex_t mu; /* guards fns and decisions (metrics) */
+	pthread_mutex_t mu; /* guards fns' list and figures, decisions (metrics) */
 	struct fn *fns;
 	size_t nfns;
 	unsigned long long decisions[KPA_REASONS];
 	unsigned long long polls_failed;
+	size_t polled; /* gateways in the last poll (metrics) */
 } as = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the gateways ---- */
@@ -157,8 +158,8 @@ static void *poll_one(void *arg)
 		p->rc = -EIO;
 	}
 	if (p->rc == 0)
-		p->rc = kpa_parse_gateway(resp.body.data ? resp.body.data : "", resp.body.len, &p->v,
-		                          &p->n, &p->err);
+		p->rc = kpa_parse_gateway(resp.body.data ? resp.body.data : "", resp.body.len,
+		                          &p->v, &p->n, &p->err);
 	fx_http_resp_release(&resp);
 	return NULL;
 }
@@ -195,8 +196,8 @@ static void sum_answer(struct gw *g, const struct kpa_reading *v, size_t n, int6
 		f->inflight += (double)v[i].inflight;
 		for (size_t j = 0; j < g->nprev; j++)
 			if (strcmp(g->prev[j].name, v[i].name) == 0)
-				f->rps += kpa_rate(g->prev[j].requests, v[i].requests,
-				                   now - g->prev_ms);
+				f->rps +=
+				    kpa_rate(g->prev[j].requests, v[i].requests, now - g->prev_ms);
 	}
 }
 
@@ -214,7 +215,18 @@ static int64_t apply_target(int64_t current, void *arg)
 	return kpa_decide(&a->k, &a->f->scale, current, a->now, &a->d);
 }
 
-/* Decides f at now; scales through the alerts' path when the count changes. */
+/* The last decision, for /metrics. */
+static void record(struct fn *f, const struct kpa_decision *d)
+{
+	pthread_mutex_lock(&as.mu);
+	f->last = *d;
+	as.decisions[d->reason]++;
+	pthread_mutex_unlock(&as.mu);
+}
+
+/* Decides f at now (as.mu not held: Docker may be slow; only this thread
+ * changes fns, /metrics reads it under as.mu); scales through the alerts' path when the count
+ * changes. */
 static void decide(struct fn *f, int64_t now)
 {
 	struct apply a = {.f = f, .now = now};
@@ -230,8 +242,7 @@ static void decide(struct fn *f, int64_t now)
 	    (f->known >= 0 && now - f->known_ms < KNOWN_MS && want == f->known &&
 	     !(f->known == 0 && (f->inflight > 0 || f->rps > 0)))) {
 		f->k = a.k;
-		f->last = a.d;
-		as.decisions[a.d.reason]++;
+		record(f, &a.d);
 		return;
 	}
 	rc = reconcile_set_replicas(as.c, f->name, apply_target, &a, &prev, &got, &err);
@@ -245,10 +256,9 @@ static void decide(struct fn *f, int64_t now)
 		return;
 	}
 	f->k = a.k;
-	f->last = a.d;
 	f->known = got;
 	f->known_ms = now;
-	as.decisions[a.d.reason]++;
+	record(f, &a.d);
 	if (got != prev)
 		log_info("scaled",
 		         "function=%s replicas=%lld previous=%lld source=autoscaler reason=%s "
@@ -311,6 +321,7 @@ static void tick(void)
 	now = wq_now_ms();
 
 	pthread_mutex_lock(&as.mu);
+	as.polled = as.ngws;
 	refresh_functions();
 	for (size_t i = 0; i < as.nfns; i++)
 		as.fns[i].inflight = as.fns[i].rps = 0;
@@ -320,8 +331,8 @@ static void tick(void)
 		if (p->rc < 0) {
 			as.polls_failed++;
 			if (g->misses++ == 0)
-				log_warn("autoscale_gateway_skipped", "gateway=%s err=\"%s\"", g->url,
-				         p->err ? p->err : "");
+				log_warn("autoscale_gateway_skipped", "gateway=%s err=\"%s\"",
+				         g->url, p->err ? p->err : "");
 			/* A gateway that answered before and is silent now holds the
 			 * samples back a few polls rather than undercount. */
 			if (g->misses <= MISSES_HELD && g->prev_ms > 0)
@@ -339,6 +350,7 @@ static void tick(void)
 		g->prev_ms = now;
 		answered++;
 	}
+	pthread_mutex_unlock(&as.mu);
 	for (size_t i = 0; i < as.nfns; i++) {
 		struct fn *f = &as.fns[i];
 		if (answered > 0 && !hold)
@@ -346,7 +358,6 @@ static void tick(void)
 			            f->scale.metric == FX_METRIC_RPS ? f->rps : f->inflight);
 		decide(f, now);
 	}
-	pthread_mutex_unlock(&as.mu);
 }
 
 static void *loop(void *arg)
@@ -393,12 +404,13 @@ void autoscale_metrics(struct fx_buf *b)
 	               "# HELP faas_controller_autoscale_gateways Gateways polled.\n"
 	               "# TYPE faas_controller_autoscale_gateways gauge\n"
 	               "faas_controller_autoscale_gateways %zu\n",
-	               as.polls_failed, as.ngws);
+	               as.polls_failed, as.polled);
 	fx_buf_puts(b, "# HELP faas_controller_autoscale_concurrency In-flight requests summed "
 	               "over the gateways at the last poll.\n"
 	               "# TYPE faas_controller_autoscale_concurrency gauge\n");
 	for (size_t i = 0; i < as.nfns; i++)
-		fx_buf_appendf(b, "faas_controller_autoscale_concurrency{function_name=\"%s\"} %g\n",
+		fx_buf_appendf(b,
+		               "faas_controller_autoscale_concurrency{function_name=\"%s\"} %g\n",
 		               as.fns[i].name, as.fns[i].inflight);
 	fx_buf_puts(b, "# HELP faas_controller_autoscale_rps Requests per second summed over "
 	               "the gateways at the last poll.\n"

@@ -13,8 +13,9 @@
 #include <string.h>
 
 const char *const kpa_reason_names[KPA_REASONS] = {
-    [KPA_HOLD] = "hold",           [KPA_UP] = "up",           [KPA_PANIC_UP] = "panic_up",
-    [KPA_DOWN] = "down",           [KPA_DOWN_WAIT] = "down_wait", [KPA_NO_DATA] = "no_data",
+    [KPA_HOLD] = "hold",           [KPA_UP] = "up",
+    [KPA_PANIC_UP] = "panic_up",   [KPA_DOWN] = "down",
+    [KPA_DOWN_WAIT] = "down_wait", [KPA_NO_DATA] = "no_data",
     [KPA_ASLEEP] = "asleep",
 };
 
@@ -175,8 +176,7 @@ double kpa_rate(uint64_t prev, uint64_t now, int64_t dt_ms)
 	return (double)delta * 1000.0 / (double)dt_ms;
 }
 
-int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, size_t *n,
-                      char **err)
+int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, size_t *n, char **err)
 {
 	struct json_object *root = NULL, *fns;
 	struct kpa_reading *v;

@@ -43,8 +43,8 @@ enum gw_route_kind {
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_CONCURRENCY, /* GET /_/concurrency: live load per function (controller) */
-	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
-	GW_ROUTE_BAD,   /* 400: message in err */
+	GW_ROUTE_ALEXA,       /* POST / without X-Function: the body names the function */
+	GW_ROUTE_BAD,         /* 400: message in err */
 };
 
 struct gw_route {

@@ -81,7 +81,8 @@ static void concurrency_one(struct gw_fn *f, void *arg)
 	struct fx_buf *out = arg;
 	/* Names are DNS-1123 labels: nothing to escape. */
 	fx_buf_appendf(out, "%s{\"name\":\"%s\",\"inflight\":%lld,\"requests\":%llu}",
-	               out->data[out->len - 1] == '[' ? "" : ",", f->name, (long long)gw_fn_inflight(f),
+	               out->data[out->len - 1] == '[' ? "" : ",", f->name,
+	               (long long)gw_fn_inflight(f),
 	               (unsigned long long)gw_metrics_total(f->metrics));
 }
 

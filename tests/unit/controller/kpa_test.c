@@ -9,8 +9,12 @@
 
 static struct fx_scale scale(int64_t min, int64_t max, int64_t target)
 {
-	struct fx_scale s = {.min = min, .max = max, .metric = FX_METRIC_CONCURRENCY,
-	                     .target = target, .window_ms = 60000, .panic_window_ms = 6000};
+	struct fx_scale s = {.min = min,
+	                     .max = max,
+	                     .metric = FX_METRIC_CONCURRENCY,
+	                     .target = target,
+	                     .window_ms = 60000,
+	                     .panic_window_ms = 6000};
 	return s;
 }
 
@@ -136,7 +140,7 @@ START_TEST(clamps)
 	for (size_t i = 0; i < 120; i++)
 		load[i] = i < 60 ? 1000 : 0;
 	replay(&k, &s, load, 120, &cur, out, &d);
-	ck_assert_int_eq(out[0], 5); /* max */
+	ck_assert_int_eq(out[0], 5);   /* max */
 	ck_assert_int_eq(out[119], 2); /* min */
 	/* Asleep (scaled to 0 by the idle path): the autoscaler leaves it. */
 	ck_assert_int_eq(kpa_decide(&k, &s, 0, 121000, &d), 0);
