@@ -217,8 +217,10 @@ struct kpa {
 	int64_t first_ms;       /* first sample; 0: none yet */
 	int64_t below_since_ms; /* the stable desire has been below current since; -1 */
 	bool panicking;
-	int64_t panic_since_ms; /* last time the panic window wanted >= 2x current */
-	int64_t panic_peak;     /* highest count asked while panicking */
+	int64_t panic_since_ms;  /* last time the panic window wanted >= 2x current */
+	int64_t panic_peak;      /* highest count asked while panicking */
+	int64_t last_current;    /* the count at the last decision */
+	int64_t steady_since_ms; /* ...since then */
 	double last_value;
 };
 
@@ -247,8 +249,8 @@ void kpa_observe(struct kpa *k, const struct fx_scale *s, int64_t now_ms, double
 /* The replicas a function with current replicas should have at now_ms:
  * ceil(average / s->target) over the stable window, and over the panic
  * window to scale up fast; down only after a whole stable window of
- * samples and s->down_delay_ms below current; within [min, max]; 0 stays
- * 0. Fills *d (why). */
+ * samples and of a count set by another hand (the scale API), and
+ * s->down_delay_ms below it; within [min, max]; 0 stays 0. Fills *d (why). */
 int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int64_t now_ms,
                    struct kpa_decision *d);
 /* Requests per second between two readings of a counter dt_ms apart (a

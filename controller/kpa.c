@@ -98,6 +98,12 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 	memset(d, 0, sizeof(*d));
 	d->current = current;
 	d->desired = current;
+	if (current != k->last_current) {
+		/* Changed by someone else (the scale API, a wake from zero): it
+		 * stands for a whole stable window before a scale-down. */
+		k->last_current = current;
+		k->steady_since_ms = now_ms;
+	}
 	if (current <= 0) {
 		/* Asleep (the idle path scaled it to 0): a request wakes it through
 		 * the gateway, not the autoscaler. */
@@ -117,7 +123,7 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 	want_panic = clamp(s, need(pa, s->target));
 	/* Panic: the short window wants twice what runs (or more). Up at once;
 	 * no scale-down until it has been calm for a whole stable window. */
-	if (need(pa, s->target) >= 2 * current && want_panic > current) {
+	if (need(pa, s->target) >= 2 * current && (want_panic > current || k->panicking)) {
 		k->panicking = true;
 		k->panic_since_ms = now_ms;
 	} else if (k->panicking && now_ms - k->panic_since_ms >= s->window_ms) {
@@ -132,6 +138,7 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 			want = current;
 		k->panic_peak = want;
 		k->below_since_ms = -1;
+		k->last_current = want;
 		d->desired = want;
 		d->reason = want > current ? KPA_PANIC_UP : KPA_HOLD;
 		return want;
@@ -142,13 +149,15 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 	want = want_stable > want_panic ? want_stable : want_panic;
 	if (want > current) {
 		k->below_since_ms = -1;
+		k->last_current = want;
 		d->desired = want;
 		d->reason = KPA_UP;
 		return want;
 	}
 	/* Down: only what the stable window wants, only once the stable window
-	 * has been watched in full since the first sample, and after the desire
-	 * has stayed below the current count for downDelay. */
+	 * has been watched in full since the first sample and since the count
+	 * last changed, and after the desire has stayed below the current count
+	 * for downDelay. */
 	want = want_stable;
 	if (want >= current) {
 		k->below_since_ms = -1;
@@ -157,11 +166,13 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 	}
 	if (k->below_since_ms < 0)
 		k->below_since_ms = now_ms;
-	if (now_ms - k->first_ms < s->window_ms || now_ms - k->below_since_ms < s->down_delay_ms) {
+	if (now_ms - k->first_ms < s->window_ms || now_ms - k->steady_since_ms < s->window_ms ||
+	    now_ms - k->below_since_ms < s->down_delay_ms) {
 		d->reason = KPA_DOWN_WAIT;
 		return current;
 	}
 	k->below_since_ms = -1;
+	k->last_current = want;
 	d->desired = want;
 	d->reason = KPA_DOWN;
 	return want;

@@ -18,20 +18,22 @@ static struct fx_scale scale(int64_t min, int64_t max, int64_t target)
 	return s;
 }
 
-/* Replays load[i] at second i + 1 (NAN: no sample that second, a poll
- * without every gateway), starting at *current; the service follows each
- * decision. Fills out[i] with the decision of second i + 1. */
-static void replay(struct kpa *k, const struct fx_scale *s, const double *load, size_t n,
-                   int64_t *current, int64_t *out, struct kpa_decision *last)
+/* Replays load[i] at second from + i + 1 (NAN: no sample that second, a
+ * poll without every gateway), starting at *current; the service follows
+ * each decision. Fills out[i] with the decision of that second. */
+static void replay_from(struct kpa *k, const struct fx_scale *s, int64_t from, const double *load,
+                        size_t n, int64_t *current, int64_t *out, struct kpa_decision *last)
 {
 	for (size_t i = 0; i < n; i++) {
-		int64_t t = (int64_t)(i + 1) * 1000;
+		int64_t t = (from + (int64_t)i + 1) * 1000;
 		if (load[i] == load[i]) /* not NAN */
 			kpa_observe(k, s, t, load[i]);
 		*current = kpa_decide(k, s, *current, t, last);
 		out[i] = *current;
 	}
 }
+
+#define replay(k, s, load, n, cur, out, d) replay_from(k, s, 0, load, n, cur, out, d)
 
 START_TEST(step_up_within_a_second)
 {
@@ -73,7 +75,7 @@ START_TEST(panic_scales_up_at_once_and_holds)
 	ck_assert_int_eq(out[0], 20);
 	ck_assert(d.panicking);
 	/* The load drops to 5 (1 replica): no scale-down while panicking. */
-	replay(&k, &s, load + 10, 30, &cur, out + 10, &d);
+	replay_from(&k, &s, 10, load + 10, 30, &cur, out + 10, &d);
 	for (size_t i = 10; i < 40; i++)
 		ck_assert_int_eq(out[i], 20);
 	ck_assert(d.panicking);
@@ -129,21 +131,49 @@ START_TEST(down_delay_holds)
 }
 END_TEST
 
+START_TEST(a_count_set_by_hand_stands_a_stable_window)
+{
+	struct fx_scale s = scale(1, 20, 10);
+	struct kpa k;
+	struct kpa_decision d;
+	double load[100];
+	int64_t cur = 1, out[100];
+	kpa_init(&k);
+	for (size_t i = 0; i < 100; i++)
+		load[i] = 0;
+	replay(&k, &s, load, 70, &cur, out, &d);
+	ck_assert_int_eq(out[69], 1);
+	/* The scale API sets 3 at second 71: no load, but it stands 60 s. */
+	cur = 3;
+	replay_from(&k, &s, 70, load, 30, &cur, out, &d);
+	ck_assert_int_eq(out[29], 3);
+	ck_assert_int_eq(d.reason, KPA_DOWN_WAIT);
+	for (int64_t t = 101000; t <= 131000; t += 1000) {
+		kpa_observe(&k, &s, t, 0);
+		cur = kpa_decide(&k, &s, cur, t, &d);
+	}
+	ck_assert_int_eq(cur, 1);
+}
+END_TEST
+
 START_TEST(clamps)
 {
 	struct fx_scale s = scale(2, 5, 10);
 	struct kpa k;
 	struct kpa_decision d;
-	double load[120];
-	int64_t cur = 2, out[120];
+	double load[130];
+	int64_t cur = 2, out[130];
 	kpa_init(&k);
-	for (size_t i = 0; i < 120; i++)
+	for (size_t i = 0; i < 130; i++)
 		load[i] = i < 60 ? 1000 : 0;
-	replay(&k, &s, load, 120, &cur, out, &d);
-	ck_assert_int_eq(out[0], 5);   /* max */
-	ck_assert_int_eq(out[119], 2); /* min */
+	replay(&k, &s, load, 130, &cur, out, &d);
+	ck_assert_int_eq(out[0], 5); /* max */
+	/* At max the burst still counts as a panic (it would want 2x): it
+	 * holds 60 s after the last such second (65 s), then down to min. */
+	ck_assert_int_eq(out[119], 5);
+	ck_assert_int_eq(out[129], 2); /* min */
 	/* Asleep (scaled to 0 by the idle path): the autoscaler leaves it. */
-	ck_assert_int_eq(kpa_decide(&k, &s, 0, 121000, &d), 0);
+	ck_assert_int_eq(kpa_decide(&k, &s, 0, 131000, &d), 0);
 	ck_assert_int_eq(d.reason, KPA_ASLEEP);
 }
 END_TEST
@@ -244,6 +274,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, panic_scales_up_at_once_and_holds);
 	tcase_add_test(tc, stable_window_scale_down);
 	tcase_add_test(tc, down_delay_holds);
+	tcase_add_test(tc, a_count_set_by_hand_stands_a_stable_window);
 	tcase_add_test(tc, clamps);
 	tcase_add_test(tc, missing_gateway_holds_samples);
 	tcase_add_test(tc, rps_mode);
