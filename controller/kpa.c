@@ -155,9 +155,9 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 		return want;
 	}
 	/* Down: only what the stable window wants, only once the stable window
-	 * has been watched in full since the first sample and since the count
-	 * last changed, and after the desire has stayed below the current count
-	 * for downDelay. */
+	 * has been watched in full since the first sample and since another
+	 * hand last set the count, and after the desire has stayed below the
+	 * current count for downDelay. */
 	want = want_stable;
 	if (want >= current) {
 		k->below_since_ms = -1;
