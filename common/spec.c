@@ -777,6 +777,41 @@ static bool want_duration(struct vc *c, const struct node *n, const char *field,
 	return true;
 }
 
+/* spec.scale.metric, target, window, panicWindow, downDelay (each may be NULL). */
+static void want_autoscale(struct vc *c, const struct node *me, const struct node *ta,
+                           const struct node *wi, const struct node *pw, const struct node *dd,
+                           struct fx_scale *s)
+{
+	char g[100];
+	if (me && !is_null(me)) {
+		if (me->t == N_SCALAR && strcmp(me->text, "concurrency") == 0)
+			s->metric = FX_METRIC_CONCURRENCY;
+		else if (me->t == N_SCALAR && strcmp(me->text, "rps") == 0)
+			s->metric = FX_METRIC_RPS;
+		else if (me->t == N_SCALAR && strcmp(me->text, "alerts") == 0)
+			s->metric = FX_METRIC_ALERTS;
+		else
+			verr(c, me, "spec.scale.metric",
+			     "expected concurrency, rps or alerts, got %s", got(me, g, sizeof(g)));
+	}
+	s->target = fx_spec_default_target(s->metric);
+	if (ta && !is_null(ta)) {
+		if (s->metric == FX_METRIC_ALERTS)
+			verr(c, ta, "spec.scale.target",
+			     "has no meaning with metric: alerts (scale.factor steps instead)");
+		else
+			want_int(c, ta, "spec.scale.target", 1, FX_SPEC_MAX_TARGET, &s->target);
+	}
+	if (wi && !is_null(wi))
+		want_duration(c, wi, "spec.scale.window", 6000, 3600000, &s->window_ms);
+	if (pw && !is_null(pw) &&
+	    want_duration(c, pw, "spec.scale.panicWindow", 1000, 3600000, &s->panic_window_ms) &&
+	    s->panic_window_ms > s->window_ms)
+		verr(c, pw, "spec.scale.panicWindow", "must not be longer than spec.scale.window");
+	if (dd && !is_null(dd))
+		want_duration(c, dd, "spec.scale.downDelay", 0, 3600000, &s->down_delay_ms);
+}
+
 static bool want_memory(struct vc *c, const struct node *n, const char *field, uint64_t min,
                         struct fx_resources *res)
 {
@@ -1344,11 +1379,13 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 	}
 	if (scale != NULL && !is_null(scale)) {
 		const struct node *mn = NULL, *mx = NULL, *fa = NULL, *ze = NULL, *co = NULL,
-		                  *zd = NULL;
-		const struct field scf[] = {{"min", &mn},      {"max", &mx},
-		                            {"factor", &fa},   {"zero", &ze},
-		                            {"cooldown", &co}, {"zeroDuration", &zd}};
-		if (walk_map(c, scale, "spec.scale", scf, 6, false)) {
+		                  *zd = NULL, *me = NULL, *ta = NULL, *wi = NULL, *pw = NULL,
+		                  *dd = NULL;
+		const struct field scf[] = {
+		    {"min", &mn},      {"max", &mx},          {"factor", &fa},   {"zero", &ze},
+		    {"cooldown", &co}, {"zeroDuration", &zd}, {"metric", &me},   {"target", &ta},
+		    {"window", &wi},   {"panicWindow", &pw},  {"downDelay", &dd}};
+		if (walk_map(c, scale, "spec.scale", scf, 11, false)) {
 			bool okmin = true, okmax = true;
 			if (mn && !is_null(mn)) {
 				int64_t v;
@@ -1387,6 +1424,7 @@ static int check_function(struct vc *c, const struct node *root, struct fx_funct
 			if (zd && !is_null(zd))
 				want_duration(c, zd, "spec.scale.zeroDuration", 1000, 30 * DAY_MS,
 				              &fn->scale.zero_duration_ms);
+			want_autoscale(c, me, ta, wi, pw, dd, &fn->scale);
 		}
 	}
 	if (rofs && !is_null(rofs))
@@ -1562,6 +1600,9 @@ static struct node *stack_function(struct vc *c, const struct node *key, const s
 	    map_put(spec, "mode", mk_scalar("null", true, f), f) < 0 ||
 	    map_put(spec, "timeouts", mk_scalar("null", true, f), f) < 0)
 		goto fail_sc;
+	/* com.openfaas.scale.* labels: Alertmanager scales it, as in OpenFaaS. */
+	if (sc->n > 0 && map_put(sc, "metric", mk_scalar("alerts", true, f), f) < 0)
+		goto fail_sc;
 	if (sc->n == 0) {
 		node_free(sc);
 	} else if (map_put(spec, "scale", sc, f) < 0) {
@@ -1579,6 +1620,18 @@ fail_fn:
 
 /* ---- the function object ---- */
 
+const char *fx_spec_metric_name(enum fx_scale_metric m)
+{
+	return m == FX_METRIC_RPS ? "rps" : m == FX_METRIC_ALERTS ? "alerts" : "concurrency";
+}
+
+int64_t fx_spec_default_target(enum fx_scale_metric m)
+{
+	return m == FX_METRIC_RPS      ? FX_SPEC_DEFAULT_TARGET_RPS
+	       : m == FX_METRIC_ALERTS ? 0
+	                               : FX_SPEC_DEFAULT_TARGET_CONCURRENCY;
+}
+
 void fx_function_init(struct fx_function *fn)
 {
 	memset(fn, 0, sizeof(*fn));
@@ -1587,6 +1640,10 @@ void fx_function_init(struct fx_function *fn)
 	fn->scale.max = FX_SPEC_DEFAULT_MAX;
 	fn->scale.factor = FX_SPEC_DEFAULT_FACTOR;
 	fn->scale.cooldown_ms = 30000;
+	fn->scale.metric = FX_METRIC_CONCURRENCY;
+	fn->scale.target = FX_SPEC_DEFAULT_TARGET_CONCURRENCY;
+	fn->scale.window_ms = FX_SPEC_DEFAULT_WINDOW_MS;
+	fn->scale.panic_window_ms = FX_SPEC_DEFAULT_PANIC_WINDOW_MS;
 	fn->timeouts.read_ms = 10000;
 	fn->timeouts.write_ms = 10000;
 	fn->timeouts.exec_ms = 10000;
@@ -2023,6 +2080,18 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	emit_dur(&b, "    ", "cooldown", fn->scale.cooldown_ms);
 	if (fn->scale.zero_duration_ms > 0) /* only when set: its default is the platform's */
 		emit_dur(&b, "    ", "zeroDuration", fn->scale.zero_duration_ms);
+	/* The autoscaler's fields only when not their defaults, so that the
+	 * canonical text (and hash) of a function written before them holds. */
+	if (fn->scale.metric != FX_METRIC_CONCURRENCY)
+		fx_buf_appendf(&b, "    metric: %s\n", fx_spec_metric_name(fn->scale.metric));
+	if (fn->scale.target != fx_spec_default_target(fn->scale.metric))
+		fx_buf_appendf(&b, "    target: %lld\n", (long long)fn->scale.target);
+	if (fn->scale.window_ms != FX_SPEC_DEFAULT_WINDOW_MS)
+		emit_dur(&b, "    ", "window", fn->scale.window_ms);
+	if (fn->scale.panic_window_ms != FX_SPEC_DEFAULT_PANIC_WINDOW_MS)
+		emit_dur(&b, "    ", "panicWindow", fn->scale.panic_window_ms);
+	if (fn->scale.down_delay_ms > 0)
+		emit_dur(&b, "    ", "downDelay", fn->scale.down_delay_ms);
 	fx_buf_puts(&b, "  timeouts:\n");
 	emit_timeout(&b, "read", fn->timeouts.read_ms);
 	emit_timeout(&b, "write", fn->timeouts.write_ms);
@@ -2134,6 +2203,13 @@ struct json_object *fx_spec_to_json(const struct fx_function *fn)
 	json_object_object_add(sc, "cooldown", dur_json(fn->scale.cooldown_ms));
 	if (fn->scale.zero_duration_ms > 0)
 		json_object_object_add(sc, "zeroDuration", dur_json(fn->scale.zero_duration_ms));
+	json_object_object_add(sc, "metric",
+	                       json_object_new_string(fx_spec_metric_name(fn->scale.metric)));
+	if (fn->scale.metric != FX_METRIC_ALERTS)
+		json_object_object_add(sc, "target", json_object_new_int64(fn->scale.target));
+	json_object_object_add(sc, "window", dur_json(fn->scale.window_ms));
+	json_object_object_add(sc, "panicWindow", dur_json(fn->scale.panic_window_ms));
+	json_object_object_add(sc, "downDelay", dur_json(fn->scale.down_delay_ms));
 	json_object_object_add(s, "scale", sc);
 	/* a timeout left to the image is JSON null */
 	json_object_object_add(to, "read",

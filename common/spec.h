@@ -80,10 +80,23 @@ struct fx_resources {
 	char cpu_text[FX_QUANTITY_MAX + 1];
 };
 
+/* What scales a function: the controller's autoscaler on live concurrency
+ * or request rate read from the gateways, or Alertmanager's webhook. */
+enum fx_scale_metric { FX_METRIC_CONCURRENCY, FX_METRIC_RPS, FX_METRIC_ALERTS };
+#define FX_SPEC_DEFAULT_TARGET_CONCURRENCY 10 /* in-flight requests per replica */
+#define FX_SPEC_DEFAULT_TARGET_RPS         100
+#define FX_SPEC_MAX_TARGET                 1000000
+#define FX_SPEC_DEFAULT_WINDOW_MS          60000
+#define FX_SPEC_DEFAULT_PANIC_WINDOW_MS    6000
+
 struct fx_scale {
 	int64_t min, max; /* 1 <= min <= max <= FX_SPEC_MAX_REPLICAS */
-	int64_t factor;   /* percent of max per firing alert, 0..100; 0 disables alerts */
-	bool zero;        /* may scale to zero when idle */
+	enum fx_scale_metric metric;
+	int64_t target; /* per replica, in the metric's unit; 1..FX_SPEC_MAX_TARGET */
+	int64_t window_ms, panic_window_ms; /* stable and panic windows; panic <= stable */
+	int64_t down_delay_ms;              /* below the current count this long first */
+	int64_t factor; /* percent of max per firing alert, 0..100; 0 disables alerts */
+	bool zero;      /* may scale to zero when idle */
 	int64_t cooldown_ms;
 	/* idle this long before scale to zero; 0: the platform's idle window */
 	int64_t zero_duration_ms;
@@ -159,7 +172,13 @@ char *fx_spec_canonical(const struct fx_function *fn);
 /* SHA-256 hex of the canonical text; 0 or -ENOMEM. */
 int fx_spec_hash(const struct fx_function *fn, char out[65]);
 
-/* Fills the defaults (mode fork, scale 1/20/20/false/30s, timeouts 10s). */
+/* "concurrency", "rps" or "alerts". */
+const char *fx_spec_metric_name(enum fx_scale_metric m);
+/* The default target of a metric (0 for alerts). */
+int64_t fx_spec_default_target(enum fx_scale_metric m);
+
+/* Fills the defaults (mode fork, scale 1/20/20/false/30s, concurrency 10 per
+ * replica over 60s/6s, timeouts 10s). */
 void fx_function_init(struct fx_function *fn);
 void fx_function_release(struct fx_function *fn);
 /* Deep copy into dst (initialised by this call); 0 or -ENOMEM. */

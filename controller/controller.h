@@ -6,6 +6,8 @@
  *   svcspec.c    pure: Function -> Swarm ServiceSpec JSON; drift key; replicas clamp
  *   status.c     pure: status and conditions from a service and its tasks
  *   scale.c      pure: alert scaling formula, Alertmanager payload, deduplication
+ *   kpa.c        pure: the autoscaler's decision from live load, the gateways' answers
+ *   autoscale.c  the autoscaler thread: polls every gateway, decides, scales
  *   queue.c      work queue keyed by function: dedup, per-key exponential backoff
  *   reconcile.c  one key's reconcile, the resync, the events watcher
  *   metrics.c    counters and the reconcile duration histogram
@@ -17,6 +19,7 @@
 #ifndef FX_CONTROLLER_H
 #define FX_CONTROLLER_H
 
+#include "buf.h"
 #include "clock.h"
 #include "spec.h"
 
@@ -193,6 +196,96 @@ bool alert_idle_long_enough(const struct alert *a, int64_t zero_duration_ms, int
 /* True the first time an ignored alert's incident is seen (log it at info
  * level then, at debug level for Alertmanager's repeats). */
 bool alert_memory_first_ignore(struct alert_memory *m, const struct alert *a);
+
+/* ---- kpa.c (pure): the autoscaler's decision, KPA-like ---- */
+
+/* Samples kept per window: buckets of window / KPA_BUCKETS (at least 1 s). */
+#define KPA_BUCKETS 60
+
+struct kpa_bucket {
+	int64_t slot; /* time / width */
+	double sum;
+	int64_t n;
+};
+struct kpa_ring {
+	struct kpa_bucket b[KPA_BUCKETS];
+};
+
+/* One function's autoscaler memory. Embedded; kpa_init. */
+struct kpa {
+	struct kpa_ring stable, panic;
+	int64_t first_ms;       /* first sample; 0: none yet */
+	int64_t below_since_ms; /* the stable desire has been below current since; -1 */
+	bool panicking;
+	int64_t panic_since_ms;  /* last time the panic window wanted >= 2x current */
+	int64_t panic_peak;      /* highest count asked while panicking */
+	int64_t last_current;    /* the count at the last decision */
+	int64_t steady_since_ms; /* ...since then */
+	double last_value;
+};
+
+enum kpa_reason {
+	KPA_HOLD,      /* keeps the count */
+	KPA_UP,        /* a window wants more */
+	KPA_PANIC_UP,  /* the panic window wants >= 2x current: up at once */
+	KPA_DOWN,      /* the stable window wants fewer, for long enough */
+	KPA_DOWN_WAIT, /* wants fewer, waiting for the stable window or downDelay */
+	KPA_NO_DATA,   /* no sample in a window (no gateway answered) */
+	KPA_ASLEEP,    /* at 0: the gateway wakes it on a request */
+	KPA_REASONS
+};
+extern const char *const kpa_reason_names[KPA_REASONS];
+
+struct kpa_decision {
+	int64_t current, desired;
+	double stable, panic; /* the windows' averages (the metric's unit) */
+	bool panicking;
+	enum kpa_reason reason;
+};
+
+void kpa_init(struct kpa *k);
+/* Records the function's summed load (concurrency or requests/s) at now_ms. */
+void kpa_observe(struct kpa *k, const struct fx_scale *s, int64_t now_ms, double value);
+/* The replicas a function with current replicas should have at now_ms:
+ * ceil(average / s->target) over the stable window, and over the panic
+ * window to scale up fast; down only after a whole stable window of
+ * samples and of a count set by another hand (the scale API), and
+ * s->down_delay_ms below it; within [min, max]; 0 stays 0. Fills *d (why). */
+int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int64_t now_ms,
+                   struct kpa_decision *d);
+/* Requests per second between two readings of a counter dt_ms apart (a
+ * counter that went back restarted from 0). */
+double kpa_rate(uint64_t prev, uint64_t now, int64_t dt_ms);
+
+/* One function in a gateway's GET /_/concurrency answer. */
+struct kpa_reading {
+	char name[FX_SPEC_MAX_NAME + 1];
+	int64_t inflight;
+	uint64_t requests; /* completed since the gateway started */
+};
+/* Parses {"functions":[{"name","inflight","requests"}...]} (at most
+ * CTL_MAX_FUNCTIONS; malformed entries skipped). 0 with *out (caller frees)
+ * and *n, or -EINVAL / -ENOMEM with *err (caller frees; NULL on ENOMEM). */
+int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, size_t *n,
+                      char **err);
+
+/* ---- autoscale.c ---- */
+
+struct ctl;
+
+struct autoscale_conf {
+	const char *gateway_urls; /* "http://h:p,..." (tests); NULL or "": DNS */
+	const char *gateway_dns;  /* "tasks.gateway": every A record is one gateway */
+	int64_t gateway_port;
+	int64_t interval_ms;
+	int64_t timeout_ms; /* per gateway, per poll */
+	const char *token;  /* bearer sent to the gateways (borrowed), or NULL */
+};
+/* Starts the autoscaler thread (it reads c's scale cache; it lives until
+ * exit). 0 or negative errno. */
+int autoscale_start(struct ctl *c, const struct autoscale_conf *conf);
+/* Prometheus text of the autoscaler's gauges and counters, appended to b. */
+void autoscale_metrics(struct fx_buf *b);
 
 /* ---- queue.c ---- */
 

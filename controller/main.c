@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 static const char *bind_addr, *token_file, *network, *namespace_, *docker_host, *log_level;
+static const char *gateway_urls, *gateway_dns;
 static int64_t port, workers, resync_ms, backoff_min_ms, backoff_max_ms, idle_window_ms;
+static int64_t gateway_port, autoscale_interval_ms, autoscale_timeout_ms;
 static uint64_t max_body;
 
 static const struct fx_setting settings[] = {
@@ -49,6 +51,19 @@ static const struct fx_setting settings[] = {
      "the FunctionIdle rule's window (alerts/rules/idle.yml, FAAS_IDLE_WINDOW): the platform's "
      "idle time before scale to zero; a function's scale.zeroDuration may ask for longer",
      &idle_window_ms, 1000, 86400000, 0},
+    {"gateway_dns", FX_CONF_STRING, "tasks.gateway",
+     "name whose every A record is one gateway replica the autoscaler polls", &gateway_dns, 0, 0,
+     0},
+    {"gateway_port", FX_CONF_INT, "8080", "the gateways' port (with gateway_dns)", &gateway_port, 1,
+     65535, 0},
+    {"gateway_urls", FX_CONF_STRING, "",
+     "comma-separated gateway base URLs (http://host:port) polled instead of gateway_dns",
+     &gateway_urls, 0, 0, 0},
+    {"autoscale_interval", FX_CONF_DURATION, "1s", "period of the autoscaler's poll and decision",
+     &autoscale_interval_ms, 100, 60000, 0},
+    {"autoscale_timeout", FX_CONF_DURATION, "300ms",
+     "time a gateway has to answer one poll (a silent one is skipped and logged)",
+     &autoscale_timeout_ms, 10, 10000, 0},
     {"log_level", FX_CONF_STRING, "info", "debug, info, warn or error", &log_level, 0, 0, 0},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -65,6 +80,7 @@ int main(int argc, char **argv)
 {
 	struct ctl c;
 	struct api_conf ac;
+	struct autoscale_conf asc;
 	struct MHD_Daemon *d;
 	enum fx_log_level lvl;
 	char *err = NULL, *token;
@@ -159,6 +175,14 @@ int main(int argc, char **argv)
 	if (pthread_create(&th, NULL, reconcile_resync_loop, &c) != 0)
 		return 1;
 	pthread_detach(th);
+	asc.gateway_urls = gateway_urls;
+	asc.gateway_dns = gateway_dns;
+	asc.gateway_port = gateway_port;
+	asc.interval_ms = autoscale_interval_ms;
+	asc.timeout_ms = autoscale_timeout_ms;
+	asc.token = token;
+	if (autoscale_start(&c, &asc) < 0)
+		return 1;
 	log_info("started", "docker=%s network=%s workers=%lld resync_ms=%lld", c.docker.where,
 	         network, (long long)workers, (long long)resync_ms);
 	while (!stop)

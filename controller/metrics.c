@@ -81,6 +81,7 @@ char *metrics_render(size_t queue_depth, size_t functions)
 	               "# HELP faas_controller_functions Functions in the desired state.\n"
 	               "# TYPE faas_controller_functions gauge\nfaas_controller_functions %zu\n",
 	               functions);
+	autoscale_metrics(&b);
 	s = fx_buf_detach(&b, NULL);
 	fx_buf_release(&b);
 	return s;

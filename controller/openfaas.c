@@ -211,9 +211,12 @@ struct json_object *of_deployment_to_spec(struct json_object *in, char **err)
 	 * mode=http) unless envVars set them. */
 	json_object_object_add(spec, "mode", NULL);
 	json_object_object_add(spec, "timeouts", NULL);
-	if (json_object_object_length(scale) > 0)
+	/* A function that says com.openfaas.scale.* keeps OpenFaaS's habits:
+	 * Alertmanager scales it (scale.metric: alerts). */
+	if (json_object_object_length(scale) > 0) {
+		json_object_object_add(scale, "metric", json_object_new_string("alerts"));
 		json_object_object_add(spec, "scale", scale);
-	else
+	} else
 		json_object_put(scale);
 	return f;
 fail:

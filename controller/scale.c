@@ -41,6 +41,12 @@ int64_t alert_decide(const struct alert *a, const struct fx_scale *s, int64_t cu
 		}
 		return 0;
 	}
+	if (s->metric != FX_METRIC_ALERTS) {
+		/* One function, one metric: the autoscaler owns its count (the idle
+		 * alert above still scales it to zero). */
+		*why = "scale.metric is not alerts: the autoscaler scales it";
+		return -1;
+	}
 	if (!a->firing && current == 0 && s->zero) {
 		/* A late resolve of a load alert must not wake an idle function. */
 		*why = "resolved while scaled to zero: stays at zero";

@@ -66,7 +66,7 @@ spec:
   constraints: ["node.role==manager"]
   limits: {memory: 64Mi, cpu: 250m}
   requests: {memory: 16Mi}
-  scale: {min: 1, max: 4, factor: 50, cooldown: 1s}
+  scale: {min: 1, max: 4, factor: 50, cooldown: 1s, metric: alerts}
   timeouts: {read: 5s, write: 5s, exec: 7s}
 EOF
 }

@@ -517,6 +517,18 @@ int fctl_print_describe(const struct json_object *fn, int64_t now, struct fx_buf
 	               fctl_jint(fn, "spec.scale.max", 1), fctl_jint(fn, "spec.scale.factor", 0),
 	               jbool(fn, "spec.scale.zero", false) ? "true" : "false",
 	               or_dash(fctl_jstr(fn, "spec.scale.cooldown", NULL)));
+	if (strcmp(or_dash(fctl_jstr(fn, "spec.scale.metric", NULL)), "alerts") == 0)
+		fx_buf_appendf(out, "  %-20salerts (Alertmanager)\n", "Autoscale:");
+	else
+		fx_buf_appendf(out,
+		               "  %-20s%s, target %" PRId64
+		               " per replica, window %s, panic window %s, "
+		               "down delay %s\n",
+		               "Autoscale:", or_dash(fctl_jstr(fn, "spec.scale.metric", NULL)),
+		               fctl_jint(fn, "spec.scale.target", 0),
+		               or_dash(fctl_jstr(fn, "spec.scale.window", NULL)),
+		               or_dash(fctl_jstr(fn, "spec.scale.panicWindow", NULL)),
+		               or_dash(fctl_jstr(fn, "spec.scale.downDelay", NULL)));
 	fx_buf_appendf(out, "  %-20sread %s, write %s, exec %s\n",
 	               "Timeouts:", or_dash(fctl_jstr(fn, "spec.timeouts.read", NULL)),
 	               or_dash(fctl_jstr(fn, "spec.timeouts.write", NULL)),

@@ -23,7 +23,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t now = 1000, cur = 1;
 	for (int i = 0; i < n; i++) {
 		/* zero: true for every other alert (idle alerts may then reach 0) */
-		struct fx_scale sc = {.min = 1, .max = 20, .factor = 20, .zero = i % 2 == 0};
+		struct fx_scale sc = {.min = 1,
+		                      .max = 20,
+		                      .factor = 20,
+		                      .zero = i % 2 == 0,
+		                      .metric = FX_METRIC_ALERTS};
 		const char *why = NULL;
 		int64_t want;
 		FZ_ASSERT(memchr(v[i].function, '\0', sizeof(v[i].function)) != NULL);

@@ -65,6 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	(void)gw_basic_auth_ok(auth, "admin", "secret");
+	(void)gw_bearer_ok(auth, "secret");
 	if (auth != NULL) {
 		(void)fx_http1_value_ok(auth, strlen(auth));
 		(void)gw_credentials_browser(auth);

@@ -42,8 +42,9 @@ enum gw_route_kind {
 	GW_ROUTE_HISTORY, /* /ui/history/{name}: name */
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
-	GW_ROUTE_ALEXA, /* POST / without X-Function: the body names the function */
-	GW_ROUTE_BAD,   /* 400: message in err */
+	GW_ROUTE_CONCURRENCY, /* GET /_/concurrency: live load per function (controller) */
+	GW_ROUTE_ALEXA,       /* POST / without X-Function: the body names the function */
+	GW_ROUTE_BAD,         /* 400: message in err */
 };
 
 struct gw_route {
@@ -78,6 +79,8 @@ int gw_alexa_intent(const char *body, size_t len, char out[GW_NAME_MAX + 1]);
 /* Checks an "Authorization: Basic ..." value against user and password in
  * constant time (for equal lengths). */
 bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password);
+/* Does authorization say "Bearer <token>"? Constant time in the token's length. */
+bool gw_bearer_ok(const char *authorization, const char *token);
 /* The headers that tell a browser's request from another client's (NULL when
  * absent), and the Host it was sent to. */
 struct gw_browser {
@@ -270,6 +273,9 @@ void gw_replica_ref(struct gw_replica *r);
 /* Refused a connection in the last 2 s? */
 bool gw_replica_down(struct gw_replica *r);
 void gw_inflight(struct gw_replica *r, int delta);
+/* Requests in progress on f's replicas now (registry lock held, as in
+ * gw_registry_each). */
+int64_t gw_fn_inflight(const struct gw_fn *f);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
 /* Starts (once) a thread that waits, bounded, until f has a ready replica;

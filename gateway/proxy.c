@@ -584,6 +584,15 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 	case GW_ROUTE_METRICS:
 		r->st = GW_REQ_LOCAL;
 		return gw_serve_local(c, &r->route, method);
+	case GW_ROUTE_CONCURRENCY:
+		/* The controller's autoscaler polls it with its token (when one is
+		 * configured); never proxied. */
+		r->st = GW_REQ_LOCAL;
+		if (gw_cfg.token != NULL &&
+		    !gw_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+		                  gw_cfg.token))
+			return fail(c, r, 401, "unauthorized");
+		return gw_serve_local(c, &r->route, method);
 	case GW_ROUTE_ALEXA:
 		r->flags |= GW_RF_ALEXA;
 		x->hold = ALEXA_MAX;

@@ -208,6 +208,15 @@ void gw_inflight(struct gw_replica *r, int delta)
 	pthread_mutex_unlock(&mu);
 }
 
+int64_t gw_fn_inflight(const struct gw_fn *f)
+{
+	int64_t n = 0;
+	for (size_t i = 0; i < f->nreps; i++)
+		if (f->reps[i] && f->reps[i]->inflight > 0)
+			n += f->reps[i]->inflight;
+	return n;
+}
+
 void gw_replica_ref(struct gw_replica *r)
 {
 	pthread_mutex_lock(&mu);

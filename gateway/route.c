@@ -129,6 +129,8 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		r.kind = GW_ROUTE_HEALTHZ;
 	} else if (path_is(uri, plen, "/metrics")) {
 		r.kind = GW_ROUTE_METRICS;
+	} else if (path_is(uri, plen, "/_/concurrency")) {
+		r.kind = GW_ROUTE_CONCURRENCY;
 	} else if (path_is(uri, plen, "/")) {
 		if (strcmp(method, "POST") == 0)
 			r.kind = GW_ROUTE_ALEXA;
@@ -237,6 +239,16 @@ static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
 	for (size_t i = 0; i < n; i++)
 		d |= (unsigned char)(a[i] ^ b[i]);
 	return d == 0;
+}
+
+bool gw_bearer_ok(const char *authorization, const char *token)
+{
+	if (!authorization || !token || strncasecmp(authorization, "Bearer ", 7) != 0)
+		return false;
+	authorization += 7;
+	while (*authorization == ' ')
+		authorization++;
+	return ct_equal(authorization, strlen(authorization), token, strlen(token));
 }
 
 bool gw_basic_auth_ok(const char *authorization, const char *user, const char *password)

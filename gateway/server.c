@@ -77,6 +77,35 @@ static int serve_metrics(struct MHD_Connection *c)
 	return ret;
 }
 
+static void concurrency_one(struct gw_fn *f, void *arg)
+{
+	struct fx_buf *out = arg;
+	/* Names are DNS-1123 labels: nothing to escape. */
+	fx_buf_appendf(out, "%s{\"name\":\"%s\",\"inflight\":%lld,\"requests\":%llu}",
+	               out->data[out->len - 1] == '[' ? "" : ",", f->name,
+	               (long long)gw_fn_inflight(f),
+	               (unsigned long long)gw_metrics_total(f->metrics));
+}
+
+/* {"functions":[{"name","inflight","requests"}...]}: in-flight requests now
+ * and requests completed since start, for the controller's autoscaler. */
+static int serve_concurrency(struct MHD_Connection *c)
+{
+	struct fx_buf out;
+	int ret;
+
+	fx_buf_init(&out, 16u << 20);
+	fx_buf_puts(&out, "{\"functions\":[");
+	gw_registry_each(concurrency_one, &out);
+	if (fx_buf_puts(&out, "]}\n") < 0) {
+		fx_buf_release(&out);
+		return gw_respond_error(c, 503, "out of memory");
+	}
+	ret = gw_respond(c, 200, "application/json", out.data, out.len);
+	fx_buf_release(&out);
+	return ret;
+}
+
 static int serve_ui(struct MHD_Connection *c, const struct gw_route *rt)
 {
 	const struct gw_asset *a = gw_ui_find(rt->ui_path, rt->ui_path_len);
@@ -138,6 +167,8 @@ int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const ch
 		return gw_respond(c, 200, "text/plain", "ok\n", 3);
 	case GW_ROUTE_METRICS:
 		return serve_metrics(c);
+	case GW_ROUTE_CONCURRENCY:
+		return serve_concurrency(c);
 	case GW_ROUTE_UI:
 		return serve_ui(c, rt);
 	case GW_ROUTE_HISTORY:

@@ -981,7 +981,8 @@
         if (typeof sc.max === 'number') input.max = String(sc.max);
         setText(help, 'Now ' + num(st.replicas) + ' desired' +
           (typeof sc.min === 'number' || typeof sc.max === 'number' ? '; allowed ' + (sc.zero ? 0 : num(sc.min)) + '–' + num(sc.max) : '') +
-          (sc.factor !== undefined && sc.factor !== 0 ? '. Alerts may change it.' : '.'));
+          (sc.metric === undefined || sc.metric === 'alerts' ? (sc.factor !== undefined && sc.factor !== 0 ? '. Alerts may change it.' : '.')
+            : '. The autoscaler may change it (' + sc.metric + ', target ' + num(sc.target) + ' per replica).'));
       }
     };
   }

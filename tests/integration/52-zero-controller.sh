@@ -19,7 +19,7 @@ CTL=http://127.0.0.1:$PORT
 AUTH=(-H "Authorization: Bearer zero-token")
 
 apply() { # NAME ZERO COOLDOWN IMAGE
-	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: %s\n  scale: {min: %s, max: 4, factor: 50, zero: %s, cooldown: %s}\n' \
+	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: %s\n  scale: {min: %s, max: 4, factor: 50, zero: %s, cooldown: %s, metric: alerts}\n' \
 		"$1" "$4" "$([ "$2" = true ] && echo 1 || echo 2)" "$2" "$3" |
 		curl -s -o /dev/null -w '%{http_code}' -X PUT "${AUTH[@]}" --data-binary @- "$CTL/apis/faas/v1/functions/$1"
 }

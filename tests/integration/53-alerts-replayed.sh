@@ -18,7 +18,7 @@ CTL=http://127.0.0.1:$PORT
 AUTH=(-H "Authorization: Bearer replay-token")
 
 apply() { # NAME
-	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: img:1\n  scale: {min: 1, max: 4, factor: 50, cooldown: 1m}\n' "$1" |
+	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: img:1\n  scale: {min: 1, max: 4, factor: 50, cooldown: 1m, metric: alerts}\n' "$1" |
 		curl -s -o /dev/null -w '%{http_code}' -X PUT "${AUTH[@]}" --data-binary @- "$CTL/apis/faas/v1/functions/$1"
 }
 replicas() { curl -s "$SWARM/services/$1" | jq -r '.Spec.Mode.Replicated.Replicas // "none"'; }

@@ -7,10 +7,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct fx_scale zero_on = {
-    .min = 1, .max = 20, .factor = 20, .zero = true, .cooldown_ms = 30000};
-static const struct fx_scale zero_off = {
-    .min = 2, .max = 20, .factor = 20, .zero = false, .cooldown_ms = 30000};
+/* Alert-driven functions (scale.metric: alerts), as OpenFaaS scales them. */
+static const struct fx_scale zero_on = {.min = 1,
+                                        .max = 20,
+                                        .factor = 20,
+                                        .zero = true,
+                                        .cooldown_ms = 30000,
+                                        .metric = FX_METRIC_ALERTS};
+static const struct fx_scale zero_off = {.min = 2,
+                                         .max = 20,
+                                         .factor = 20,
+                                         .zero = false,
+                                         .cooldown_ms = 30000,
+                                         .metric = FX_METRIC_ALERTS};
 
 static struct alert mk(bool idle, bool firing)
 {

@@ -110,6 +110,10 @@ START_TEST(routes)
 	ck_assert_int_eq(r.kind, GW_ROUTE_HEALTHZ);
 	gw_route_parse("GET", "/metrics", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_METRICS);
+	gw_route_parse("GET", "/_/concurrency?x", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_CONCURRENCY);
+	gw_route_parse("GET", "/_/concurrency/x", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_NOT_FOUND);
 	gw_route_parse("POST", "/", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_ALEXA);
 	gw_route_parse("GET", "/nothing", NULL, &r);
@@ -170,6 +174,12 @@ START_TEST(basic_auth)
 {
 	/* admin:secret */
 	ck_assert(gw_basic_auth_ok("Basic YWRtaW46c2VjcmV0", "admin", "secret"));
+	ck_assert(gw_bearer_ok("Bearer tok", "tok"));
+	ck_assert(gw_bearer_ok("bearer  tok", "tok"));
+	ck_assert(!gw_bearer_ok("Bearer to", "tok"));
+	ck_assert(!gw_bearer_ok("Bearer tokk", "tok"));
+	ck_assert(!gw_bearer_ok("Basic tok", "tok"));
+	ck_assert(!gw_bearer_ok(NULL, "tok"));
 	ck_assert(gw_basic_auth_ok("basic YWRtaW46c2VjcmV0", "admin", "secret"));
 	ck_assert(!gw_basic_auth_ok("Basic YWRtaW46c2VjcmV1", "admin", "secret"));
 	ck_assert(!gw_basic_auth_ok("Basic YWRtaW46c2VjcmV0", "admin", "secre"));
