@@ -13,10 +13,10 @@
 #        the answer
 #   2. FX_BENCH_CONCURRENT (20) first requests at once to the function at 0.
 # Prints p50/p99/max, failures, and the median of each step (also in
-# build/artifacts/coldstart.txt). Removes its function.
+# build/artifacts/coldstart.txt; each round's steps in coldstart-rounds.txt).
+# Removes its function. Single node: the logs are read from local containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FX_ROOT=$PWD
 rounds=${FX_BENCH_ROUNDS:-20}
 conc=${FX_BENCH_CONCURRENT:-20}
 GW=http://127.0.0.1:${FAAS_PORT:-8080}
@@ -25,7 +25,9 @@ OUT=build/artifacts/coldstart.txt
 tmp=$(mktemp -d)
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 svc_of() { docker service ls -q --filter "label=faas.function=$FN" | head -n 1; }
+events_pid=
 cleanup() {
+	[ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null || true
 	bin/faasctl delete "$FN" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
@@ -62,7 +64,12 @@ to_zero() {
 }
 
 # --- 1. one request at a time
-start=$(date -u +%s)
+since=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# Docker keeps only the last 256 events (health checks fill that in seconds):
+# they are streamed to a file while the rounds run.
+docker events --filter type=container --filter "label=com.docker.swarm.service.name=$FN" \
+	--format '{{.TimeNano}} {{.Action}}' >"$tmp/docker-events" &
+events_pid=$!
 : >"$tmp/rounds"
 fails=0
 for i in $(seq 1 "$rounds"); do
@@ -80,27 +87,33 @@ done
 # --- 2. concurrent first requests
 to_zero || { echo "bench/coldstart: $FN did not reach 0" >&2; exit 1; }
 sleep 0.5
+pids=()
 for j in $(seq 1 "$conc"); do
 	curl -s -o /dev/null --max-time 30 -w '%{http_code} %{time_total}\n' -d "c$j" "$GW/function/$FN" >"$tmp/c.$j" &
+	pids+=("$!")
 done
-wait
+wait "${pids[@]}"
 cat "$tmp"/c.* >"$tmp/conc"
 sleep 1
 
 # --- the steps, from the logs and events (all on this host's clock)
+kill "$events_pid" 2>/dev/null || true
 ms_of_ts() { # logfmt lines -> "ms msg"
 	sed -n "s/^ts=\([^ ]*\) .* msg=\([a-z_]*\) .*function=$FN\b.*/\1 \2/p" |
 		while read -r ts msg; do echo "$(($(date -d "$ts" +%s%N) / 1000000)) $msg"; done
 }
+logs_of() { # SERVICE: its local containers' log lines since the start
+	local c
+	for c in $(docker ps -aq --filter "label=com.docker.swarm.service.name=$1"); do
+		docker logs --since "$since" "$c" 2>&1
+	done
+}
 {
-	timeout 30 docker service logs --raw --since "$start" faas_gateway 2>/dev/null |
-		grep -E "msg=(scale_from_zero|replica_probed_ready) " | ms_of_ts
-	timeout 30 docker service logs --raw --since "$start" faas_controller 2>/dev/null |
-		grep -E "msg=scaled .*source=api" | grep -v 'replicas=0 ' | ms_of_ts
-	docker events --since "$start" --until "$(date -u +%s)" --filter type=container \
-		--filter "label=com.docker.swarm.service.name=$FN" --format '{{.TimeNano}} {{.Action}}' |
-		awk '$2 == "create" || $2 == "start" { printf "%d container_%s\n", $1 / 1000000, $2 }'
+	logs_of faas_gateway | grep -E "msg=(scale_from_zero|replica_probed_ready) " | ms_of_ts || true
+	logs_of faas_controller | grep -E "msg=scaled .*source=api" | grep -v 'replicas=0 ' | ms_of_ts || true
+	awk '$2 == "create" || $2 == "start" { print substr($1, 1, 13), "container_" $2 }' "$tmp/docker-events"
 } | sort -n >"$tmp/events"
+cp "$tmp/events" build/artifacts/coldstart-events.txt
 
 # For each round, the first of each step inside [request, answer].
 awk -v steps="scale_from_zero scaled container_create container_start replica_probed_ready" '

@@ -281,6 +281,8 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 	struct gw_replica **reps;
 	size_t k = 0;
 
+	size_t listed = 0;
+
 	for (size_t i = 0; i < n; i++)
 		addrs[i] = dns[i];
 	for (size_t p = 0; fx_now_ms() < f->probed_until && p < f->nprobed; p++) {
@@ -289,7 +291,14 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 			i++;
 		if (i == n)
 			addrs[n++] = f->probed[p];
+		else
+			listed++;
 	}
+	/* Once DNS lists them all, DNS alone says when they go: a probed address
+	 * kept longer outlives a quick scale to zero, and the next request would
+	 * wait a connect timeout on a container that is gone. */
+	if (ndns > 0 && listed == f->nprobed)
+		f->nprobed = 0;
 	reps = n ? calloc(n, sizeof(*reps)) : NULL;
 	if (n && !reps)
 		return;
@@ -353,9 +362,13 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 	pthread_mutex_lock(&mu);
 	f->used_ms = now;
 	if (!gw_cfg.static_discovery &&
-	    (f->resolved_ms == 0 || (f->nreps == 0 && now - f->resolved_ms > fn_ttl_ms(f)))) {
-		/* First use, or a stale empty answer: the resolver thread answers
-		 * and the caller waits (bounded) rather than failing at once. */
+	    (f->resolved_ms == 0 || (f->nreps == 0 && now - f->resolved_ms > fn_ttl_ms(f)) ||
+	     now - f->resolved_ms > ACTIVE_MS)) {
+		/* First use, a stale empty answer, or an answer from before the
+		 * function was idle (no longer kept resolved: its replicas may be
+		 * gone, and a connect to a vanished address waits its whole
+		 * timeout): the resolver thread answers and the caller waits
+		 * (bounded) rather than failing at once. */
 		pthread_cond_broadcast(&wake);
 		pthread_mutex_unlock(&mu);
 		return GW_PICK_PENDING;
@@ -512,6 +525,8 @@ static void apply_item(struct json_object *it)
 	f->present = true;
 	f->replicas = get_int(it, "replicas", 0);
 	f->available = get_int(it, "availableReplicas", f->replicas);
+	if (f->replicas == 0)
+		f->nprobed = 0; /* scaled to zero: what was probed is going */
 	f->zero = truthy(it, "zero") || truthy(labels, "com.openfaas.scale.zero") ||
 	          truthy(ann, "com.openfaas.scale.zero");
 	f->async_retries = async_retries(labels, ann);
