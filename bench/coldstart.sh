@@ -5,8 +5,8 @@
 #      the API, its container gone and the gateway showing 0 replicas, then one
 #      request through the gateway; request -> answer, and where the time went
 #      from docker events and the gateway's and controller's logs:
-#        gateway asks the controller (gateway: scale_from_zero)
 #        controller changed the service (controller: scaled source=api)
+#        the gateway had its answer (gateway: scale_from_zero)
 #        Swarm created the container (docker event: container create)
 #        the container started (docker event: container start)
 #        the gateway found it ready (gateway: replica_probed_ready, or DNS)
@@ -116,7 +116,7 @@ logs_of() { # SERVICE: its local containers' log lines since the start
 cp "$tmp/events" build/artifacts/coldstart-events.txt
 
 # For each round, the first of each step inside [request, answer].
-awk -v steps="scale_from_zero scaled container_create container_start replica_probed_ready" '
+awk -v steps="scaled scale_from_zero container_create container_start replica_probed_ready" '
 	NR == FNR { ev_ms[NR] = $1; ev[NR] = $2; nev = NR; next }
 	{
 		t0 = $1; t1 = $2; prev = t0; line = ""
@@ -138,7 +138,7 @@ col() { awk -v c="$1" '$c != "-" { print $c }' "$tmp/steps"; }
 	echo "request -> answer: p50 $(col 1 | pct 50) ms, p99 $(col 1 | pct 99) ms, max $(col 1 | pct 100) ms, failed $fails"
 	echo "median of each step (ms; a step not seen in a round is left out):"
 	i=2
-	for s in "request -> gateway asks the controller" "-> controller changed the service" \
+	for s in "request -> the controller changed the service" "-> the gateway had its answer" \
 		"-> Swarm created the container" "-> container started" \
 		"-> gateway found it ready (its own probe)" "-> answer"; do
 		echo "  $s: $(col $i | pct 50)"

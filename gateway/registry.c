@@ -354,6 +354,21 @@ static void resolve_fn(struct gw_fn *f)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Lock held. Must a request wait for a fresh tasks.NAME answer? On first
+ * use; when the last answer was empty and is older than its TTL (even at
+ * zero: the registry's replica count may be a poll old, and DNS tells first
+ * that someone scaled it up); and when the answer is from before an idle
+ * spell (no longer kept resolved: its replicas may be gone, and a connect to
+ * a vanished address waits its whole timeout). */
+static bool answer_unusable(const struct gw_fn *f, int64_t now)
+{
+	if (f->resolved_ms == 0)
+		return true;
+	if (f->nreps == 0)
+		return now - f->resolved_ms > fn_ttl_ms(f);
+	return now - f->resolved_ms > ACTIVE_MS;
+}
+
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 {
 	int64_t now = fx_now_ms();
@@ -361,14 +376,9 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 
 	pthread_mutex_lock(&mu);
 	f->used_ms = now;
-	if (!gw_cfg.static_discovery &&
-	    (f->resolved_ms == 0 || (f->nreps == 0 && now - f->resolved_ms > fn_ttl_ms(f)) ||
-	     now - f->resolved_ms > ACTIVE_MS)) {
-		/* First use, a stale empty answer, or an answer from before the
-		 * function was idle (no longer kept resolved: its replicas may be
-		 * gone, and a connect to a vanished address waits its whole
-		 * timeout): the resolver thread answers and the caller waits
-		 * (bounded) rather than failing at once. */
+	if (!gw_cfg.static_discovery && answer_unusable(f, now)) {
+		/* The resolver thread answers and the caller waits (bounded)
+		 * rather than failing at once. */
 		pthread_cond_broadcast(&wake);
 		pthread_mutex_unlock(&mu);
 		return GW_PICK_PENDING;
