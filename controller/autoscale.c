@@ -186,18 +186,21 @@ static struct fn *fn_of(const char *name, bool add)
 	return v;
 }
 
-/* Adds one gateway's answer to the sums (fns[].inflight, rps). */
+/* Adds one gateway's answer to the sums: fns[].inflight, the average
+ * concurrency since its previous answer, and rps. */
 static void sum_answer(struct gw *g, const struct kpa_reading *v, size_t n, int64_t now)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct fn *f = fn_of(v[i].name, false);
 		if (f == NULL)
 			continue;
-		f->inflight += (double)v[i].inflight;
-		for (size_t j = 0; j < g->nprev; j++)
+		const struct kpa_reading *prev = NULL;
+		for (size_t j = 0; j < g->nprev && prev == NULL; j++)
 			if (strcmp(g->prev[j].name, v[i].name) == 0)
-				f->rps +=
-				    kpa_rate(g->prev[j].requests, v[i].requests, now - g->prev_ms);
+				prev = &g->prev[j];
+		f->inflight += kpa_concurrency(prev, &v[i]);
+		if (prev != NULL)
+			f->rps += kpa_rate(prev->requests, v[i].requests, now - g->prev_ms);
 	}
 }
 
@@ -213,6 +216,37 @@ static int64_t apply_target(int64_t current, void *arg)
 	struct apply *a = arg;
 	a->k = a->f->k;
 	return kpa_decide(&a->k, &a->f->scale, current, a->now, &a->d);
+}
+
+/* Tells the gateways that answered this poll that name was scaled up: each
+ * probes the new replicas and sends them requests as soon as they answer,
+ * rather than a HEALTHCHECK interval and a DNS answer later. Best effort:
+ * a gateway that misses it finds them through DNS. */
+static void tell_starting(const char *name)
+{
+	char url[300], auth[4200];
+	const char *headers[] = {auth, NULL};
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+	         as.conf.token ? as.conf.token : "");
+	for (size_t i = 0; i < as.ngws; i++) {
+		struct fx_http_req req = {.method = "POST", .url = url, .body = "", .body_len = 0};
+		struct fx_http_resp resp = {0};
+		char *err = NULL;
+		if (as.gws[i].misses > 0)
+			continue;
+		snprintf(url, sizeof(url), "%s/_/starting/%s", as.gws[i].url, name);
+		req.headers = as.conf.token ? headers : NULL;
+		req.connect_timeout_ms = as.conf.timeout_ms;
+		req.timeout_ms = as.conf.timeout_ms;
+		req.max_response = 4096;
+		if (fx_http_do(&req, &resp, &err) < 0 || resp.status != 202)
+			log_debug("autoscale_starting_not_told",
+			          "gateway=%s function=%s status=%ld err=\"%s\"", as.gws[i].url,
+			          name, resp.status, err ? err : "");
+		free(err);
+		fx_http_resp_release(&resp);
+	}
 }
 
 /* The last decision, for /metrics. */
@@ -259,6 +293,8 @@ static void decide(struct fn *f, int64_t now)
 	f->known = got;
 	f->known_ms = now;
 	record(f, &a.d);
+	if (got > prev && prev > 0)
+		tell_starting(f->name);
 	if (got != prev)
 		log_info("scaled",
 		         "function=%s replicas=%lld previous=%lld source=autoscaler reason=%s "
@@ -405,8 +441,8 @@ void autoscale_metrics(struct fx_buf *b)
 	               "# TYPE faas_controller_autoscale_gateways gauge\n"
 	               "faas_controller_autoscale_gateways %zu\n",
 	               as.polls_failed, as.polled);
-	fx_buf_puts(b, "# HELP faas_controller_autoscale_concurrency In-flight requests summed "
-	               "over the gateways at the last poll.\n"
+	fx_buf_puts(b, "# HELP faas_controller_autoscale_concurrency Requests in flight, "
+	               "averaged since the previous poll and summed over the gateways.\n"
 	               "# TYPE faas_controller_autoscale_concurrency gauge\n");
 	for (size_t i = 0; i < as.nfns; i++)
 		fx_buf_appendf(b,

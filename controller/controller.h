@@ -219,14 +219,10 @@ struct kpa_ring {
 /* One function's autoscaler memory. Embedded; kpa_init. */
 struct kpa {
 	struct kpa_ring stable, panic;
-	int64_t first_ms;       /* first sample; 0: none yet */
-	int64_t below_since_ms; /* the stable desire has been below current since; -1 */
-	bool panicking;
-	int64_t panic_since_ms;  /* last time the panic window wanted >= 2x current */
-	int64_t panic_peak;      /* highest count asked while panicking */
+	int64_t first_ms;        /* first sample; 0: none yet */
+	int64_t below_since_ms;  /* the stable desire has been below current since; -1 */
 	int64_t last_current;    /* the count at the last decision */
 	int64_t steady_since_ms; /* ...since then */
-	double last_value;
 };
 
 enum kpa_reason {
@@ -243,8 +239,9 @@ extern const char *const kpa_reason_names[KPA_REASONS];
 
 struct kpa_decision {
 	int64_t current, desired;
-	double stable, panic; /* the windows' averages (the metric's unit) */
-	bool panicking;
+	double stable;  /* the stable window's average (the metric's unit) */
+	double panic;   /* the panic window's average, or the last second if higher */
+	bool panicking; /* the panic figure asks for 2x current or more */
 	enum kpa_reason reason;
 };
 
@@ -252,10 +249,12 @@ void kpa_init(struct kpa *k);
 /* Records the function's summed load (concurrency or requests/s) at now_ms. */
 void kpa_observe(struct kpa *k, const struct fx_scale *s, int64_t now_ms, double value);
 /* The replicas a function with current replicas should have at now_ms:
- * ceil(average / s->target) over the stable window, and over the panic
- * window to scale up fast; down only after a whole stable window of
- * samples and of a count set by another hand (the scale API), and
- * s->down_delay_ms below it; within [min, max]; 0 stays 0. Fills *d (why). */
+ * up to ceil(load / s->target) as soon as the stable window's average or
+ * the panic window's (or its last second, if higher) asks for more; down
+ * to what the busiest second of the stable window needed, only after a
+ * whole stable window of samples and of a count set by another hand (the
+ * scale API), and s->down_delay_ms below it; within [min, max]; 0 stays 0.
+ * Fills *d (why). */
 int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int64_t now_ms,
                    struct kpa_decision *d);
 /* Requests per second between two readings of a counter dt_ms apart (a
@@ -266,13 +265,19 @@ double kpa_rate(uint64_t prev, uint64_t now, int64_t dt_ms);
 struct kpa_reading {
 	char name[FX_SPEC_MAX_NAME + 1];
 	int64_t inflight;
-	uint64_t requests; /* completed since the gateway started */
+	uint64_t requests;   /* completed since the gateway started */
+	int64_t inflight_us; /* in-flight count integrated over time; -1 not given */
+	int64_t time_us;     /* the gateway's clock at the answer; -1 not given */
 };
-/* Parses {"functions":[{"name","inflight","requests"}...]} (at most
- * CTL_MAX_FUNCTIONS; malformed entries skipped). 0 with *out (caller frees)
- * and *n, or -EINVAL / -ENOMEM with *err (caller frees; NULL on ENOMEM). */
+/* Parses {"time_us":T,"functions":[{"name","inflight","inflight_us",
+ * "requests"}...]} (at most CTL_MAX_FUNCTIONS; malformed entries skipped;
+ * time_us and inflight_us optional). 0 with *out (caller frees) and *n, or
+ * -EINVAL / -ENOMEM with *err (caller frees; NULL on ENOMEM). */
 int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, size_t *n,
                       char **err);
+/* The average concurrency between two readings of one gateway (prev NULL:
+ * none before), or now's instant count when the pair cannot say. */
+double kpa_concurrency(const struct kpa_reading *prev, const struct kpa_reading *now);
 
 /* ---- autoscale.c ---- */
 

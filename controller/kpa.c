@@ -39,23 +39,35 @@ static void add(struct kpa_ring *r, int64_t w, int64_t t, double v)
 	b->n++;
 }
 
-/* Average of the samples of the last span_ms before t; false when none. */
-static bool average(const struct kpa_ring *r, int64_t w, int64_t t, int64_t span_ms, double *out)
+/* Over the buckets of the last span_ms before t: the average of all samples
+ * (*avg) and the highest bucket average (*peak); false when there is none. */
+static bool window(const struct kpa_ring *r, int64_t w, int64_t t, int64_t span_ms, double *avg,
+                   double *peak)
 {
 	int64_t last = t / w, first = (t - span_ms) / w + 1;
-	double sum = 0;
+	double sum = 0, top = 0;
 	int64_t n = 0;
 	for (size_t i = 0; i < KPA_BUCKETS; i++) {
 		const struct kpa_bucket *b = &r->b[i];
 		if (b->n > 0 && b->slot >= first && b->slot <= last) {
 			sum += b->sum;
 			n += b->n;
+			if (b->sum / (double)b->n > top)
+				top = b->sum / (double)b->n;
 		}
 	}
 	if (n == 0)
 		return false;
-	*out = sum / (double)n;
+	*avg = sum / (double)n;
+	*peak = top;
 	return true;
+}
+
+/* The average of the samples in t's own bucket (the last second); 0 if none. */
+static double newest(const struct kpa_ring *r, int64_t w, int64_t t)
+{
+	const struct kpa_bucket *b = &r->b[(t / w) % KPA_BUCKETS];
+	return b->slot == t / w && b->n > 0 ? b->sum / (double)b->n : 0;
 }
 
 /* Bucket width for a window: KPA_BUCKETS buckets cover it, at least 1 s...
@@ -75,7 +87,6 @@ void kpa_observe(struct kpa *k, const struct fx_scale *s, int64_t now_ms, double
 	add(&k->panic, width(s->panic_window_ms), now_ms, value);
 	if (k->first_ms == 0)
 		k->first_ms = now_ms > 0 ? now_ms : 1;
-	k->last_value = value;
 }
 
 static int64_t clamp(const struct fx_scale *s, int64_t n)
@@ -92,8 +103,9 @@ static int64_t need(double observed, int64_t target)
 int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int64_t now_ms,
                    struct kpa_decision *d)
 {
-	double st, pa;
-	int64_t want_stable, want_panic, want;
+	int64_t ws = width(s->window_ms), wp = width(s->panic_window_ms);
+	double st, st_peak, pa, pa_peak, recent;
+	int64_t want;
 
 	memset(d, 0, sizeof(*d));
 	d->current = current;
@@ -108,57 +120,41 @@ int64_t kpa_decide(struct kpa *k, const struct fx_scale *s, int64_t current, int
 		/* Asleep (the idle path scaled it to 0): a request wakes it through
 		 * the gateway, not the autoscaler. */
 		d->reason = KPA_ASLEEP;
-		k->panicking = false;
 		k->below_since_ms = -1;
 		return current;
 	}
-	if (!average(&k->stable, width(s->window_ms), now_ms, s->window_ms, &st) ||
-	    !average(&k->panic, width(s->panic_window_ms), now_ms, s->panic_window_ms, &pa)) {
+	if (!window(&k->stable, ws, now_ms, s->window_ms, &st, &st_peak) ||
+	    !window(&k->panic, wp, now_ms, s->panic_window_ms, &pa, &pa_peak)) {
 		d->reason = KPA_NO_DATA;
 		return current;
 	}
+	/* The panic window's average lags a step of load by its length; the
+	 * last second does not: a step counts at the first poll that sees it. */
+	recent = newest(&k->panic, wp, now_ms);
+	if (recent < pa)
+		recent = pa;
 	d->stable = st;
-	d->panic = pa;
-	want_stable = clamp(s, need(st, s->target));
-	want_panic = clamp(s, need(pa, s->target));
-	/* Panic: the short window wants twice what runs (or more). Up at once;
-	 * no scale-down until it has been calm for a whole stable window. */
-	if (need(pa, s->target) >= 2 * current && (want_panic > current || k->panicking)) {
-		k->panicking = true;
-		k->panic_since_ms = now_ms;
-	} else if (k->panicking && now_ms - k->panic_since_ms >= s->window_ms) {
-		k->panicking = false;
-	}
-	d->panicking = k->panicking;
-	if (k->panicking) {
-		want = want_panic > want_stable ? want_panic : want_stable;
-		if (want < k->panic_peak)
-			want = k->panic_peak; /* never down while panicking */
-		if (want < current)
-			want = current;
-		k->panic_peak = want;
-		k->below_since_ms = -1;
-		k->last_current = want;
-		d->desired = want;
-		d->reason = want > current ? KPA_PANIC_UP : KPA_HOLD;
-		return want;
-	}
-	k->panic_peak = 0;
-	/* Up: as soon as either window asks for more (the panic one reacts in
-	 * seconds, the stable one smooths). */
-	want = want_stable > want_panic ? want_stable : want_panic;
+	d->panic = recent;
+	/* Panic: the short window wants twice what runs, or more. */
+	d->panicking = need(recent, s->target) >= 2 * current;
+	/* Up: as soon as either window asks for more (the short one reacts in
+	 * a second, the stable one smooths). */
+	want = clamp(s, need(st, s->target) > need(recent, s->target) ? need(st, s->target)
+	                                                              : need(recent, s->target));
 	if (want > current) {
 		k->below_since_ms = -1;
 		k->last_current = want;
 		d->desired = want;
-		d->reason = KPA_UP;
+		d->reason = d->panicking ? KPA_PANIC_UP : KPA_UP;
 		return want;
 	}
-	/* Down: only what the stable window wants, only once the stable window
-	 * has been watched in full since the first sample and since another
-	 * hand last set the count, and after the desire has stayed below the
-	 * current count for downDelay. */
-	want = want_stable;
+	/* Down: to what the busiest second of the stable window needed, so a
+	 * count stands a whole stable window after the load that asked for it
+	 * (Kubernetes' scale-down stabilization), then drops at once to what is
+	 * needed; and only once the stable window has been watched in full since
+	 * the first sample and since another hand last set the count, and the
+	 * desire has stayed below the count for downDelay. */
+	want = clamp(s, need(st_peak, s->target));
 	if (want >= current) {
 		k->below_since_ms = -1;
 		d->reason = KPA_HOLD;
@@ -187,10 +183,20 @@ double kpa_rate(uint64_t prev, uint64_t now, int64_t dt_ms)
 	return (double)delta * 1000.0 / (double)dt_ms;
 }
 
+double kpa_concurrency(const struct kpa_reading *prev, const struct kpa_reading *now)
+{
+	if (prev == NULL || prev->time_us < 0 || now->time_us <= prev->time_us ||
+	    now->inflight_us < prev->inflight_us)
+		return (double)now->inflight; /* first reading, or the gateway restarted */
+	return (double)(now->inflight_us - prev->inflight_us) /
+	       (double)(now->time_us - prev->time_us);
+}
+
 int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, size_t *n, char **err)
 {
-	struct json_object *root = NULL, *fns;
+	struct json_object *root = NULL, *fns, *tm;
 	struct kpa_reading *v;
+	int64_t time_us = -1;
 	char *jerr = NULL;
 	size_t count, k = 0;
 	int rc;
@@ -218,9 +224,14 @@ int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, si
 		json_object_put(root);
 		return -ENOMEM;
 	}
+	/* The gateway's clock and each function's in-flight area: optional (a
+	 * gateway without them gives the count of this instant only). */
+	if (json_object_object_get_ex(root, "time_us", &tm) &&
+	    json_object_is_type(tm, json_type_int))
+		time_us = json_object_get_int64(tm);
 	for (size_t i = 0; i < count; i++) {
-		struct json_object *f = json_object_array_get_idx(fns, i), *name, *in, *rq;
-		int64_t inflight, requests;
+		struct json_object *f = json_object_array_get_idx(fns, i), *name, *in, *rq, *area;
+		int64_t inflight, requests, inflight_us = -1;
 		if (!json_object_object_get_ex(f, "name", &name) ||
 		    !json_object_is_type(name, json_type_string) ||
 		    !fx_spec_valid_name(json_object_get_string(name)) ||
@@ -233,9 +244,14 @@ int kpa_parse_gateway(const char *body, size_t len, struct kpa_reading **out, si
 		requests = json_object_get_int64(rq);
 		if (inflight < 0 || inflight > 1000000000 || requests < 0)
 			continue;
+		if (time_us >= 0 && json_object_object_get_ex(f, "inflight_us", &area) &&
+		    json_object_is_type(area, json_type_int) && json_object_get_int64(area) >= 0)
+			inflight_us = json_object_get_int64(area);
 		snprintf(v[k].name, sizeof(v[k].name), "%s", json_object_get_string(name));
 		v[k].inflight = inflight;
 		v[k].requests = (uint64_t)requests;
+		v[k].inflight_us = inflight_us;
+		v[k].time_us = inflight_us >= 0 ? time_us : -1;
 		k++;
 	}
 	json_object_put(root);

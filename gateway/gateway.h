@@ -43,6 +43,7 @@ enum gw_route_kind {
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_CONCURRENCY, /* GET /_/concurrency: live load per function (controller) */
+	GW_ROUTE_STARTING,    /* POST /_/starting/{name}: scaled up, probe its new replicas */
 	GW_ROUTE_ALEXA,       /* POST / without X-Function: the body names the function */
 	GW_ROUTE_BAD,         /* 400: message in err */
 };
@@ -178,9 +179,14 @@ struct gw_fn {
 	int64_t resolved_ms;
 	int64_t used_ms;
 	unsigned rr;
+	/* load: requests in progress, and that count integrated over time */
+	int64_t inflight;
+	uint64_t inflight_us; /* request-microseconds since the gateway started */
+	int64_t inflight_since_us;
 	/* waiting for a ready replica (scale from zero, or a function starting) */
 	bool waking;
 	bool wake_scale; /* ask the controller for one replica first */
+	bool wake_join;  /* scaling up: probe until every replica asked for is in */
 	/* replicas found by probing started tasks before Docker's DNS lists them */
 	struct sockaddr_storage probed[GW_MAX_PROBED];
 	size_t nprobed;
@@ -272,16 +278,24 @@ void gw_replica_mark_down(struct gw_replica *r);
 void gw_replica_ref(struct gw_replica *r);
 /* Refused a connection in the last 2 s? */
 bool gw_replica_down(struct gw_replica *r);
-void gw_inflight(struct gw_replica *r, int delta);
-/* Requests in progress on f's replicas now (registry lock held, as in
+/* A request to f (NULL: the controller) starts (+1) or ends (-1) on r. */
+void gw_inflight(struct gw_fn *f, struct gw_replica *r, int delta);
+/* Requests in progress to f now, and their count integrated over time up to
+ * now_us (fx_now_us) in request-microseconds: the load between two readings
+ * is the difference over the time (registry lock held, as in
  * gw_registry_each). */
 int64_t gw_fn_inflight(const struct gw_fn *f);
+uint64_t gw_fn_inflight_us(struct gw_fn *f, int64_t now_us);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
 /* Starts (once) a thread that waits, bounded, until f has a ready replica;
- * fx_loops_wake() when done. scale: f is at zero, ask the controller for one
- * replica first (scale_from_zero_timeout); else f is starting (start_timeout). */
-void gw_wake_start(struct gw_fn *f, bool scale);
+ * fx_loops_wake() when done. GW_WAKE_SCALE: f is at zero, ask the controller
+ * for one replica first (scale_from_zero_timeout); GW_WAKE_START: f is
+ * starting (start_timeout); GW_WAKE_JOIN: the controller scaled f up, probe
+ * its started tasks until all it asked for take requests (start_timeout),
+ * rather than wait for Docker's DNS. */
+enum gw_wake { GW_WAKE_START, GW_WAKE_SCALE, GW_WAKE_JOIN };
+void gw_wake_start(struct gw_fn *f, enum gw_wake how);
 /* 0 waiting, 1 replicas ready, -1 finished without replicas. */
 int gw_wake_state(struct gw_fn *f);
 

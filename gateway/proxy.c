@@ -276,7 +276,7 @@ void gw_req_start(struct gw_req *r)
 		rc = fx_px_start(&r->x, rep, 0, (const struct sockaddr *)&rep->sa, rep->salen);
 		if (rc == 0) {
 			r->st = GW_REQ_PROXYING;
-			gw_inflight(rep, 1);
+			gw_inflight(r->fn, rep, 1);
 			r->flags |= GW_RF_INFLIGHT;
 			return;
 		}
@@ -320,7 +320,7 @@ static void on_released(struct fx_px *x)
 	struct gw_req *r = req_of(x);
 
 	if (has(r, GW_RF_INFLIGHT) && r->next < r->ncand) {
-		gw_inflight(r->cand[r->next], -1);
+		gw_inflight(r->fn, r->cand[r->next], -1);
 		r->flags &= ~GW_RF_INFLIGHT;
 	}
 }
@@ -585,8 +585,9 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 		r->st = GW_REQ_LOCAL;
 		return gw_serve_local(c, &r->route, method);
 	case GW_ROUTE_CONCURRENCY:
-		/* The controller's autoscaler polls it with its token (when one is
-		 * configured); never proxied. */
+	case GW_ROUTE_STARTING:
+		/* The controller's autoscaler calls these with its token (when one
+		 * is configured); never proxied. */
 		r->st = GW_REQ_LOCAL;
 		if (gw_cfg.token != NULL &&
 		    !gw_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),

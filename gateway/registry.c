@@ -201,20 +201,35 @@ void gw_replica_mark_down(struct gw_replica *r)
 	pthread_mutex_unlock(&mu);
 }
 
-void gw_inflight(struct gw_replica *r, int delta)
+/* Lock held. Adds f's in-flight count since the last change to its area. */
+static void inflight_settle(struct gw_fn *f, int64_t now_us)
 {
+	if (f->inflight > 0 && now_us > f->inflight_since_us)
+		f->inflight_us += (uint64_t)f->inflight * (uint64_t)(now_us - f->inflight_since_us);
+	f->inflight_since_us = now_us;
+}
+
+void gw_inflight(struct gw_fn *f, struct gw_replica *r, int delta)
+{
+	int64_t now = f ? fx_now_us() : 0;
 	pthread_mutex_lock(&mu);
 	r->inflight += delta;
+	if (f) {
+		inflight_settle(f, now);
+		f->inflight += delta;
+	}
 	pthread_mutex_unlock(&mu);
 }
 
 int64_t gw_fn_inflight(const struct gw_fn *f)
 {
-	int64_t n = 0;
-	for (size_t i = 0; i < f->nreps; i++)
-		if (f->reps[i] && f->reps[i]->inflight > 0)
-			n += f->reps[i]->inflight;
-	return n;
+	return f->inflight > 0 ? f->inflight : 0;
+}
+
+uint64_t gw_fn_inflight_us(struct gw_fn *f, int64_t now_us)
+{
+	inflight_settle(f, now_us);
+	return f->inflight_us;
 }
 
 void gw_replica_ref(struct gw_replica *r)
@@ -928,6 +943,13 @@ static bool wake_ready(const struct gw_fn *f)
 	return live_reps(f) > 0 && (f->available > 0 || !gw_cfg.static_discovery);
 }
 
+/* Lock held. A scale-up is in: every replica the controller asked for takes
+ * requests (f->replicas is refreshed from the controller by the loop). */
+static bool joined(const struct gw_fn *f)
+{
+	return f->replicas > 0 && (int64_t)live_reps(f) >= f->replicas;
+}
+
 static void ask_one_replica(struct gw_fn *f)
 {
 	char body[160], path[128];
@@ -942,11 +964,12 @@ static void ask_one_replica(struct gw_fn *f)
 static void *wake_main(void *arg)
 {
 	struct gw_fn *f = arg;
-	bool ok = false, scale;
+	bool ok = false, scale, join;
 	int64_t deadline, refreshed = 0;
 
 	pthread_mutex_lock(&mu);
 	scale = f->wake_scale;
+	join = f->wake_join;
 	pthread_mutex_unlock(&mu);
 	deadline = fx_now_ms() + (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
 	if (scale)
@@ -971,7 +994,7 @@ static void *wake_main(void *arg)
 			resolve_fn(f);
 		}
 		pthread_mutex_lock(&mu);
-		ok = wake_ready(f);
+		ok = join ? refreshed > 0 && joined(f) : wake_ready(f);
 		pthread_mutex_unlock(&mu);
 		int64_t left = round + PROBE_EVERY_MS - fx_now_ms();
 		if (!ok && left > 0)
@@ -998,18 +1021,19 @@ int gw_wake_state(struct gw_fn *f)
 	return st;
 }
 
-void gw_wake_start(struct gw_fn *f, bool scale)
+void gw_wake_start(struct gw_fn *f, enum gw_wake how)
 {
 	pthread_t t;
 	pthread_attr_t a;
 
 	pthread_mutex_lock(&mu);
-	if (f->waking) {
+	if (f->waking || (how == GW_WAKE_JOIN && gw_cfg.static_discovery)) {
 		pthread_mutex_unlock(&mu);
 		return;
 	}
 	f->waking = true;
-	f->wake_scale = scale;
+	f->wake_scale = how == GW_WAKE_SCALE;
+	f->wake_join = how == GW_WAKE_JOIN;
 	pthread_mutex_unlock(&mu);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);

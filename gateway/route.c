@@ -36,6 +36,21 @@ static bool path_is(const char *path, size_t plen, const char *s)
 	return plen == strlen(s) && memcmp(path, s, plen) == 0;
 }
 
+/* A route whose last segment, from uri + skip, names a function. */
+static void named(struct gw_route *r, enum gw_route_kind kind, const char *uri, size_t plen,
+                  size_t skip)
+{
+	size_t n = plen - skip;
+	if (!gw_name_valid(uri + skip, n)) {
+		r->kind = GW_ROUTE_BAD;
+		r->err = "invalid function name (DNS-1123 label, at most 63 characters)";
+		return;
+	}
+	r->kind = kind;
+	memcpy(r->name, uri + skip, n);
+	r->name[n] = '\0';
+}
+
 void gw_route_parse(const char *method, const char *uri, const char *xfunction,
                     struct gw_route *out)
 {
@@ -111,16 +126,7 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 	} else if (path_is(uri, plen, "/ui")) {
 		r.kind = GW_ROUTE_UI_REDIRECT;
 	} else if (has_prefix(uri, plen, "/ui/history/")) {
-		const char *name = uri + strlen("/ui/history/");
-		n = plen - strlen("/ui/history/");
-		if (!gw_name_valid(name, n)) {
-			r.kind = GW_ROUTE_BAD;
-			r.err = "invalid function name (DNS-1123 label, at most 63 characters)";
-		} else {
-			r.kind = GW_ROUTE_HISTORY;
-			memcpy(r.name, name, n);
-			r.name[n] = '\0';
-		}
+		named(&r, GW_ROUTE_HISTORY, uri, plen, strlen("/ui/history/"));
 	} else if (has_prefix(uri, plen, "/ui/")) {
 		r.kind = GW_ROUTE_UI;
 		r.ui_path = uri + 4;
@@ -131,6 +137,8 @@ void gw_route_parse(const char *method, const char *uri, const char *xfunction,
 		r.kind = GW_ROUTE_METRICS;
 	} else if (path_is(uri, plen, "/_/concurrency")) {
 		r.kind = GW_ROUTE_CONCURRENCY;
+	} else if (has_prefix(uri, plen, "/_/starting/")) {
+		named(&r, GW_ROUTE_STARTING, uri, plen, strlen("/_/starting/"));
 	} else if (path_is(uri, plen, "/")) {
 		if (strcmp(method, "POST") == 0)
 			r.kind = GW_ROUTE_ALEXA;

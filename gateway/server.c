@@ -77,26 +77,39 @@ static int serve_metrics(struct MHD_Connection *c)
 	return ret;
 }
 
+struct concurrency {
+	struct fx_buf out;
+	int64_t now_us;
+};
+
 static void concurrency_one(struct gw_fn *f, void *arg)
 {
-	struct fx_buf *out = arg;
+	struct concurrency *cc = arg;
 	/* Names are DNS-1123 labels: nothing to escape. */
-	fx_buf_appendf(out, "%s{\"name\":\"%s\",\"inflight\":%lld,\"requests\":%llu}",
-	               out->data[out->len - 1] == '[' ? "" : ",", f->name,
+	fx_buf_appendf(&cc->out,
+	               "%s{\"name\":\"%s\",\"inflight\":%lld,\"inflight_us\":%llu,"
+	               "\"requests\":%llu}",
+	               cc->out.data[cc->out.len - 1] == '[' ? "" : ",", f->name,
 	               (long long)gw_fn_inflight(f),
+	               (unsigned long long)gw_fn_inflight_us(f, cc->now_us),
 	               (unsigned long long)gw_metrics_total(f->metrics));
 }
 
-/* {"functions":[{"name","inflight","requests"}...]}: in-flight requests now
- * and requests completed since start, for the controller's autoscaler. */
+/* {"time_us":T,"functions":[{"name","inflight","inflight_us","requests"}...]}
+ * for the controller's autoscaler: per function the requests in progress
+ * now, that count integrated over time (request-microseconds: two readings
+ * give the average concurrency between them, T being this gateway's clock)
+ * and the requests completed since start. */
 static int serve_concurrency(struct MHD_Connection *c)
 {
+	struct concurrency cc = {.now_us = fx_now_us()};
 	struct fx_buf out;
 	int ret;
 
-	fx_buf_init(&out, 16u << 20);
-	fx_buf_puts(&out, "{\"functions\":[");
-	gw_registry_each(concurrency_one, &out);
+	fx_buf_init(&cc.out, 16u << 20);
+	fx_buf_appendf(&cc.out, "{\"time_us\":%lld,\"functions\":[", (long long)cc.now_us);
+	gw_registry_each(concurrency_one, &cc);
+	out = cc.out;
 	if (fx_buf_puts(&out, "]}\n") < 0) {
 		fx_buf_release(&out);
 		return gw_respond_error(c, 503, "out of memory");
@@ -152,12 +165,28 @@ static int serve_history(struct MHD_Connection *c, const struct gw_route *rt)
 	return ret;
 }
 
+/* POST /_/starting/{name}: the controller scaled the function up; its new
+ * replicas take requests once probed ready, not a HEALTHCHECK and a DNS
+ * answer later. */
+static int serve_starting(struct MHD_Connection *c, const struct gw_route *rt)
+{
+	struct gw_fn *f = gw_registry_lookup(rt->name, NULL);
+	if (f == NULL)
+		return gw_respond_error(c, 404, "function not in this gateway's registry");
+	log_info("replicas_starting", "function=%s", f->name);
+	gw_wake_start(f, GW_WAKE_JOIN);
+	return gw_respond(c, 202, "application/json", "{}\n", 3);
+}
+
 int gw_serve_local(struct MHD_Connection *c, const struct gw_route *rt, const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	struct MHD_Response *resp;
 	int ret;
 
+	if (rt->kind == GW_ROUTE_STARTING)
+		return strcmp(method, "POST") == 0 ? serve_starting(c, rt)
+		                                   : gw_respond_error(c, 405, "method not allowed");
 	if (!get)
 		return gw_respond_error(c, 405, "method not allowed");
 	switch (rt->kind) {

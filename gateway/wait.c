@@ -31,7 +31,7 @@ static void wait_ready(struct gw_req *r, bool scale)
 		r->wake_until = fx_now_ms() + 1000 +
 		                (scale ? gw_cfg.scale_timeout_ms : gw_cfg.start_timeout_ms);
 	gw_req_release_cands(r);
-	gw_wake_start(r->fn, scale);
+	gw_wake_start(r->fn, scale ? GW_WAKE_SCALE : GW_WAKE_START);
 	wait_for(r, GW_WAIT_READY, r->wake_until);
 }
 

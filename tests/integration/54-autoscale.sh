@@ -4,9 +4,10 @@
 # replicas of a function that sleeps) and a third address where nothing
 # answers. Concurrent requests on both gateways raise the desired replicas
 # within about two seconds, counting both gateways' load; once the load
-# stops they come back to min after the (shortened) stable window. A
-# function that says metric: alerts is left alone. GET /_/concurrency wants
-# the controller's token.
+# stops they stay a whole (shortened) stable window, then come back to min.
+# A function that says metric: alerts is left alone. GET /_/concurrency and
+# POST /_/starting/NAME want the controller's token; the controller tells
+# the gateways about each scale-up.
 source "$FX_ROOT/tests/lib.sh"
 W=$BIN/fwatchdog
 [ -x "$W" ] || { t_fail "bin/fwatchdog is built"; exit 1; }
@@ -31,8 +32,17 @@ expect_eq "GET /_/concurrency without the token is 401" 401 \
 expect_eq "with a wrong token 401" 401 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$G1/_/concurrency")"
 body=$(curl -s -H 'Authorization: Bearer as-token' "$G1/_/concurrency")
-expect_eq "with the token: every function, nothing in flight" '[["nap",0,0],["quiet",0,0]]' \
-	"$(jq -c '[.functions[] | [.name, .inflight, .requests]] | sort' <<<"$body")"
+expect_eq "with the token: every function, nothing in flight" '[["nap",0,0,0],["quiet",0,0,0]]' \
+	"$(jq -c '[.functions[] | [.name, .inflight, .inflight_us, .requests]] | sort' <<<"$body")"
+expect_match "and the gateway's clock" '^[0-9]+$' "$(jq -r .time_us <<<"$body")"
+post_starting() { # GATEWAY NAME [curl args]: the status
+	curl -s -o /dev/null -w '%{http_code}' -X POST "${@:3}" "$1/_/starting/$2"
+}
+expect_eq "POST /_/starting/NAME without the token is 401" 401 "$(post_starting "$G1" nap)"
+expect_eq "with it 202" 202 "$(post_starting "$G1" nap -H 'Authorization: Bearer as-token')"
+expect_eq "a function it does not know: 404" 404 \
+	"$(post_starting "$G1" nope -H 'Authorization: Bearer as-token')"
+expect_eq "GET: 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer as-token' "$G1/_/starting/nap")"
 
 start_server swarm "$TOOLS/fake_swarm" || exit 1
 SWARM=http://127.0.0.1:$PORT
@@ -76,15 +86,21 @@ m=$(curl -s "$CTL/metrics")
 expect_match "the metrics say panic, and why" 'faas_controller_autoscale_decisions_total\{reason="panic_up"\} [1-9]' "$m"
 expect_match "the summed concurrency is a metric" 'faas_controller_autoscale_concurrency\{function_name="nap"\} [1-6]' "$m"
 expect_match "the desired replicas too" 'faas_controller_autoscale_desired_replicas\{function_name="nap"\} [2-6]' "$m"
+check "the controller told both gateways" wait_for 3 bash -c \
+	"[ \$(grep -c 'msg=replicas_starting function=nap' '$T_DIR/gw1.log') -ge 2 ] && grep -q 'msg=replicas_starting function=nap' '$T_DIR/gw2.log'"
 check "and the change is logged with its reason" grep -Eq 'msg=scaled function=nap replicas=[2-6] previous=1 source=autoscaler reason=panic_up metric=concurrency' "$T_DIR/ctl.log"
 wait "${load[@]}"
 t_end=$SECONDS
 expect_eq "no scale-down while the load lasts" 6 "$(replicas nap)"
 check "the load took about 4 s" test $((t_end - t0)) -le 8
+body=$(curl -s -H 'Authorization: Bearer as-token' "$G1/_/concurrency")
+check "gateway 1 integrated its load: 3 requests of 4 s, 12 request-seconds" \
+	test "$(jq '.functions[] | select(.name=="nap") | .inflight_us / 1000000 | floor' <<<"$body")" -ge 11 -a \
+	"$(jq '.functions[] | select(.name=="nap") | .inflight_us / 1000000 | floor' <<<"$body")" -le 13
 
-# Down after the panic and the stable window (6 s), not at once.
+# Down once the stable window (6 s) holds no busy second, and at once.
 check "back to min after the stable window" wait_for 20 is nap 1
-check "not at once: 2 s or more after the load" test $((SECONDS - t_end)) -ge 2
+check "not before: 4 s or more after the load" test $((SECONDS - t_end)) -ge 4
 check "the scale-down is logged" grep -q 'msg=scaled function=nap replicas=1 previous=[2-6] source=autoscaler reason=down' "$T_DIR/ctl.log"
 expect_eq "the metric: alerts function was left alone" 1 "$(replicas quiet)"
 check "and the autoscaler does not list it" bash -c "! curl -s $CTL/metrics | grep -q 'function_name=\"quiet\"'"

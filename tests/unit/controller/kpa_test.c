@@ -49,14 +49,13 @@ START_TEST(step_up_within_a_second)
 	replay(&k, &s, load, 12, &cur, out, &d);
 	ck_assert_int_eq(out[4], 1);
 	/* The first second of the step: the panic window's average (1,1,1,1,1,35
-	 * -> 6.67) wants 1 replica. The second: (1*4+35*2)/6 = 12.3 -> 2, a
-	 * panic (2 >= 2 x 1). Up as the short window fills, 4 once it is full. */
-	ck_assert_int_eq(out[5], 1);
-	ck_assert_int_eq(out[6], 2);
-	ck_assert_int_eq(out[8], 3);
+	 * -> 6.67) would want 1 replica; its last second wants 4, a panic (4 >=
+	 * 2 x 1): 4 at once, and it stays. */
+	ck_assert_int_eq(out[5], 4);
 	ck_assert_int_eq(out[11], 4);
-	ck_assert(d.panicking);
-	ck_assert(d.reason == KPA_HOLD || d.reason == KPA_UP || d.reason == KPA_PANIC_UP);
+	ck_assert(!d.panicking);
+	ck_assert_int_eq(d.reason, KPA_HOLD);
+	ck_assert_double_eq_tol(d.panic, 35, 1e-9);
 }
 END_TEST
 
@@ -71,14 +70,17 @@ START_TEST(panic_scales_up_at_once_and_holds)
 	/* From nothing to 200 in flight: the panic window wants 20 >= 2 x 2. */
 	for (size_t i = 0; i < 40; i++)
 		load[i] = i < 10 ? 200 : 5;
-	replay(&k, &s, load, 10, &cur, out, &d);
+	replay(&k, &s, load, 1, &cur, out, &d);
 	ck_assert_int_eq(out[0], 20);
 	ck_assert(d.panicking);
-	/* The load drops to 5 (1 replica): no scale-down while panicking. */
+	ck_assert_int_eq(d.reason, KPA_PANIC_UP);
+	replay_from(&k, &s, 1, load + 1, 9, &cur, out + 1, &d);
+	/* The load drops to 5 (1 replica): the busiest second of the stable
+	 * window still asks for 20, so no scale-down. */
 	replay_from(&k, &s, 10, load + 10, 30, &cur, out + 10, &d);
 	for (size_t i = 10; i < 40; i++)
 		ck_assert_int_eq(out[i], 20);
-	ck_assert(d.panicking);
+	ck_assert(!d.panicking);
 	ck_assert_int_eq(d.reason, KPA_HOLD);
 }
 END_TEST
@@ -100,12 +102,13 @@ START_TEST(stable_window_scale_down)
 	for (size_t i = 70; i < 200 && first_down == 0; i++)
 		if (out[i] < 3)
 			first_down = i;
-	/* Down once the stable window's average wants fewer than 3: with 30 for
-	 * the first 70 s, the 60 s average drops under 20 after about 20 s of
-	 * idle; never before the load stopped. */
-	ck_assert_int_gt(first_down, 80);
-	ck_assert_int_lt(first_down, 135);
-	ck_assert_int_eq(out[199], 1); /* min, never 0 */
+	/* The load stops at second 71 (out[70]); 3 stands while the 60 s window
+	 * holds a busy second, then down at once: at second 130 the window
+	 * (71..130) is idle, out[129]. */
+	ck_assert_int_eq(first_down, 129);
+	ck_assert_int_eq(out[128], 3);
+	ck_assert_int_eq(out[129], 1); /* min, never 0 */
+	ck_assert_int_eq(out[199], 1);
 	ck_assert_int_eq(d.reason, KPA_HOLD);
 }
 END_TEST
@@ -168,10 +171,11 @@ START_TEST(clamps)
 		load[i] = i < 60 ? 1000 : 0;
 	replay(&k, &s, load, 130, &cur, out, &d);
 	ck_assert_int_eq(out[0], 5); /* max */
-	/* At max the burst still counts as a panic (it would want 2x): it
-	 * holds 60 s after the last such second (65 s), then down to min. */
-	ck_assert_int_eq(out[119], 5);
-	ck_assert_int_eq(out[129], 2); /* min */
+	/* The load stops at second 61: 5 stands until the 60 s window holds no
+	 * busy second (second 120), then down to min. */
+	ck_assert_int_eq(out[118], 5);
+	ck_assert_int_eq(out[119], 2); /* min */
+	ck_assert_int_eq(out[129], 2);
 	/* Asleep (scaled to 0 by the idle path): the autoscaler leaves it. */
 	ck_assert_int_eq(kpa_decide(&k, &s, 0, 131000, &d), 0);
 	ck_assert_int_eq(d.reason, KPA_ASLEEP);
@@ -238,6 +242,8 @@ START_TEST(parse_gateway)
 	ck_assert_int_eq(v[0].inflight, 3);
 	ck_assert_uint_eq(v[0].requests, 120);
 	ck_assert_str_eq(v[1].name, "sleep");
+	ck_assert_int_eq(v[0].inflight_us, -1); /* not given: the instant counts */
+	ck_assert_int_eq(v[0].time_us, -1);
 	free(v);
 	ck_assert_int_eq(kpa_parse_gateway("[]", 2, &v, &n, &err), -EINVAL);
 	ck_assert_ptr_nonnull(err);
@@ -245,6 +251,37 @@ START_TEST(parse_gateway)
 	err = NULL;
 	ck_assert_int_eq(kpa_parse_gateway("{\"functions\":", 13, &v, &n, &err), -EINVAL);
 	free(err);
+}
+END_TEST
+
+START_TEST(average_concurrency_between_polls)
+{
+	static const char a1[] = "{\"time_us\":1000000,\"functions\":[{\"name\":\"echo\","
+	                         "\"inflight\":0,\"inflight_us\":500000,\"requests\":10}]}";
+	static const char a2[] = "{\"time_us\":2000000,\"functions\":[{\"name\":\"echo\","
+	                         "\"inflight\":1,\"inflight_us\":3000000,\"requests\":90}]}";
+	static const char bad[] = "{\"time_us\":\"x\",\"functions\":[{\"name\":\"echo\","
+	                          "\"inflight\":2,\"inflight_us\":-5,\"requests\":1}]}";
+	struct kpa_reading *p = NULL, *q = NULL, *r = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	ck_assert_int_eq(kpa_parse_gateway(a1, strlen(a1), &p, &n, &err), 0);
+	ck_assert_int_eq(kpa_parse_gateway(a2, strlen(a2), &q, &n, &err), 0);
+	ck_assert_int_eq(q[0].time_us, 2000000);
+	ck_assert_int_eq(q[0].inflight_us, 3000000);
+	/* 2.5 request-seconds over 1 s: 2.5 in flight on average, though the
+	 * poll caught only 1 at its instant. */
+	ck_assert_double_eq_tol(kpa_concurrency(p, q), 2.5, 1e-9);
+	/* No earlier answer, a restarted gateway (area went back), an answer
+	 * without the area: the instant's count. */
+	ck_assert_double_eq_tol(kpa_concurrency(NULL, q), 1, 1e-9);
+	ck_assert_double_eq_tol(kpa_concurrency(q, p), 0, 1e-9);
+	ck_assert_int_eq(kpa_parse_gateway(bad, strlen(bad), &r, &n, &err), 0);
+	ck_assert_int_eq(r[0].inflight_us, -1);
+	ck_assert_double_eq_tol(kpa_concurrency(q, r), 2, 1e-9);
+	free(p);
+	free(q);
+	free(r);
 }
 END_TEST
 
@@ -279,6 +316,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, missing_gateway_holds_samples);
 	tcase_add_test(tc, rps_mode);
 	tcase_add_test(tc, parse_gateway);
+	tcase_add_test(tc, average_concurrency_between_polls);
 	tcase_add_test(tc, alerts_leave_autoscaled_functions);
 	suite_add_tcase(s, tc);
 	return s;

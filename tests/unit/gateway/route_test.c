@@ -114,6 +114,13 @@ START_TEST(routes)
 	ck_assert_int_eq(r.kind, GW_ROUTE_CONCURRENCY);
 	gw_route_parse("GET", "/_/concurrency/x", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_NOT_FOUND);
+	gw_route_parse("POST", "/_/starting/echo", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_STARTING);
+	ck_assert_str_eq(r.name, "echo");
+	gw_route_parse("POST", "/_/starting/Echo", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
+	gw_route_parse("POST", "/_/starting/", NULL, &r);
+	ck_assert_int_eq(r.kind, GW_ROUTE_BAD);
 	gw_route_parse("POST", "/", NULL, &r);
 	ck_assert_int_eq(r.kind, GW_ROUTE_ALEXA);
 	gw_route_parse("GET", "/nothing", NULL, &r);
