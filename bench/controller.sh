@@ -5,7 +5,9 @@
 #   2. the same 50 as functions applied to the controller, timed until every
 #      one is Ready (availableReplicas >= replicas);
 #   3. controller CPU while idle (10 s) and RSS with 200 functions (placed on
-#      no node, so no container runs);
+#      no node, so no container runs), with a real gateway beside it (it
+#      polls the controller's function list, and the autoscaler polls it and
+#      decides for every function each second: both costs are in the figure);
 #   4. alert -> service update latency (the webhook's round trip, which
 #      returns once the update is issued), median and max of 20.
 # Everything is named ctl-bench-*, on its own network, and removed at the end.
@@ -21,8 +23,10 @@ T=$(mktemp -d /tmp/ctl-bench.XXXXXX)
 SOCK=/var/run/docker.sock
 API=http://localhost/v1.41
 CTL_PID=
+GW_PID=
 
 cleanup() {
+	[ -n "$GW_PID" ] && kill "$GW_PID" 2>/dev/null && wait "$GW_PID" 2>/dev/null
 	[ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
 	docker service ls -q --filter "name=$P-" | xargs -r docker service rm >/dev/null 2>&1
 	docker config ls --format '{{.Name}}' | grep "^faas-fn-$P-" | xargs -r docker config rm >/dev/null 2>&1
@@ -96,14 +100,32 @@ ctl_run() {
 }
 
 echo "bench-token" >"$T/token"
-"$ROOT/bin/faas-controller" --port 0 --bind 127.0.0.1 --token-file "$T/token" --network "$NET" \
-	2>"$T/ctl.log" &
-CTL_PID=$!
-for _ in $(seq 1 100); do
-	PORT=$(sed -nE 's/.*msg=listening .*addr=[^ ]*:([0-9]+).*/\1/p' "$T/ctl.log" | head -n 1)
-	[ -n "$PORT" ] && break
-	sleep 0.05
+listening_port() { # LOG: the port a program of ours logged it listens on
+	local p
+	for _ in $(seq 1 100); do
+		p=$(sed -nE 's/.*msg=listening .*addr=[^ ]*:([0-9]+).*/\1/p' "$1" | head -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+# The gateway first (it retries the controller until it answers), on a port
+# of its choosing; the controller on a free port picked here, told the
+# gateway's.
+CPORT=
+for _ in $(seq 1 50); do
+	p=$((20000 + RANDOM % 20000))
+	ss -ltnH "sport = :$p" | grep -q . || { CPORT=$p; break; }
 done
+[ -n "$CPORT" ] || { echo "bench: no free port" >&2; exit 1; }
+env bind=127.0.0.1 port=0 controller_url="http://127.0.0.1:$CPORT" controller_token_file="$T/token" \
+	basic_auth=false "$ROOT/bin/faas-gateway" 2>"$T/gw.log" &
+GW_PID=$!
+GPORT=$(listening_port "$T/gw.log") || { echo "bench: the gateway did not start" >&2; exit 1; }
+"$ROOT/bin/faas-controller" --port "$CPORT" --bind 127.0.0.1 --token-file "$T/token" --network "$NET" \
+	--gateway-urls "http://127.0.0.1:$GPORT" 2>"$T/ctl.log" &
+CTL_PID=$!
+PORT=$(listening_port "$T/ctl.log") || { echo "bench: the controller did not start" >&2; exit 1; }
 CTL=http://127.0.0.1:$PORT
 put() { # NAME [extra spec lines]
 	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: %s\n  fprocess: cat\n%s' "$1" "$IMG" "${2:-}" |
@@ -147,7 +169,7 @@ rss50=$(awk '/^VmRSS:/ {print $2}' "/proc/$CTL_PID/status")
 uss50=$(awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$CTL_PID/smaps_rollup")
 
 # ---- 4. alert latency ----
-put "$P-alert" $'  scale: {min: 1, max: 20, factor: 5, cooldown: 0s}\n' >/dev/null
+put "$P-alert" $'  scale: {min: 1, max: 20, metric: alerts, factor: 5, cooldown: 0s}\n' >/dev/null
 for _ in $(seq 1 100); do docker service inspect "$P-alert" >/dev/null 2>&1 && break; sleep 0.1; done
 : >"$T/lat"
 for i in $(seq 1 20); do
@@ -181,6 +203,9 @@ c0=$(ticks)
 sleep 10
 c1=$(ticks)
 idle200=$(echo "scale=2; ($c1 - $c0) * 100 / $hz / 10" | bc)
+# The autoscaler really polled the gateway and had every function to decide.
+polls=$(curl -s "$CTL/metrics" | awk '/^faas_controller_autoscale_decisions_total/ {s += $2} END {print s + 0}')
+polled=$(curl -s -H "Authorization: Bearer bench-token" "http://127.0.0.1:$GPORT/_/concurrency" | jq '.functions | length')
 
 cat <<EOF
 controller benchmark ($(nproc) cores, Docker $(docker version --format '{{.Server.Version}}'), N=$N)
@@ -188,7 +213,7 @@ controller benchmark ($(nproc) cores, Docker $(docker version --format '{{.Serve
   controller:        $N functions applied in ${ctl_issue}s, all Ready after ${ctl}s (runs: ${c_all1}s, ${c_all2}s)
   ratio:             ${ratio}x (best of two alternating runs each; target <= 1.2)
   load average:      $(cut -d' ' -f1-3 /proc/loadavg) at the end
-  idle CPU:          ${idle_cpu}% with $N functions, ${idle200}% with 200 (10 s each)
+  idle CPU:          ${idle_cpu}% with $N functions, ${idle200}% with 200 (10 s each; a gateway beside it, ${polls} autoscaler decisions, ${polled} functions in its answer)
   RSS:               ${rss50} KiB with $N functions, ${rss200} KiB with 200 (target <= 10240), peak ${hwm} KiB
   private (USS):     ${uss50} KiB with $N functions, ${uss200} KiB with 200 (RSS minus shared library pages)
   alert -> update:   median ${lat_med} ms, max ${lat_max} ms over 20 webhooks ($updates updates issued)

@@ -286,6 +286,9 @@ void gw_inflight(struct gw_fn *f, struct gw_replica *r, int delta);
  * gw_registry_each). */
 int64_t gw_fn_inflight(const struct gw_fn *f);
 uint64_t gw_fn_inflight_us(struct gw_fn *f, int64_t now_us);
+/* The replicas of f that take its requests now: DNS's answer and the ones
+ * probed ready, less those that refused a connection lately (lock held). */
+size_t gw_fn_routed(const struct gw_fn *f);
 /* The controller as a replica (resolved by the poller), ref taken; NULL if none. */
 struct gw_replica *gw_controller_replica(void);
 /* Starts (once) a thread that waits, bounded, until f has a ready replica;

@@ -936,6 +936,11 @@ static size_t live_reps(const struct gw_fn *f)
 	return n;
 }
 
+size_t gw_fn_routed(const struct gw_fn *f)
+{
+	return live_reps(f);
+}
+
 /* Lock held. Ready: DNS lists only replicas past their HEALTHCHECK, and probed
  * ones passed the same check; a static table needs the controller's word. */
 static bool wake_ready(const struct gw_fn *f)
@@ -981,8 +986,10 @@ static void *wake_main(void *arg)
 			refreshed = fx_now_ms();
 			/* waiting on replicas that were being stopped: at zero now */
 			pthread_mutex_lock(&mu);
-			bool at_zero = f->zero && f->replicas == 0;
+			bool at_zero = f->zero && f->replicas == 0, none = f->replicas == 0;
 			pthread_mutex_unlock(&mu);
+			if (join && none)
+				break; /* scaled down meanwhile: nothing to join, nothing to wake */
 			if (at_zero && !scale) {
 				scale = true;
 				deadline = fx_now_ms() + gw_cfg.scale_timeout_ms;

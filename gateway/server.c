@@ -88,18 +88,19 @@ static void concurrency_one(struct gw_fn *f, void *arg)
 	/* Names are DNS-1123 labels: nothing to escape. */
 	fx_buf_appendf(&cc->out,
 	               "%s{\"name\":\"%s\",\"inflight\":%lld,\"inflight_us\":%llu,"
-	               "\"requests\":%llu}",
+	               "\"requests\":%llu,\"routed\":%zu}",
 	               cc->out.data[cc->out.len - 1] == '[' ? "" : ",", f->name,
 	               (long long)gw_fn_inflight(f),
 	               (unsigned long long)gw_fn_inflight_us(f, cc->now_us),
-	               (unsigned long long)gw_metrics_total(f->metrics));
+	               (unsigned long long)gw_metrics_total(f->metrics), gw_fn_routed(f));
 }
 
-/* {"time_us":T,"functions":[{"name","inflight","inflight_us","requests"}...]}
- * for the controller's autoscaler: per function the requests in progress
- * now, that count integrated over time (request-microseconds: two readings
- * give the average concurrency between them, T being this gateway's clock)
- * and the requests completed since start. */
+/* {"time_us":T,"functions":[{"name","inflight","inflight_us","requests",
+ * "routed"}...]} for the controller's autoscaler: per function the requests
+ * in progress now, that count integrated over time (request-microseconds:
+ * two readings give the average concurrency between them, T being this
+ * gateway's clock), the requests completed since start, and how many
+ * replicas take its requests here. */
 static int serve_concurrency(struct MHD_Connection *c)
 {
 	struct concurrency cc = {.now_us = fx_now_us()};
