@@ -917,13 +917,16 @@ static void probe_started(struct gw_fn *f)
 		memset(&cur[k], 0, sizeof(cur[k]));
 		memcpy(&cur[k++], &f->reps[i]->sa, f->reps[i]->salen);
 	}
+	/* Logged when the set changes, not at every round of a join. */
+	bool changed = n != f->nprobed || memcmp(f->probed, ready, n * sizeof(ready[0])) != 0;
 	memcpy(f->probed, ready, n * sizeof(ready[0]));
 	f->nprobed = n;
 	f->probed_until = fx_now_ms() + PROBED_KEEP_MS;
 	install(f, cur, k);
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&mu);
-	log_info("replica_probed_ready", "function=%s replicas=%zu", f->name, n);
+	if (changed)
+		log_info("replica_probed_ready", "function=%s replicas=%zu", f->name, n);
 }
 
 /* Lock held. f's replicas that did not refuse a connection lately. */
