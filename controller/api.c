@@ -213,7 +213,9 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 	}
 	if (strcmp(url, fnpre) == 0) {
 		if (get)
-			api_get_functions(r, false);
+			api_get_functions(
+			    r, false,
+			    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch"));
 		else
 			api_reply_error(r, 405, "method not allowed (GET)", NULL);
 		return;
@@ -254,7 +256,9 @@ static void route(struct reply *r, struct MHD_Connection *conn, const char *url,
 		return;
 	if (strcmp(url, "/system/functions") == 0) {
 		if (get)
-			api_get_functions(r, true);
+			api_get_functions(
+			    r, true,
+			    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch"));
 		else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
 			api_deploy_openfaas(r, body, len, strcmp(method, "POST") == 0);
 		else if (strcmp(method, "DELETE") == 0)
@@ -354,6 +358,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	MHD_add_response_header(resp, "Content-Type", r.type);
 	if (r.result)
 		MHD_add_response_header(resp, "X-Faas-Result", r.result);
+	if (r.generation != 0) {
+		char g[24];
+		snprintf(g, sizeof(g), "%llu", (unsigned long long)r.generation);
+		MHD_add_response_header(resp, "X-Faas-Generation", g);
+	}
 	if (r.status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
 	ret = MHD_queue_response(conn, r.status, resp);

@@ -111,13 +111,28 @@ static struct json_object *openfaas_json(const struct stored *s, struct json_obj
 	                          svc != NULL && replicas == 0);
 }
 
-void api_get_functions(struct reply *r, bool openfaas)
+/* The longest a ?watch= list waits for a change: under the readers' own
+ * timeouts (the gateway allows 35 s), and often enough that task counts
+ * (which have no events) are never older than this. */
+#define WATCH_MAX_MS 25000
+
+void api_get_functions(struct reply *r, bool openfaas, const char *watch)
 {
 	struct stored *v = NULL;
 	size_t n = 0;
 	struct json_object *svcs = NULL, *tasks = NULL, *items;
-	char *err = NULL;
-	int rc = store_list(&api_ctl->docker, &v, &n, &err);
+	char *err = NULL, *end = NULL;
+	int rc;
+
+	/* ?watch=G: the reader has generation G; answer once it changes. */
+	if (watch != NULL && watch[0] >= '0' && watch[0] <= '9' && strlen(watch) <= 20) {
+		unsigned long long seen = strtoull(watch, &end, 10);
+		if (*end == '\0')
+			watch_wait(seen, WATCH_MAX_MS);
+	}
+	/* Read before the lists: a change while they are made is a newer one. */
+	r->generation = watch_gen();
+	rc = store_list(&api_ctl->docker, &v, &n, &err);
 	if (rc < 0 || (rc = api_observe(&svcs, openfaas ? NULL : &tasks, &err)) < 0) {
 		stored_list_release(v, n);
 		api_reply_docker(r, rc, err);

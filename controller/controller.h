@@ -10,6 +10,7 @@
  *   autoscale.c  the autoscaler thread: polls every gateway, decides, scales
  *   queue.c      work queue keyed by function: dedup, per-key exponential backoff
  *   reconcile.c  one key's reconcile, the resync, the events watcher
+ *   watch.c      a generation of the served state: readers wait for a change
  *   metrics.c    counters and the reconcile duration histogram
  *   secrets.c    the functions' secrets: labelled, scoped, versioned Docker secrets
  *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
@@ -498,11 +499,22 @@ extern pthread_mutex_t api_write_mu;
 struct MHD_Connection;
 
 /* One request's answer, filled by a handler; on_request sends it. */
+/* ---- watch.c ---- */
+
+/* The generation of the state served (functions, services): bumped by
+ * watch_changed (Docker events, our writes). watch_wait blocks while it is
+ * still seen, at most max_ms or until watch_stop; returns the generation. */
+uint64_t watch_gen(void);
+void watch_changed(void);
+uint64_t watch_wait(uint64_t seen, int64_t max_ms);
+void watch_stop(void);
+
 struct reply {
 	unsigned status;
 	char *body; /* owned */
 	const char *type;
 	const char *result;        /* X-Faas-Result */
+	uint64_t generation;       /* X-Faas-Generation (watch.c), 0: none */
 	struct MHD_Response *resp; /* a streamed answer (logs), instead of body */
 };
 
@@ -531,7 +543,9 @@ int api_observe(struct json_object **svcs, struct json_object **tasks, char **er
 /* The service of function name in svcs (borrowed), or NULL. */
 struct json_object *api_service_named(struct json_object *svcs, const char *name);
 /* GET of every function, or of one; openfaas: as FunctionStatus. */
-void api_get_functions(struct reply *r, bool openfaas);
+/* GET /apis/faas/v1/functions, /system/functions (openfaas); watch: the
+ * ?watch= generation the reader has (NULL: none), to wait for a change. */
+void api_get_functions(struct reply *r, bool openfaas, const char *watch);
 void api_get_function(struct reply *r, const char *name, bool openfaas);
 /* GET /apis/faas/v1/functions/{name}/endpoints. */
 void api_get_endpoints(struct reply *r, const char *name);

@@ -4,6 +4,7 @@
 
 #include "buf.h"
 #include "httpc.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -171,6 +172,12 @@ int docker_call(struct docker *d, const char *method, const char *path, const ch
 		}
 	}
 	if (resp.status >= 200 && resp.status < 300) {
+		/* A write of ours: readers waiting for a change hear of it now,
+		 * not when its event comes back through the stream. */
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			log_debug("docker_write", "method=%s path=%.200s", method, path);
+			watch_changed();
+		}
 		if (out)
 			*out = j;
 		else

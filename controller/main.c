@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 		pause();
 	log_info("stopping", NULL);
 	c.stopping = 1;
+	watch_stop(); /* list readers waiting for a change answer now */
 	wq_stop(c.queue);
 	MHD_stop_daemon(d);
 	return 0;

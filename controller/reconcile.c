@@ -697,6 +697,7 @@ static void handle_event(struct ctl *c, const char *text)
 	if (e == NULL)
 		return;
 	metrics_inc(M_EVENTS_RECEIVED);
+	watch_changed(); /* the stream asks only for services and configs */
 	type = docker_jstr(e, "Type");
 	name = docker_jstr(docker_jget(docker_jget(e, "Actor"), "Attributes"), "name");
 	if (strcmp(type, "service") == 0 && fx_spec_valid_name(name)) {
@@ -752,18 +753,21 @@ void *reconcile_events(void *arg)
 		char *err = NULL;
 		int64_t t0 = fx_now_ms();
 		int rc = docker_stream(&c->docker, path, on_events, &s, &c->stopping, &err);
+		int64_t ran_ms = fx_now_ms() - t0;
 		if (c->stopping)
 			break;
 		log_warn("events_stream_ended", "err=\"%s\" retry_in_ms=%lld",
 		         err ? err : (rc < 0 ? strerror(-rc) : "closed"), (long long)backoff);
 		free(err);
 		fx_buf_reset(&s.line);
-		if (fx_now_ms() - t0 > 10000)
+		if (ran_ms > 10000)
 			backoff = 500;
 		usleep((useconds_t)(backoff * 1000));
 		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
 		/* Events may have been missed while disconnected. */
 		request_resync();
+		if (ran_ms > 1000)
+			watch_changed(); /* a stream that ran: readers read again */
 	}
 	fx_buf_release(&s.line);
 	return NULL;

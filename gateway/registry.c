@@ -40,6 +40,8 @@ static bool loaded;
 static bool stopping;
 static uint64_t poll_seq;
 static bool poll_wanted;
+static uint64_t seen_gen;         /* the function list's generation; 0: unknown */
+static volatile int watch_cancel; /* stops a poll's wait for a change (poll_once) */
 static pthread_t poll_thread, dns_thread;
 static bool poll_started, dns_started;
 static struct gw_replica *ctrl_rep;
@@ -121,6 +123,7 @@ bool gw_registry_poll_soon(void)
 	if (poll_started && !stopping) {
 		poll_wanted = true;
 		asked = true;
+		watch_cancel = 1;
 		pthread_cond_broadcast(&wake);
 	}
 	pthread_mutex_unlock(&mu);
@@ -468,8 +471,10 @@ struct gw_replica *gw_controller_replica(void)
 	return r;
 }
 
-static int controller_call(const char *method, const char *path, const char *body,
-                           struct fx_http_resp *resp)
+/* A call to the controller within timeout_ms (0: 5 s); cancel may stop it. */
+static int controller_call_within(const char *method, const char *path, const char *body,
+                                  struct fx_http_resp *resp, long timeout_ms,
+                                  const volatile int *cancel)
 {
 	char url[1024], auth[600];
 	const char *hdrs[3] = {NULL, NULL, NULL};
@@ -490,13 +495,20 @@ static int controller_call(const char *method, const char *path, const char *bod
 	                          .body = body,
 	                          .body_len = body ? strlen(body) : 0,
 	                          .connect_timeout_ms = 2000,
-	                          .timeout_ms = 5000,
-	                          .max_response = 32u << 20};
+	                          .timeout_ms = timeout_ms > 0 ? timeout_ms : 5000,
+	                          .max_response = 32u << 20,
+	                          .cancel = cancel};
 	rc = fx_http_do(&req, resp, &err);
-	if (rc < 0)
+	if (rc < 0 && rc != -ECANCELED)
 		log_debug("controller_call_failed", "path=%s err=\"%s\"", path, err ? err : "?");
 	free(err);
 	return rc;
+}
+
+static int controller_call(const char *method, const char *path, const char *body,
+                           struct fx_http_resp *resp)
+{
+	return controller_call_within(method, path, body, resp, 0, NULL);
 }
 
 static bool truthy(struct json_object *o, const char *key)
@@ -568,17 +580,43 @@ static void apply_item(struct json_object *it)
 	}
 }
 
-static void poll_once(void)
+/* The function list is read by waiting for a change: the controller answers
+ * ?watch=G once its generation (X-Faas-Generation) is no longer G, or after
+ * its longest wait (25 s), so an idle platform costs neither side a list
+ * per interval. A request for a function the list lacks stops the wait
+ * (watch_cancel) for a plain poll at once. */
+#define WATCH_TIMEOUT_MS 35000
+
+/* One poll; plain: do not wait for a change. Returns whether it waited. */
+static bool poll_once(bool plain)
 {
 	struct fx_http_resp resp = {0};
 	struct json_object *arr = NULL;
 	static int64_t last_warn;
+	char path[64] = "/system/functions";
+	bool watched = !plain && seen_gen != 0;
+	int rc;
 
 	if (fx_now_ms() - ctrl_resolved_ms > 5000)
 		resolve_controller();
 
-	if (controller_call("GET", "/system/functions", NULL, &resp) == 0 && resp.status == 200)
+	if (watched)
+		snprintf(path, sizeof(path), "/system/functions?watch=%llu",
+		         (unsigned long long)seen_gen);
+	rc = controller_call_within("GET", path, NULL, &resp, watched ? WATCH_TIMEOUT_MS : 0,
+	                            &watch_cancel);
+	if (rc == -ECANCELED) {
+		fx_http_resp_release(&resp);
+		return watched;
+	}
+	if (rc == 0 && resp.status == 200) {
+		char *g = fx_http_resp_header(&resp, "X-Faas-Generation");
+		seen_gen = g ? strtoull(g, NULL, 10) : 0;
+		free(g);
 		arr = json_tokener_parse(resp.body.data ? resp.body.data : "");
+	} else {
+		seen_gen = 0;
+	}
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
 		if (fx_now_ms() - last_warn > 30000) {
 			last_warn = fx_now_ms();
@@ -592,7 +630,7 @@ static void poll_once(void)
 		pthread_cond_broadcast(&cond);
 		pthread_mutex_unlock(&mu);
 		fx_loops_wake();
-		return;
+		return watched;
 	}
 	pthread_mutex_lock(&mu);
 	for (size_t b = 0; b < NBUCKET; b++)
@@ -610,6 +648,7 @@ static void poll_once(void)
 	json_object_put(arr);
 	fx_http_resp_release(&resp);
 	fx_loops_wake();
+	return watched;
 }
 
 static void *poll_main(void *arg)
@@ -617,11 +656,15 @@ static void *poll_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
-		int64_t started = fx_now_ms(), next = started + gw_cfg.registry_interval_ms;
-		pthread_mutex_unlock(&mu);
-		poll_once();
-		pthread_mutex_lock(&mu);
+		int64_t started = fx_now_ms(), next;
+		bool plain = poll_wanted;
 		poll_wanted = false;
+		watch_cancel = 0; /* under the lock: a miss from now on stops this poll's wait */
+		pthread_mutex_unlock(&mu);
+		/* After a wait, the interval counts from the answer: a burst of
+		 * changes is read at most once per interval. */
+		next = (poll_once(plain) ? fx_now_ms() : started) + gw_cfg.registry_interval_ms;
+		pthread_mutex_lock(&mu);
 		/* Until the next scheduled poll; a miss (poll_wanted) brings it forward
 		 * to one second after this one started, so misses poll at most 1/s. */
 		while (!stopping) {
@@ -726,6 +769,7 @@ void gw_registry_stop(void)
 {
 	pthread_mutex_lock(&mu);
 	stopping = true;
+	watch_cancel = 1;
 	pthread_cond_broadcast(&wake);
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&mu);
