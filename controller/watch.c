@@ -13,7 +13,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static uint64_t gen = 1;
+static uint64_t gen;
 static bool stopped;
 
 static void init(void)
@@ -23,6 +23,9 @@ static void init(void)
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* a wall-clock jump does not bend waits */
 	pthread_cond_init(&cv, &a);
 	pthread_condattr_destroy(&a);
+	/* From the wall clock: a reader that kept a generation from before a
+	 * restart of the controller does not find it again here. */
+	gen = fx_wall_ns() / 1000000u;
 }
 
 uint64_t watch_gen(void)
