@@ -116,7 +116,7 @@ static bool header_ok(const char *h)
 struct transfer {
 	const struct fx_http_req *req;
 	struct fx_http_resp *resp;
-	int failed;   /* -E2BIG or -ENOMEM from a callback */
+	int failed;     /* -E2BIG or -ENOMEM from a callback */
 	bool stopped;   /* on_data asked to stop */
 	bool head_done; /* the blank line after the last head's header lines came */
 };

@@ -275,8 +275,8 @@ static const struct {
     {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", -EIO},       /* truncated */
     {"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nonly this", -EIO},             /* truncated */
     {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", -E2BIG}, /* announced too long */
-    {"HTTP/1.1 200 OK\r\nContent-Le", -EIO},                                      /* head cut */
-    {"", -EIO}, /* closed at once */
+    {"HTTP/1.1 200 OK\r\nContent-Le", -EIO},                             /* head cut */
+    {"", -EIO},                                                          /* closed at once */
     {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n"
      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
