@@ -14,7 +14,12 @@
  *   secrets.c    the functions' secrets: labelled, scoped, versioned Docker secrets
  *   openfaas.c   pure: the OpenFaaS provider API's shapes (FunctionDeployment,
  *                FunctionStatus, Secret, logs Message) and parsers
- *   api.c        HTTP API (libmicrohttpd): /apis/faas/v1, /system/..., /alerts, /metrics
+ *   api.c        HTTP API (libmicrohttpd): routes, replies, /system/info, the server
+ *   api_functions.c  the functions' reads (kubectl-style and OpenFaaS) and apply
+ *   api_openfaas.c   OpenFaaS deploy, update and delete (/system/functions)
+ *   api_alerts.c     scale-function and the Alertmanager webhook (/alerts)
+ *   api_secrets.c    /system/secrets
+ *   api_logs.c       /system/logs, streamed
  */
 #ifndef FX_CONTROLLER_H
 #define FX_CONTROLLER_H
@@ -466,7 +471,7 @@ struct json_object *of_function_status(const struct fx_function *fn, const char 
                                        const char *created, int64_t replicas, int64_t available,
                                        bool asleep);
 
-/* ---- api.c ---- */
+/* ---- api.c: routes, replies, the server ---- */
 
 struct api_conf {
 	const char *bind;
@@ -478,11 +483,90 @@ struct api_conf {
 };
 /* Starts the HTTP server; logs msg=listening. NULL on failure (logged). */
 struct MHD_Daemon *api_start(struct ctl *c, const struct api_conf *conf);
+
+/* What the api*.c files share. Set once by api_start, before any request. */
+extern struct ctl *api_ctl;
+extern struct api_conf api_cfg;
+/* Writes of the desired state are serialised (generation n+1 needs n). */
+extern pthread_mutex_t api_write_mu;
+
+struct MHD_Connection;
+
+/* One request's answer, filled by a handler; on_request sends it. */
+struct reply {
+	unsigned status;
+	char *body; /* owned */
+	const char *type;
+	const char *result;        /* X-Faas-Result */
+	struct MHD_Response *resp; /* a streamed answer (logs), instead of body */
+};
+
+/* Each sets r (status, type, body); o, details, text and err are taken
+ * (owned), msg is copied. */
+void api_reply_json(struct reply *r, unsigned status, struct json_object *o);
+void api_reply_error(struct reply *r, unsigned status, const char *msg,
+                     struct json_object *details);
+void api_reply_text(struct reply *r, unsigned status, const char *type, char *text);
+/* A Docker failure: transient ones 503, 404, 409, the rest 502. */
+void api_reply_docker(struct reply *r, int rc, char *err);
+/* 400 with the first error as the message and all of them as details;
+ * releases errs. */
+void api_reply_spec_errors(struct reply *r, struct fx_spec_errs *errs);
+/* Is a JSON body's "namespace" member (absent, null or a string) this
+ * install's? If not, replies (400 or 404) and returns false. */
+bool api_ns_body_ours(struct reply *r, struct json_object *in);
+/* The body as one JSON object (strict: no trailing bytes, no duplicate keys);
+ * NULL after answering 400 (or 503). New reference. */
+struct json_object *api_parse_json_body(struct reply *r, const char *body, size_t len);
+
+/* ---- api_functions.c: reading the functions, apply ---- */
+
+/* Managed services (with ServiceStatus) and, when tasks is set, their tasks. */
+int api_observe(struct json_object **svcs, struct json_object **tasks, char **err);
+/* The service of function name in svcs (borrowed), or NULL. */
+struct json_object *api_service_named(struct json_object *svcs, const char *name);
+/* GET of every function, or of one; openfaas: as FunctionStatus. */
+void api_get_functions(struct reply *r, bool openfaas);
+void api_get_function(struct reply *r, const char *name, bool openfaas);
+/* GET /apis/faas/v1/functions/{name}/endpoints. */
+void api_get_endpoints(struct reply *r, const char *name);
+/* How a write treats an existing function: the kubectl-style PUT creates
+ * or configures; OpenFaaS's POST only creates and its PUT only updates. */
+enum apply_how { APPLY_ANY, APPLY_CREATE, APPLY_UPDATE };
+
+/* Applies fn (validated). dry: only diff. Fills r. */
+void api_apply(struct reply *r, const struct fx_function *fn, bool dry, enum apply_how how);
+/* PUT /apis/faas/v1/functions/{name} (?dryRun=true: dry). */
+void api_put_function(struct reply *r, const char *name, const char *body, size_t len, bool dry);
+void api_delete_function(struct reply *r, const char *name, bool openfaas);
+
+/* ---- api_openfaas.c: POST, PUT, DELETE /system/functions ---- */
+
 /* An OpenFaaS deployment body (POST/PUT /system/functions) as a Function: the
  * JSON read strictly, the com.openfaas.scale.* labels turned into spec.scale,
  * the rest mapped onto the schema and validated by it. No I/O. 0 with *out
  * (caller releases); -EINVAL with errs filled (caller releases); -ENOMEM. */
 int api_openfaas_function(const char *body, size_t len, struct fx_function *out,
                           struct fx_spec_errs *errs);
+/* POST creates (409 when it exists), PUT updates (404 when it does not). */
+void api_deploy_openfaas(struct reply *r, const char *body, size_t len, bool create);
+void api_delete_openfaas(struct reply *r, const char *body, size_t len);
+
+/* ---- api_alerts.c: scaling by hand, the Alertmanager webhook ---- */
+
+/* POST /system/scale-function/{name}. */
+void api_scale_function(struct reply *r, const char *name, const char *body, size_t len);
+/* POST /alerts, /system/alert. */
+void api_alerts(struct reply *r, const char *body, size_t len);
+
+/* ---- api_secrets.c ---- */
+
+/* /system/secrets: method is GET, POST, PUT or DELETE. */
+void api_secrets(struct reply *r, const char *method, const char *body, size_t len);
+
+/* ---- api_logs.c ---- */
+
+/* GET /system/logs: a streamed answer (r->resp). */
+void api_logs(struct reply *r, struct MHD_Connection *conn);
 
 #endif

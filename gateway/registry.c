@@ -281,6 +281,8 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 	struct gw_replica **reps;
 	size_t k = 0;
 
+	size_t listed = 0;
+
 	for (size_t i = 0; i < n; i++)
 		addrs[i] = dns[i];
 	for (size_t p = 0; fx_now_ms() < f->probed_until && p < f->nprobed; p++) {
@@ -289,7 +291,14 @@ static void install(struct gw_fn *f, const struct sockaddr_storage *dns, size_t 
 			i++;
 		if (i == n)
 			addrs[n++] = f->probed[p];
+		else
+			listed++;
 	}
+	/* Once DNS lists them all, DNS alone says when they go: a probed address
+	 * kept longer outlives a quick scale to zero, and the next request would
+	 * wait a connect timeout on a container that is gone. */
+	if (ndns > 0 && listed == f->nprobed)
+		f->nprobed = 0;
 	reps = n ? calloc(n, sizeof(*reps)) : NULL;
 	if (n && !reps)
 		return;
@@ -345,6 +354,21 @@ static void resolve_fn(struct gw_fn *f)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Lock held. Must a request wait for a fresh tasks.NAME answer? On first
+ * use; when the last answer was empty and is older than its TTL (even at
+ * zero: the registry's replica count may be a poll old, and DNS tells first
+ * that someone scaled it up); and when the answer is from before an idle
+ * spell (no longer kept resolved: its replicas may be gone, and a connect to
+ * a vanished address waits its whole timeout). */
+static bool answer_unusable(const struct gw_fn *f, int64_t now)
+{
+	if (f->resolved_ms == 0)
+		return true;
+	if (f->nreps == 0)
+		return now - f->resolved_ms > fn_ttl_ms(f);
+	return now - f->resolved_ms > ACTIVE_MS;
+}
+
 size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 {
 	int64_t now = fx_now_ms();
@@ -352,10 +376,9 @@ size_t gw_pick(struct gw_fn *f, struct gw_replica **out, size_t max)
 
 	pthread_mutex_lock(&mu);
 	f->used_ms = now;
-	if (!gw_cfg.static_discovery &&
-	    (f->resolved_ms == 0 || (f->nreps == 0 && now - f->resolved_ms > fn_ttl_ms(f)))) {
-		/* First use, or a stale empty answer: the resolver thread answers
-		 * and the caller waits (bounded) rather than failing at once. */
+	if (!gw_cfg.static_discovery && answer_unusable(f, now)) {
+		/* The resolver thread answers and the caller waits (bounded)
+		 * rather than failing at once. */
 		pthread_cond_broadcast(&wake);
 		pthread_mutex_unlock(&mu);
 		return GW_PICK_PENDING;
@@ -512,6 +535,8 @@ static void apply_item(struct json_object *it)
 	f->present = true;
 	f->replicas = get_int(it, "replicas", 0);
 	f->available = get_int(it, "availableReplicas", f->replicas);
+	if (f->replicas == 0)
+		f->nprobed = 0; /* scaled to zero: what was probed is going */
 	f->zero = truthy(it, "zero") || truthy(labels, "com.openfaas.scale.zero") ||
 	          truthy(ann, "com.openfaas.scale.zero");
 	f->async_retries = async_retries(labels, ann);

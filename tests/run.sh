@@ -57,6 +57,43 @@ run_scripts() {
 	done
 }
 
+# e2e/*.sh in order, except that the scripts in E2E_BESIDE run in the
+# background from where they come, beside the scripts after them, until the
+# first fault script (those restart the platform's parts) or 99-down. A
+# script goes there only if it waits more than it works and shares no state
+# with its neighbours: 35-zero waits out idle windows with its own
+# functions, Prometheus and Alertmanager. Its output is printed when it ends.
+# Last: the platform on a three-node test swarm of its own
+# (scripts/cluster.sh), which 99-down.sh there removes.
+E2E_BESIDE="e2e/35-zero.sh"
+bg_pid='' bg_results='' bg_log=''
+join_beside() {
+	[ -n "$bg_pid" ] || return 0
+	wait "$bg_pid"
+	sed 's/^/  | /' "$bg_log"
+	cat "$bg_results" >>"$FX_RESULTS"
+	rm -f "$bg_results" "$bg_log"
+	bg_pid=''
+}
+run_e2e() {
+	local s
+	for s in e2e/*.sh; do
+		[[ $s == *fault* || $s == e2e/99-down.sh ]] && join_beside
+		if [[ " $E2E_BESIDE " == *" $s "* ]] && [[ $s =~ $filter ]]; then
+			join_beside
+			bg_results=$(mktemp /tmp/fx-results.XXXXXX)
+			bg_log=$(mktemp /tmp/fx-beside.XXXXXX)
+			FX_RESULTS=$bg_results run_scripts "$s" >"$bg_log" 2>&1 &
+			bg_pid=$!
+			echo "== $s runs beside the next scripts (its output follows when it ends)"
+			continue
+		fi
+		run_scripts "$s"
+	done
+	join_beside
+	run_scripts e2e/cluster/[0-9]*.sh
+}
+
 for level in "$@"; do
 	case $level in
 	unit) echo "== unit tests (ASan + UBSan)"; run_unit ;;
@@ -71,9 +108,7 @@ for level in "$@"; do
 		elif ! scripts/docker-up.sh 9>&-; then
 			echo "fail e2e: no Docker swarm (scripts/docker-up.sh failed)" >>"$FX_RESULTS"
 		else
-			# Last: the platform on a three-node test swarm of its own
-			# (scripts/cluster.sh), which 99-down.sh there removes.
-			run_scripts e2e/*.sh e2e/cluster/[0-9]*.sh
+			run_e2e
 		fi
 		;;
 	*) echo "tests/run.sh: unknown level '$level'" >&2; exit 2 ;;
