@@ -65,6 +65,35 @@ static CURL *thread_handle(void)
 	return c;
 }
 
+struct fx_http_conn {
+	CURL *c;
+};
+
+struct fx_http_conn *fx_http_conn_new(void)
+{
+	struct fx_http_conn *k;
+
+	if (fx_http_global_init() < 0)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->c = curl_easy_init();
+	if (k->c == NULL) {
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void fx_http_conn_free(struct fx_http_conn *k)
+{
+	if (k == NULL)
+		return;
+	curl_easy_cleanup(k->c);
+	free(k);
+}
+
 /* ---- checks done before anything is sent (libcurl is lenient) ---- */
 
 static bool printable(const char *s, size_t n)
@@ -238,6 +267,12 @@ static int failure(CURL *c, CURLcode rc, const struct transfer *t, const char *e
 
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err)
 {
+	return fx_http_do_on(NULL, req, resp, err);
+}
+
+int fx_http_do_on(struct fx_http_conn *conn, const struct fx_http_req *req,
+                  struct fx_http_resp *resp, char **err)
+{
 	const char *method = req->method ? req->method : "GET", *why = NULL;
 	struct transfer t = {.req = req, .resp = resp};
 	struct curl_slist *hdrs = NULL;
@@ -292,7 +327,12 @@ int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **
 			hdrs = n;
 		}
 	}
-	c = thread_handle();
+	if (conn != NULL) {
+		c = conn->c;
+		curl_easy_reset(c); /* options only: its connection cache stays */
+	} else {
+		c = thread_handle();
+	}
 	if (c == NULL)
 		goto oom;
 

@@ -63,6 +63,17 @@ int fx_http_global_init(void);
  * HTTP or no common protocol version). Redirects are not followed. resp must
  * be released by the caller in every case. */
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err);
+/* A connection kept by a caller whose calls come from short-lived threads
+ * (the autoscaler starts one per gateway per poll): fx_http_do_on uses its
+ * easy handle instead of the thread's, so the kept-alive connection outlives
+ * the thread. One call at a time on a conn. fx_http_conn_new: NULL when out
+ * of memory (or libcurl not initialised); fx_http_conn_free(NULL) is a no-op. */
+struct fx_http_conn;
+struct fx_http_conn *fx_http_conn_new(void);
+void fx_http_conn_free(struct fx_http_conn *conn);
+/* fx_http_do on conn; conn NULL: the thread's handle, as fx_http_do. */
+int fx_http_do_on(struct fx_http_conn *conn, const struct fx_http_req *req,
+                  struct fx_http_resp *resp, char **err);
 void fx_http_resp_release(struct fx_http_resp *resp);
 /* Value of header name in resp (case-insensitive), caller frees; NULL if absent. */
 char *fx_http_resp_header(const struct fx_http_resp *resp, const char *name);

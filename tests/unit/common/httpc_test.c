@@ -477,6 +477,58 @@ START_TEST(stream_cancelled)
 }
 END_TEST
 
+struct conn_call {
+	struct fx_http_conn *conn;
+	const char *url;
+	int rc;
+	char *err;
+	char body[8];
+};
+
+static void *call_on_conn(void *arg)
+{
+	struct conn_call *k = arg;
+	struct fx_http_req req = {.url = k->url, .timeout_ms = 2000};
+	struct fx_http_resp resp;
+	k->rc = fx_http_do_on(k->conn, &req, &resp, &k->err);
+	if (resp.body.data != NULL)
+		snprintf(k->body, sizeof(k->body), "%s", resp.body.data);
+	fx_http_resp_release(&resp);
+	return NULL;
+}
+
+START_TEST(connection_kept_by_a_conn_across_threads)
+{
+	/* Two threads, one after the other (the autoscaler's polls): the second
+	 * must go over the first one's connection, the server accepts once. */
+	struct server s = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	char url[64];
+	struct conn_call k = {0};
+	pthread_t th;
+	s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(s.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s.lfd, 4), 0);
+	ck_assert_int_eq(getsockname(s.lfd, (struct sockaddr *)&a, &al), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/one", ntohs(a.sin_port));
+	ck_assert_int_eq(pthread_create(&s.th, NULL, serve_twice, &s), 0);
+	k.conn = fx_http_conn_new();
+	ck_assert_ptr_nonnull(k.conn);
+	k.url = url;
+	for (int i = 0; i < 2; i++) {
+		k.rc = -1;
+		k.body[0] = '\0';
+		ck_assert_int_eq(pthread_create(&th, NULL, call_on_conn, &k), 0);
+		ck_assert_int_eq(pthread_join(th, NULL), 0);
+		ck_assert_msg(k.rc == 0, "call %d: rc %d err %s", i, k.rc, k.err ? k.err : "");
+		ck_assert_str_eq(k.body, "ok");
+	}
+	fx_http_conn_free(k.conn);
+	server_join(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("httpc");
@@ -489,6 +541,7 @@ static Suite *suite(void)
 	tcase_add_test(t, no_body_statuses_do_not_wait);
 	tcase_add_test(t, unix_socket);
 	tcase_add_test(t, connection_reused_by_a_thread);
+	tcase_add_test(t, connection_kept_by_a_conn_across_threads);
 	tcase_add_test(t, stream_cancelled);
 	tcase_add_loop_test(t, hostile_answers, 0, (int)(sizeof(hostile) / sizeof(hostile[0])));
 	tcase_add_test(t, huge_head);
