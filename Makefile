@@ -108,16 +108,19 @@ FORCE:
 # A program may set LIBS_<dir> to link differently (default: PKG_LIBS).
 # fwatchdog is one static PIE (libmicrohttpd without GnuTLS, see
 # common/notls.c): 1.2 MiB resident when idle, nothing to copy into an image.
-# faas-controller links libmicrohttpd, json-c and libyaml statically too, and
-# no libcurl (common/httpc.c speaks plain HTTP/1.1 to Docker): only libc is
-# shared, which keeps its RSS under 10 MiB with 200 functions.
+# faas-controller links libmicrohttpd, json-c and libyaml statically and
+# libcurl (common/httpc.c: Docker's socket, the gateways' polls) shared, with
+# the libraries libcurl needs (scripts/images.sh copies what ldd lists). One
+# of them (libldap) loads GnuTLS, so the controller links the real one, not
+# common/notls.c, whose stand-ins would otherwise take GnuTLS's place.
 NOTLS := build/rel/common/notls.o
 LIBS_watchdog = -static-pie -lmicrohttpd -lpthread -lm
-# faas-gateway links no libcurl (plain HTTP to the controller, common/httpc.c)
-# but the real GnuTLS, through libmicrohttpd, for HTTPS, and libnats (async.c).
-LIBS_gateway = -lmicrohttpd -lgnutls -ljson-c -lnats -lpthread -lm
-LIBS_controller = -Wl,-Bstatic -lmicrohttpd -ljson-c -lyaml -Wl,-Bdynamic -lpthread -lm
-bin/fwatchdog bin/faas-controller: $(NOTLS)
+# faas-gateway links libcurl (its calls to the controller, common/httpc.c),
+# the real GnuTLS, through libmicrohttpd, for HTTPS, and libnats (async.c).
+LIBS_gateway = -lmicrohttpd -lgnutls -lcurl -ljson-c -lnats -lpthread -lm
+LIBS_controller = -Wl,-Bstatic -lmicrohttpd -ljson-c -lyaml -Wl,-Bdynamic -lgnutls -lcurl \
+	-lpthread -lm
+bin/fwatchdog: $(NOTLS)
 define program
 bin/$(bin_$(1)): build/rel/$(1)/main.o build/rel/lib$(1).a build/rel/libfx.a
 	@mkdir -p bin

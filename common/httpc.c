@@ -1,220 +1,100 @@
-/* httpc.c: fx_http_do for http:// URLs: plain HTTP/1.1 over a unix socket or
- * TCP, one connection per request ("Connection: close"), responses framed by
- * Content-Length, chunked encoding or the end of the connection (heads and
- * chunks parsed by http1.c). https:// is handed to fx_http_tls_do. */
+/* httpc.c: fx_http_do through libcurl, for http:// and https://, over TCP or
+ * a unix socket (CURLOPT_UNIX_SOCKET_PATH). Each thread keeps one easy handle
+ * (a pthread key frees it when the thread ends), so a thread that calls
+ * repeatedly reuses its kept-alive connections; handles are never shared
+ * between threads, which is what libcurl asks of an easy handle. */
 #include "httpc.h"
-
-#include "base64.h"
 #include "buf.h"
-#include "http1.h"
 
+#include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <stdint.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
-#define HTTPC_DEFAULT_MAX     (16u << 20)
-#define HTTPC_CONNECT_MS      5000L
-#define HTTPC_IO              16384
-#define HTTPC_MAX_INFORMATION 8 /* 1xx heads skipped before the final one */
+#define HTTPC_DEFAULT_MAX (16u << 20)
+#define HTTPC_CONNECT_MS  5000L
 
-int (*fx_http_tls_do)(const struct fx_http_req *req, struct fx_http_resp *resp, char **err);
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t handle_key;
+static int init_rc = -ENOMEM;
 
-/* ---- the response reader ---- */
-
-void fx_http_resp_init(struct fx_http_resp *resp, const struct fx_http_req *req)
+static void handle_free(void *c)
 {
-	resp->status = 0;
-	fx_buf_init(&resp->headers, FX_HTTP_HEAD_MAX);
-	fx_buf_init(&resp->body, req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
+	curl_easy_cleanup(c);
 }
 
-void fx_http_reader_init(struct fx_http_reader *r, const struct fx_http_req *req,
-                         struct fx_http_resp *resp)
+static void global_init(void)
 {
-	memset(r, 0, sizeof(*r));
-	r->req = req;
-	r->resp = resp;
-	r->head_request = req->method != NULL && strcmp(req->method, "HEAD") == 0;
-	fx_buf_init(&r->raw, FX_HTTP_HEAD_MAX);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return;
+	if (pthread_key_create(&handle_key, handle_free) != 0) {
+		curl_global_cleanup();
+		return;
+	}
+	init_rc = 0;
 }
 
-void fx_http_reader_release(struct fx_http_reader *r)
+int fx_http_global_init(void)
 {
-	if (r != NULL)
-		fx_buf_release(&r->raw);
+	pthread_once(&once, global_init);
+	return init_rc;
 }
 
-/* Body bytes: to on_data, or into resp->body. 0, 1 (stop), -E2BIG, -ENOMEM. */
-static int deliver(struct fx_http_reader *r, const char *p, size_t n, const char **err)
+/* The calling thread's easy handle, reset to no options but with its
+ * connection and DNS caches; NULL when out of memory. */
+static CURL *thread_handle(void)
 {
-	int rc;
-	if (n == 0)
-		return 0;
-	if (r->req->on_data != NULL)
-		return r->req->on_data(p, n, r->req->arg) != 0 ? 1 : 0;
-	rc = fx_buf_append(&r->resp->body, p, n);
-	if (rc == -E2BIG)
-		*err = "response body larger than the limit";
-	else if (rc < 0)
-		*err = "out of memory";
-	return rc;
+	CURL *c;
+
+	if (fx_http_global_init() < 0)
+		return NULL;
+	c = pthread_getspecific(handle_key);
+	if (c != NULL) {
+		curl_easy_reset(c);
+		return c;
+	}
+	c = curl_easy_init();
+	if (c != NULL && pthread_setspecific(handle_key, c) != 0) {
+		curl_easy_cleanup(c);
+		c = NULL;
+	}
+	return c;
 }
 
-/* Body bytes p[0..n) (n == 0: end of connection) for the current framing. */
-static int feed_body(struct fx_http_reader *r, const char *p, size_t n, const char **err)
-{
-	switch (r->framing) {
-	case FX_BODY_NONE:
-		return 1;
-	case FX_BODY_LENGTH: {
-		size_t take = n < r->left ? n : (size_t)r->left;
-		int rc;
-		if (n == 0) {
-			*err = "connection closed before the end of the body (Content-Length)";
-			return -EIO;
-		}
-		rc = deliver(r, p, take, err);
-		r->left -= take;
-		return rc != 0 ? rc : r->left == 0;
-	}
-	case FX_BODY_CHUNKED: {
-		char out[HTTPC_IO];
-		if (n == 0) {
-			*err = "connection closed before the last chunk";
-			return -EIO;
-		}
-		while (n > 0) {
-			size_t used = 0, made = 0;
-			int rc = fx_http1_chunked_decode(&r->chunked, p, n, &used, out, sizeof(out),
-			                                 &made);
-			int drc;
-			if (rc < 0) {
-				*err = "malformed chunked body";
-				return -EIO;
-			}
-			drc = deliver(r, out, made, err);
-			if (drc != 0)
-				return drc;
-			if (rc == 1)
-				return 1;
-			if (used == 0 && made == 0) { /* cannot happen: guards the loop */
-				*err = "chunked decoder made no progress";
-				return -EIO;
-			}
-			p += used;
-			n -= used;
-		}
-		return 0;
-	}
-	case FX_BODY_CLOSE:
-		return n == 0 ? 1 : deliver(r, p, n, err);
-	}
-	*err = "unknown framing";
-	return -EIO;
-}
-
-/* Parses the head in r->raw once it is complete; then feeds what follows it. */
-static int feed_head(struct fx_http_reader *r, const char **err)
-{
-	struct fx_http1_head h;
-	char *copy;
-	size_t rest;
-	int rc;
-
-	for (;;) {
-		/* The parser writes NULs into its buffer: parse a copy, keep the raw head. */
-		copy = malloc(r->raw.len ? r->raw.len : 1);
-		if (copy == NULL) {
-			*err = "out of memory";
-			return -ENOMEM;
-		}
-		if (r->raw.len)
-			memcpy(copy, r->raw.data, r->raw.len);
-		rc = fx_http1_head_parse(copy, r->raw.len, r->head_request, &h);
-		free(copy);
-		if (rc == -EAGAIN)
-			return 0;
-		if (rc == -E2BIG) {
-			*err = "too many response headers";
-			return -E2BIG;
-		}
-		if (rc < 0) {
-			*err = "malformed response head (status line or header)";
-			return -EIO;
-		}
-		fx_buf_reset(&r->resp->headers);
-		if (fx_buf_append(&r->resp->headers, r->raw.data, h.head_len) < 0) {
-			*err = "out of memory";
-			return -ENOMEM;
-		}
-		r->resp->status = h.status;
-		rest = r->raw.len - h.head_len;
-		if (h.status >= 200)
-			break;
-		/* 1xx (100 Continue, 103 Early Hints): the final head follows. */
-		if (++r->informational > HTTPC_MAX_INFORMATION) {
-			*err = "too many informational (1xx) responses";
-			return -EIO;
-		}
-		memmove(r->raw.data, r->raw.data + h.head_len, rest);
-		r->raw.len = rest;
-	}
-	r->in_body = true;
-	r->framing = h.framing;
-	r->left = h.content_length;
-	if (r->framing == FX_BODY_NONE)
-		return 1;
-	rc = rest ? feed_body(r, r->raw.data + h.head_len, rest, err) : 0;
-	fx_buf_release(&r->raw);
-	return rc;
-}
-
-int fx_http_reader_feed(struct fx_http_reader *r, const char *p, size_t n, const char **err)
-{
-	int rc;
-	if (r->in_body)
-		return feed_body(r, p, n, err);
-	if (n == 0) {
-		*err = r->raw.len ? "connection closed in the middle of the response head"
-		                  : "connection closed with no response";
-		return -EIO;
-	}
-	rc = fx_buf_append(&r->raw, p, n);
-	if (rc == -E2BIG) {
-		*err = "response head larger than 256 KiB";
-		return -E2BIG;
-	}
-	if (rc < 0) {
-		*err = "out of memory";
-		return -ENOMEM;
-	}
-	return feed_head(r, err);
-}
-
-/* ---- the request ---- */
-
-struct url {
-	bool tls;
-	char host[256];   /* without brackets */
-	char port[6];     /* "80" by default */
-	const char *auth; /* authority as written, for Host: */
-	size_t auth_len;
-	const char *target; /* path and query (fragment cut off), "/" when empty */
-	size_t target_len;
+struct fx_http_conn {
+	CURL *c;
 };
+
+struct fx_http_conn *fx_http_conn_new(void)
+{
+	struct fx_http_conn *k;
+
+	if (fx_http_global_init() < 0)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->c = curl_easy_init();
+	if (k->c == NULL) {
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void fx_http_conn_free(struct fx_http_conn *k)
+{
+	if (k == NULL)
+		return;
+	curl_easy_cleanup(k->c);
+	free(k);
+}
+
+/* ---- checks done before anything is sent (libcurl is lenient) ---- */
 
 static bool printable(const char *s, size_t n)
 {
@@ -224,368 +104,310 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
-/* 0 or -EINVAL. u points into s. */
-static int url_parse(const char *s, struct url *u)
-{
-	const char *a, *end, *host, *hend, *port = NULL;
-	size_t hlen;
-
-	memset(u, 0, sizeof(*u));
-	if (strncasecmp(s, "http://", 7) == 0) {
-		a = s + 7;
-	} else if (strncasecmp(s, "https://", 8) == 0) {
-		u->tls = true;
-		a = s + 8;
-	} else {
-		return -EINVAL;
-	}
-	end = a + strcspn(a, "/?#");
-	if (end == a || !printable(a, (size_t)(end - a)) || memchr(a, '@', (size_t)(end - a)))
-		return -EINVAL; /* no host, or user info (pass user instead) */
-	u->auth = a;
-	u->auth_len = (size_t)(end - a);
-	if (*a == '[') {
-		host = a + 1;
-		hend = memchr(host, ']', (size_t)(end - host));
-		if (hend == NULL)
-			return -EINVAL;
-		if (hend + 1 < end) {
-			if (hend[1] != ':')
-				return -EINVAL;
-			port = hend + 2;
-		}
-	} else {
-		host = a;
-		hend = memchr(a, ':', (size_t)(end - a));
-		if (hend != NULL)
-			port = hend + 1;
-		else
-			hend = end;
-	}
-	hlen = (size_t)(hend - host);
-	if (hlen == 0 || hlen >= sizeof(u->host))
-		return -EINVAL;
-	memcpy(u->host, host, hlen);
-	u->host[hlen] = '\0';
-	if (port != NULL) {
-		size_t plen = (size_t)(end - port);
-		long v = 0;
-		if (plen == 0 || plen > 5)
-			return -EINVAL;
-		for (size_t i = 0; i < plen; i++) {
-			if (port[i] < '0' || port[i] > '9')
-				return -EINVAL;
-			v = v * 10 + (port[i] - '0');
-		}
-		if (v < 1 || v > 65535)
-			return -EINVAL;
-		snprintf(u->port, sizeof(u->port), "%ld", v);
-	} else {
-		snprintf(u->port, sizeof(u->port), "%s", u->tls ? "443" : "80");
-	}
-	u->target = end;
-	u->target_len = strcspn(end, "#");
-	if (!printable(u->target, u->target_len))
-		return -EINVAL;
-	if (u->target_len == 0 || u->target[0] == '?') {
-		if (u->target_len != 0)
-			return -EINVAL; /* "http://h?q": keep it simple, ask for "/?q" */
-		u->target = "/";
-		u->target_len = 1;
-	}
-	return 0;
-}
-
 static bool token(const char *s, size_t n)
 {
 	if (n == 0)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", c) != NULL)
+	for (size_t i = 0; i < n; i++)
+		if (!printable(s + i, 1) || strchr("()<>@,;:\\\"/[]?={}", s[i]) != NULL)
 			return false;
-	}
 	return true;
 }
 
-/* The request head into b: 0, or -EINVAL with *err (a static string). */
-static int request_head(const struct fx_http_req *req, const char *method, const struct url *u,
-                        struct fx_buf *b, const char **err)
+/* http:// or https://, a host with no user info, nothing unprintable.
+ * libcurl checks the rest (ports, brackets) and would otherwise guess a
+ * scheme for "host:80/". */
+static bool url_ok(const char *u)
 {
-	bool accept = false;
+	size_t skip, auth;
 
-	if (!token(method, strlen(method))) {
-		*err = "invalid method";
-		return -EINVAL;
-	}
-	fx_buf_appendf(b, "%s %.*s HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n", method,
-	               (int)u->target_len, u->target, (int)u->auth_len, u->auth);
-	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
-		const char *c = strchr(*h, ':'), *v;
-		if (c == NULL || !token(*h, (size_t)(c - *h)) || strpbrk(*h, "\r\n") != NULL) {
-			*err = "invalid request header";
-			return -EINVAL;
-		}
-		v = c + 1 + strspn(c + 1, " \t");
-		if (*v == '\0')
-			continue;
-		if ((size_t)(c - *h) == 6 && strncasecmp(*h, "Accept", 6) == 0)
-			accept = true;
-		fx_buf_appendf(b, "%s\r\n", *h);
-	}
-	if (!accept)
-		fx_buf_puts(b, "Accept: */*\r\n");
-	if (req->user != NULL) {
-		if (strpbrk(req->user, "\r\n") != NULL) {
-			*err = "invalid user";
-			return -EINVAL;
-		}
-		fx_buf_puts(b, "Authorization: Basic ");
-		fx_base64_encode(req->user, strlen(req->user), b);
-		fx_buf_puts(b, "\r\n");
-	}
-	if (req->body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-	    strcmp(method, "PATCH") == 0)
-		fx_buf_appendf(b, "Content-Length: %zu\r\n", req->body ? req->body_len : 0);
-	if (fx_buf_puts(b, "\r\n") < 0) {
-		*err = "request head too large or out of memory";
-		return -EINVAL;
-	}
-	return 0;
+	if (u == NULL)
+		return false;
+	if (strncasecmp(u, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(u, "https://", 8) == 0)
+		skip = 8;
+	else
+		return false;
+	auth = strcspn(u + skip, "/?#");
+	return auth > 0 && memchr(u + skip, '@', auth) == NULL && printable(u, strlen(u));
 }
 
-static int64_t now_ms(void)
+/* "Name: value" with a token name and no line break. */
+static bool header_ok(const char *h)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	const char *c = strchr(h, ':');
+	return c != NULL && token(h, (size_t)(c - h)) && strpbrk(h, "\r\n") == NULL;
 }
 
-/* Waits for events on fd until deadline (-1: none): 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* ---- the transfer ---- */
+
+struct transfer {
+	const struct fx_http_req *req;
+	struct fx_http_resp *resp;
+	int failed;     /* -E2BIG or -ENOMEM from a callback */
+	bool stopped;   /* on_data asked to stop */
+	bool head_done; /* the blank line after the last head's header lines came */
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = events};
-		int ms = -1, n;
-		if (deadline >= 0) {
-			int64_t left = deadline - now_ms();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			ms = left > INT32_MAX ? INT32_MAX : (int)left;
-		}
-		n = poll(&pfd, 1, ms);
-		if (n > 0)
+	struct transfer *t = arg;
+	size_t n = size * nmemb;
+	int rc;
+
+	if (t->req->on_data != NULL) {
+		if (t->req->on_data(p, n, t->req->arg) != 0) {
+			t->stopped = true;
 			return 0;
-		if (n == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-/* A non-blocking connect to one address: a connected fd or -errno. */
-static int connect_addr(int family, const struct sockaddr *sa, socklen_t len, int64_t deadline)
-{
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), e = 0, rc;
-	socklen_t elen = sizeof(e);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, sa, len) == 0)
-		return fd;
-	if (errno != EINPROGRESS && errno != EAGAIN) {
-		rc = -errno;
-		goto fail;
-	}
-	rc = wait_fd(fd, POLLOUT, deadline);
-	if (rc < 0)
-		goto fail;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0 || e != 0) {
-		rc = e ? -e : -errno;
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return rc;
-}
-
-static int open_conn(const struct fx_http_req *req, const struct url *u, int64_t deadline)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	int fd = -EHOSTUNREACH;
-
-	if (req->unix_socket != NULL) {
-		struct sockaddr_un sun = {.sun_family = AF_UNIX};
-		size_t n = strlen(req->unix_socket);
-		if (n == 0 || n >= sizeof(sun.sun_path))
-			return -EINVAL;
-		memcpy(sun.sun_path, req->unix_socket, n + 1);
-		return connect_addr(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), deadline);
-	}
-	if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
-		return -EHOSTUNREACH;
-	for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-		fd = connect_addr(a->ai_family, a->ai_addr, a->ai_addrlen, deadline);
-		if (fd >= 0 || fd == -ETIMEDOUT)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd >= 0) {
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	return fd;
-}
-
-/* Sends head then body: 0 or -errno. */
-static int send_all(int fd, const struct fx_buf *head, const struct fx_http_req *req,
-                    int64_t deadline)
-{
-	struct iovec iov[2] = {
-	    {.iov_base = head->data, .iov_len = head->len},
-	    {.iov_base = (void *)(uintptr_t)req->body, .iov_len = req->body ? req->body_len : 0}};
-	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-
-	while (iov[0].iov_len + iov[1].iov_len > 0) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n < 0) {
-			int rc;
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -errno;
-			rc = wait_fd(fd, POLLOUT, deadline);
-			if (rc < 0)
-				return rc;
-			continue;
 		}
-		for (int i = 0; i < 2; i++) {
-			size_t k = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
-			iov[i].iov_base = (char *)iov[i].iov_base + k;
-			iov[i].iov_len -= k;
-			n -= (ssize_t)k;
-		}
-		if (iov[0].iov_len == 0) {
-			mh.msg_iov = &iov[1];
-			mh.msg_iovlen = 1;
-		}
+		return n;
 	}
-	return 0;
+	rc = fx_buf_append(&t->resp->body, p, n);
+	if (rc < 0) {
+		t->failed = rc;
+		return 0;
+	}
+	return n;
 }
 
-static const char *errno_text(int rc)
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
+	struct transfer *t = arg;
+	size_t n = size * nmemb;
+	int rc;
+
+	/* A new status line (after a 1xx) starts the head over; trailers after
+	 * a chunked body are not part of it. */
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		fx_buf_reset(&t->resp->headers);
+		t->head_done = false;
+	} else if (t->head_done) {
+		return n;
+	}
+	if ((n == 2 && p[0] == '\r' && p[1] == '\n') || (n == 1 && p[0] == '\n'))
+		t->head_done = true;
+	rc = fx_buf_append(&t->resp->headers, p, n);
+	if (rc < 0) {
+		t->failed = rc;
+		return 0;
+	}
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct transfer *t = arg;
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return *t->req->cancel != 0;
+}
+
+/* The errno for a failed transfer, and the words for *err. */
+static int failure(CURL *c, CURLcode rc, const struct transfer *t, const char *errbuf,
+                   const char **why, bool *reach)
+{
+	long os = 0;
+
+	*reach = false;
+	*why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	if (t->failed == -E2BIG || rc == CURLE_FILESIZE_EXCEEDED) {
+		bool head = t->failed == -E2BIG && t->resp->headers.err == -E2BIG;
+		*why = head ? "response head larger than 256 KiB"
+		            : "response body larger than the limit";
+		return -E2BIG;
+	}
+	if (t->failed < 0) {
+		*why = "out of memory";
+		return t->failed;
+	}
 	switch (rc) {
-	case -ETIMEDOUT:
-		return "timed out";
-	case -ECONNREFUSED:
-		return "connection refused";
-	case -ENOENT:
-		return "no such socket";
-	case -EHOSTUNREACH:
-		return "host name not resolved";
+	case CURLE_COULDNT_CONNECT:
+		*reach = true;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os);
+		if (os == ENOENT) {
+			*why = "no such socket";
+			return -ENOENT;
+		}
+		if (os == ECONNREFUSED || os == 0) {
+			*why = "connection refused";
+			return -ECONNREFUSED;
+		}
+		*why = strerror((int)os);
+		return -(int)os;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		*reach = true;
+		*why = "host name not resolved";
+		return -EHOSTUNREACH;
+	case CURLE_OPERATION_TIMEDOUT:
+		/* "Connection timed out": the peer was never reached. */
+		*reach = strncmp(*why, "Connection", 10) == 0;
+		*why = "timed out";
+		return -ETIMEDOUT;
+	case CURLE_ABORTED_BY_CALLBACK:
+		*why = "cancelled";
+		return -ECANCELED;
+	case CURLE_URL_MALFORMAT:
+		return -EINVAL;
+	case CURLE_OUT_OF_MEMORY:
+		/* libcurl 7.88 reports a header line over its own cap (100 KiB) so. */
+		if (!t->head_done) {
+			*why = "response head too large (or out of memory)";
+			return -E2BIG;
+		}
+		return -ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		return -EKEYREJECTED;
+	case CURLE_SSL_CONNECT_ERROR:
+		return -EPROTO;
 	default:
-		return strerror(-rc);
+		return -EIO;
 	}
 }
 
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err)
 {
+	return fx_http_do_on(NULL, req, resp, err);
+}
+
+int fx_http_do_on(struct fx_http_conn *conn, const struct fx_http_req *req,
+                  struct fx_http_resp *resp, char **err)
+{
 	const char *method = req->method ? req->method : "GET", *why = NULL;
-	const char *where = req->unix_socket ? req->unix_socket : req->url;
-	int64_t start = now_ms(), deadline = -1, cdeadline;
-	struct fx_http_reader rd;
-	struct fx_buf head;
-	struct url u;
-	char buf[HTTPC_IO];
-	int fd = -1, r;
-	bool reach = false;
+	struct transfer t = {.req = req, .resp = resp};
+	struct curl_slist *hdrs = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	bool has_type = false, reach = false;
+	CURL *c;
+	CURLcode rc;
+	int r = 0;
 
 	*err = NULL;
-	fx_http_resp_init(resp, req);
-	if (req->url == NULL || url_parse(req->url, &u) < 0) {
+	resp->status = 0;
+	fx_buf_init(&resp->headers, FX_HTTP_HEAD_MAX);
+	fx_buf_init(&resp->body, req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
+	if (!url_ok(req->url)) {
 		*err = fx_strdupf("%s %s: not an http:// or https:// URL", method,
 		                  req->url ? req->url : "(null)");
 		return -EINVAL;
 	}
-	if (u.tls) {
-		if (fx_http_tls_do != NULL)
-			return fx_http_tls_do(req, resp, err);
-		*err =
-		    fx_strdupf("%s %s: https is not available in this program", method, req->url);
-		return -EPROTONOSUPPORT;
+	if (!token(method, strlen(method))) {
+		*err = fx_strdupf("%s: invalid method", req->url);
+		return -EINVAL;
 	}
-	if (req->timeout_ms > 0)
-		deadline = start + req->timeout_ms;
-	cdeadline =
-	    start + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTPC_CONNECT_MS);
-	if (deadline >= 0 && deadline < cdeadline)
-		cdeadline = deadline;
-
-	fx_buf_init(&head, 64u << 10);
-	fx_http_reader_init(&rd, req, resp);
-	r = request_head(req, method, &u, &head, &why);
-	if (r < 0)
-		goto out;
-	fd = open_conn(req, &u, cdeadline);
-	if (fd < 0) {
-		r = fd;
-		why = errno_text(r);
-		reach = true;
-		goto out;
+	if (req->user != NULL && strpbrk(req->user, "\r\n") != NULL) {
+		*err = fx_strdupf("%s %s: invalid user", method, req->url);
+		return -EINVAL;
 	}
-	r = send_all(fd, &head, req, deadline);
-	/* A server may answer and close before reading the whole body (e.g. 413). */
-	if (r < 0 && r != -EPIPE && r != -ECONNRESET) {
-		why = errno_text(r);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				int64_t until = deadline;
-				if (req->cancel != NULL && *req->cancel) {
-					r = -ECANCELED;
-					why = "cancelled";
-					goto out;
-				}
-				if (req->cancel != NULL && (until < 0 || until > now_ms() + 500))
-					until = now_ms() + 500;
-				r = wait_fd(fd, POLLIN, until);
-				if (r == -ETIMEDOUT && until != deadline)
-					continue; /* a slice to look at *cancel */
-				if (r < 0) {
-					why = errno_text(r);
-					goto out;
-				}
-				continue;
-			}
-			if (errno != ECONNRESET || rd.in_body) {
-				r = -errno;
-				why = errno_text(r);
-				goto out;
-			}
-			n = 0; /* reset before any answer: as a close */
+	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++) {
+		struct curl_slist *n;
+		if (!header_ok(*h)) {
+			*err = fx_strdupf("%s %s: invalid request header", method, req->url);
+			r = -EINVAL;
+			goto out_headers;
 		}
-		r = fx_http_reader_feed(&rd, buf, (size_t)n, &why);
-		if (r != 0)
-			break;
+		if (strncasecmp(*h, "Content-Type:", 13) == 0)
+			has_type = true;
+		n = curl_slist_append(hdrs, *h);
+		if (n == NULL)
+			goto oom;
+		hdrs = n;
 	}
-	if (r > 0)
-		r = 0;
-out:
-	if (r < 0 && reach)
-		*err = fx_strdupf("%s %s: cannot reach %s: %s", method, req->url, where, why);
-	else if (r < 0)
-		*err = fx_strdupf("%s %s: %s", method, req->url, why ? why : "error");
-	if (fd >= 0)
-		close(fd);
-	fx_http_reader_release(&rd);
-	fx_buf_release(&head);
+	{
+		/* No "Expect: 100-continue" wait on large bodies; no form type
+		 * libcurl would add to a body the caller did not type. */
+		struct curl_slist *n = curl_slist_append(hdrs, "Expect:");
+		if (n == NULL)
+			goto oom;
+		hdrs = n;
+		if (!has_type) {
+			n = curl_slist_append(hdrs, "Content-Type:");
+			if (n == NULL)
+				goto oom;
+			hdrs = n;
+		}
+	}
+	if (conn != NULL) {
+		c = conn->c;
+		curl_easy_reset(c); /* options only: its connection cache stays */
+	} else {
+		c = thread_handle();
+	}
+	if (c == NULL)
+		goto oom;
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (req->unix_socket != NULL)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		/* A body, or an empty one announced (Content-Length: 0) where the
+		 * method expects one. */
+		if (req->body != NULL || strcmp(method, "POST") == 0 ||
+		    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+			                 (curl_off_t)(req->body ? req->body_len : 0));
+		}
+	}
+	if (req->user != NULL) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERPWD, req->user);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	                 req->connect_timeout_ms > 0 ? req->connect_timeout_ms : HTTPC_CONNECT_MS);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	if (req->on_data == NULL)
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)resp->body.max);
+	if (req->cancel != NULL) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
+	if (req->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	/* The handle outlives this call: drop what points into it. */
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	if (rc == CURLE_OK && !t.head_done) {
+		/* libcurl takes a head cut by the end of the connection as a whole. */
+		r = -EIO;
+		*err = fx_strdupf("%s %s: connection closed in the middle of the response head",
+		                  method, req->url);
+		goto out_headers;
+	}
+	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t.stopped && t.failed == 0))
+		goto out_headers;
+	r = failure(c, rc, &t, errbuf, &why, &reach);
+	if (reach)
+		*err = fx_strdupf("%s %s: cannot reach %s: %s", method, req->url,
+		                  req->unix_socket ? req->unix_socket : req->url, why);
+	else
+		*err = fx_strdupf("%s %s: %s", method, req->url, why);
+	goto out_headers;
+oom:
+	r = -ENOMEM;
+	*err = fx_strdupf("%s %s: out of memory", method, req->url);
+out_headers:
+	curl_slist_free_all(hdrs);
 	return r;
 }
 

@@ -1,17 +1,16 @@
 /* httpc.h: a small blocking HTTP client, for the controller's Docker Engine
- * API calls (unix socket or tcp) and faasctl's and the gateway's calls to
- * each other. Not for the data path: the gateway proxies without it.
+ * API calls (unix socket or tcp, the events stream) and its autoscaler's polls
+ * of the gateways, the gateway's calls to the controller and faasctl's calls
+ * to the gateway. Not for the data path: the gateway proxies without it.
  *
- * http:// is spoken here (httpc.c: plain HTTP/1.1, one connection per
- * request, no dependency). https:// goes to libcurl (httpc_curl.c), and only
- * in a program that called fx_http_global_init(): a program that never calls
- * it (faas-controller) links no libcurl and gets -EPROTONOSUPPORT for https.
- * Call fx_http_global_init() once at start-up, before any thread starts. */
+ * libcurl does the work (httpc.c), http:// and https://. Each thread keeps one
+ * connection cache, so repeated calls from a thread reuse kept-alive
+ * connections. Call fx_http_global_init() once at start-up, before any thread
+ * starts (curl_global_init is not safe to race with other threads). */
 #ifndef FX_HTTPC_H
 #define FX_HTTPC_H
 
 #include "buf.h"
-#include "http1.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,7 +36,7 @@ struct fx_http_req {
 	int (*on_data)(const char *p, size_t n, void *arg);
 	void *arg;
 	/* When set, the transfer stops with -ECANCELED once *cancel is non-zero
-	 * (checked at least every 500 ms while nothing arrives). */
+	 * (checked at least once a second while nothing arrives). */
 	const volatile int *cancel;
 };
 
@@ -50,49 +49,33 @@ struct fx_http_resp {
 
 #define FX_HTTP_HEAD_MAX (256u << 10)
 
-/* Makes https:// available (libcurl). 0, or -ENOMEM. */
+/* Initialises libcurl once (later calls return the first result): 0, or
+ * -ENOMEM. fx_http_do calls it too, but a program calls it first, alone. */
 int fx_http_global_init(void);
 /* Performs the request. Returns 0 with resp filled (any HTTP status), or a
  * negative errno with *err (caller frees): -ECONNREFUSED / -ENOENT (socket
  * missing), -ETIMEDOUT, -E2BIG (body over max_response, head over
- * FX_HTTP_HEAD_MAX or too many headers), -EIO (malformed or truncated
- * response, other network errors), -EHOSTUNREACH (name not resolved), -EINVAL
- * (bad URL, method or header), -EPROTONOSUPPORT (https without
- * fx_http_global_init), -EKEYREJECTED (https: the server's certificate is not
- * trusted or does not name it), -EPROTO (https: no TLS handshake, e.g. the
- * server speaks plain HTTP or no common protocol version). resp must be released by the caller in
- * every case. */
+ * FX_HTTP_HEAD_MAX or a header line over libcurl's 100 KiB), -EIO (malformed
+ * or truncated response, other network errors), -EHOSTUNREACH (name not
+ * resolved), -EINVAL (bad URL, method or header), -ECANCELED (*cancel set),
+ * -EKEYREJECTED (https: the server's certificate is not trusted or does not
+ * name it), -EPROTO (https: no TLS handshake, e.g. the server speaks plain
+ * HTTP or no common protocol version). Redirects are not followed. resp must
+ * be released by the caller in every case. */
 int fx_http_do(const struct fx_http_req *req, struct fx_http_resp *resp, char **err);
+/* A connection kept by a caller whose calls come from short-lived threads
+ * (the autoscaler starts one per gateway per poll): fx_http_do_on uses its
+ * easy handle instead of the thread's, so the kept-alive connection outlives
+ * the thread. One call at a time on a conn. fx_http_conn_new: NULL when out
+ * of memory (or libcurl not initialised); fx_http_conn_free(NULL) is a no-op. */
+struct fx_http_conn;
+struct fx_http_conn *fx_http_conn_new(void);
+void fx_http_conn_free(struct fx_http_conn *conn);
+/* fx_http_do on conn; conn NULL: the thread's handle, as fx_http_do. */
+int fx_http_do_on(struct fx_http_conn *conn, const struct fx_http_req *req,
+                  struct fx_http_resp *resp, char **err);
 void fx_http_resp_release(struct fx_http_resp *resp);
 /* Value of header name in resp (case-insensitive), caller frees; NULL if absent. */
 char *fx_http_resp_header(const struct fx_http_resp *resp, const char *name);
-
-/* ---- the response reader (no I/O): what fx_http_do does with the bytes it
- * receives, exposed for tests and the fuzz target. ---- */
-struct fx_http_reader {
-	const struct fx_http_req *req; /* borrowed: on_data, max_response */
-	struct fx_http_resp *resp;     /* borrowed, initialised by fx_http_resp_init */
-	bool head_request;
-	bool in_body;
-	int informational; /* 1xx heads skipped so far */
-	enum fx_http1_framing framing;
-	uint64_t left; /* FX_BODY_LENGTH: bytes still due */
-	struct fx_http1_chunked chunked;
-	struct fx_buf raw; /* head bytes until the head is complete */
-};
-
-/* Empties resp and sets its caps from req. */
-void fx_http_resp_init(struct fx_http_resp *resp, const struct fx_http_req *req);
-void fx_http_reader_init(struct fx_http_reader *r, const struct fx_http_req *req,
-                         struct fx_http_resp *resp);
-/* Feeds n received bytes; n == 0 means the peer closed the connection.
- * Returns 0 (more wanted), 1 (the response is complete, or on_data asked to
- * stop), or -EIO (malformed or truncated), -E2BIG, -ENOMEM with *err (a
- * static string naming what is wrong). Bytes past the end are ignored. */
-int fx_http_reader_feed(struct fx_http_reader *r, const char *p, size_t n, const char **err);
-void fx_http_reader_release(struct fx_http_reader *r);
-
-/* For httpc_curl.c: performs an https:// request; set by fx_http_global_init. */
-extern int (*fx_http_tls_do)(const struct fx_http_req *req, struct fx_http_resp *resp, char **err);
 
 #endif

@@ -1,12 +1,12 @@
 /* notls.c: GnuTLS stand-ins for programs that link libmicrohttpd.a
  * statically and never serve TLS: fwatchdog (the gateway reaches replicas over
- * the function network) and faas-controller (behind the gateway or on a
- * manager's loopback; a platform terminates TLS at its edge). Debian's
+ * the function network). faas-controller no longer can: the libcurl it links
+ * loads GnuTLS (through libldap), whose functions these would replace. Debian's
  * libmicrohttpd is built with HTTPS support, and linking it dynamically loads
  * GnuTLS and eight more libraries whose relocation and start-up work doubles
  * the idle RSS (4.4 MiB instead of about 2). libmicrohttpd calls only
  * gnutls_global_init/deinit unless a daemon is started with MHD_USE_TLS,
- * which neither does; every other stub fails. Linked as an object by the
+ * which fwatchdog does not; every other stub fails. Linked as an object by the
  * Makefile (NOTLS), not part of libfx.a: a program that links libmicrohttpd
  * dynamically must get the real GnuTLS. */
 #include <stddef.h>

@@ -30,6 +30,9 @@ struct gw {
 	struct kpa_reading *prev; /* its last answer (rates) */
 	size_t nprev;
 	int64_t prev_ms;
+	/* its kept-alive connection: the poll threads are new each poll, so the
+	 * handle lives here, not in a thread (NULL until the first poll) */
+	struct fx_http_conn *conn;
 };
 
 struct fn {
@@ -119,6 +122,7 @@ static void gw_list(void)
 	for (size_t i = 0; i < as.ngws;) {
 		if (!as.gws[i].seen) {
 			free(as.gws[i].prev);
+			fx_http_conn_free(as.gws[i].conn);
 			as.gws[i] = as.gws[--as.ngws];
 		} else {
 			i++;
@@ -152,7 +156,9 @@ static void *poll_one(void *arg)
 	req.connect_timeout_ms = as.conf.timeout_ms;
 	req.timeout_ms = as.conf.timeout_ms;
 	req.max_response = 4u << 20;
-	p->rc = fx_http_do(&req, &resp, &p->err);
+	if (p->g->conn == NULL)
+		p->g->conn = fx_http_conn_new(); /* NULL: this poll on the thread's handle */
+	p->rc = fx_http_do_on(p->g->conn, &req, &resp, &p->err);
 	if (p->rc == 0 && resp.status != 200) {
 		p->err = fx_strdupf("HTTP %ld", resp.status);
 		p->rc = -EIO;

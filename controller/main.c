@@ -135,8 +135,12 @@ int main(int argc, char **argv)
 		free(err);
 		return 2;
 	}
-	/* Plain HTTP to Docker (common/httpc.c): no fx_http_global_init, so no
-	 * libcurl and no TLS libraries in memory (the Makefile's LIBS_controller). */
+	/* libcurl (common/httpc.c: Docker, the gateways' polls) is set up once,
+	 * before any thread starts. */
+	if (fx_http_global_init() < 0) {
+		log_error("curl_init_failed", "err=\"cannot initialise libcurl\"");
+		return 1;
+	}
 	pthread_mutex_init(&c.mu, NULL);
 	c.network = network;
 	store_set_network(network);

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "file.h"
+#include "httpc.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -301,10 +302,12 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* No fx_http_global_init(): the gateway speaks plain HTTP to the
-	 * controller (common/httpc.c), so it links no libcurl and no OpenSSL,
-	 * whose relocations and start-up allocations were 5.5 MiB of its idle
-	 * RSS (bench/RESULTS.md, "Gateway memory"). */
+	/* libcurl (common/httpc.c, the calls to the controller) is set up once,
+	 * before any thread starts. */
+	if (fx_http_global_init() < 0) {
+		fprintf(stderr, "faas-gateway: cannot initialise libcurl\n");
+		return 1;
+	}
 	/* Signals are taken by the main thread only (sigwait). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

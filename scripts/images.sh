@@ -167,6 +167,7 @@ image_watchdog() {
 image_gateway() {
 	need bin/faas-gateway "run make: the gateway is built into bin/faas-gateway"
 	ctx_new gateway
+	# ldd lists libcurl and the libraries it loads (OpenSSL, GnuTLS, krb5...)
 	add_exe bin/faas-gateway /faas-gateway
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch
@@ -183,6 +184,7 @@ image_gateway() {
 image_controller() {
 	need bin/faas-controller "run make: the controller is built into bin/faas-controller"
 	ctx_new controller
+	# ldd lists libcurl and the libraries it loads (OpenSSL, GnuTLS, krb5...)
 	add_exe bin/faas-controller /faas-controller
 	cat >"$ctx/Dockerfile" <<-'DOCKERFILE'
 		FROM scratch

@@ -52,6 +52,16 @@ start_server ctl env DOCKER_HOST="tcp://127.0.0.1:$PORT" "$BIN/faas-controller" 
 CTL=http://127.0.0.1:$PORT
 AUTH=(-H "Authorization: Bearer as-token")
 
+# The polls of a gateway reuse one kept-alive connection: the controller's
+# connection to G1 (its local port) is the same three polls later.
+g1_conns() { ss -Htn state established "( dport = :${G1##*:} )" | awk '{print $3}' | sort; }
+has_g1_conn() { [ -n "$(g1_conns)" ]; }
+check "the controller keeps a connection to a gateway" wait_for 5 has_g1_conn
+c1=$(g1_conns)
+sleep 3
+same_g1_conn() { [ -n "$c1" ] && [ "$c1" = "$(g1_conns)" ]; }
+check "polls each second reuse it (no new connection per poll)" same_g1_conn
+
 apply() { # NAME SCALE
 	printf 'apiVersion: faas/v1\nkind: Function\nmetadata: {name: %s}\nspec:\n  image: img:1\n  scale: %s\n' "$1" "$2" |
 		curl -s -o /dev/null -w '%{http_code}' -X PUT "${AUTH[@]}" --data-binary @- "$CTL/apis/faas/v1/functions/$1"
