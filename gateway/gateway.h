@@ -308,6 +308,7 @@ int gw_wake_state(struct gw_fn *f);
 
 enum gw_req_state {
 	GW_REQ_NEW,      /* created at the request line, not routed yet */
+	GW_REQ_LOCAL_DUE, /* the gateway answers it itself at the final call (keep-alive) */
 	GW_REQ_LOCAL,    /* answered by the gateway itself (UI, health, metrics, errors) */
 	GW_REQ_ROUTED,   /* a function or the controller; candidates may be known */
 	GW_REQ_WAITING,  /* waiting for the registry, DNS or a ready replica (wait.c) */

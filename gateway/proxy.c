@@ -11,6 +11,7 @@
  * run, see docs/api.md). /system and /apis go to the controller the same way.
  *
  *   GW_REQ_NEW      created at the request line, not routed yet
+ *   GW_REQ_LOCAL_DUE the gateway answers it itself at the final call
  *   GW_REQ_LOCAL    answered by the gateway itself (UI, health, metrics, errors)
  *   GW_REQ_ROUTED   a function or the controller; candidates may be known
  *   GW_REQ_WAITING  waiting for the registry, DNS or a ready replica (wait.c)
@@ -579,11 +580,12 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 		r->st = GW_REQ_LOCAL;
 		if (r->route.kind != GW_ROUTE_UI_REDIRECT && !auth_ok(c))
 			return fail(c, r, 401, "unauthorized");
-		return gw_serve_local(c, &r->route, method);
+		r->st = GW_REQ_LOCAL_DUE;
+		return MHD_YES;
 	case GW_ROUTE_HEALTHZ:
 	case GW_ROUTE_METRICS:
-		r->st = GW_REQ_LOCAL;
-		return gw_serve_local(c, &r->route, method);
+		r->st = GW_REQ_LOCAL_DUE;
+		return MHD_YES;
 	case GW_ROUTE_CONCURRENCY:
 	case GW_ROUTE_STARTING:
 		/* The controller's autoscaler calls these with its token (when one
@@ -593,7 +595,8 @@ static enum MHD_Result req_first(struct MHD_Connection *c, struct gw_req *r, con
 		    !gw_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 		                  gw_cfg.token))
 			return fail(c, r, 401, "unauthorized");
-		return gw_serve_local(c, &r->route, method);
+		r->st = GW_REQ_LOCAL_DUE;
+		return MHD_YES;
 	case GW_ROUTE_ALEXA:
 		r->flags |= GW_RF_ALEXA;
 		x->hold = ALEXA_MAX;
@@ -665,6 +668,16 @@ int gw_proxy_dispatch(struct MHD_Connection *c, struct gw_req *r, const char *me
 {
 	if (r->st == GW_REQ_NEW)
 		return req_first(c, r, method);
+	if (r->st == GW_REQ_LOCAL_DUE) {
+		/* libmicrohttpd keeps the connection open only for an answer queued
+		 * once the whole request is in: the final call answers. */
+		if (*upload_size > 0) {
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		r->st = GW_REQ_LOCAL;
+		return gw_serve_local(c, &r->route, r->method);
+	}
 	if (r->st == GW_REQ_LOCAL) { /* answered: what the client still sends is dropped */
 		*upload_size = 0;
 		return MHD_YES;
