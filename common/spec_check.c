@@ -5,6 +5,7 @@
 #include "spec_int.h"
 
 #include "units.h"
+#include "yamlw.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -127,41 +128,6 @@ bool spec_walk_map(struct vc *c, const struct node *m, const char *path, const s
 	return true;
 }
 
-/* Text the canonical YAML can hold and load back: well-formed UTF-8 of YAML's
- * printable characters (no C1 controls, surrogates, BOM, U+FFFE/U+FFFF). JSON
- * input reaches here unchecked by libyaml (found by fuzz/common_spec_json). */
-static bool utf8_printable(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		uint32_t cp;
-		int k;
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if (*p >= 0xc2 && *p <= 0xdf)
-			cp = *p & 0x1fu, k = 1;
-		else if (*p >= 0xe0 && *p <= 0xef)
-			cp = *p & 0x0fu, k = 2;
-		else if (*p >= 0xf0 && *p <= 0xf4)
-			cp = *p & 0x07u, k = 3;
-		else
-			return false;
-		for (int i = 1; i <= k; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3fu);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    cp <= 0x9f || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfeff || cp == 0xfffe ||
-		    cp == 0xffff)
-			return false;
-		p += k + 1;
-	}
-	return true;
-}
-
 static bool want_string(struct vc *c, const struct node *n, const char *field, size_t max,
                         const char **out)
 {
@@ -182,7 +148,9 @@ static bool want_string(struct vc *c, const struct node *n, const char *field, s
 			return false;
 		}
 	}
-	if (!utf8_printable(n->text)) {
+	/* only text the canonical YAML can hold and load back (JSON input comes
+	 * here unchecked by libyaml: found by fuzz/common_spec_json) */
+	if (!fx_yaml_text_ok(n->text)) {
 		spec_verr(c, n, field, "not valid UTF-8 text: %s", shown(n, b, sizeof(b)));
 		return false;
 	}
@@ -551,7 +519,7 @@ static int want_strmap(struct vc *c, const struct node *m, const char *path, enu
 			spec_verr(c, v, fp, "too long (at most 16384 characters)");
 			continue;
 		}
-		if (!utf8_printable(val)) {
+		if (!fx_yaml_text_ok(val)) {
 			spec_verr(c, v, fp, "not valid UTF-8 text");
 			continue;
 		}

@@ -1,13 +1,14 @@
 /* spec_emit.c: a struct fx_function back out: the canonical YAML (what the
  * controller stores; its SHA-256 is the spec hash, so its bytes must not
- * change for an unchanged function) and the JSON object. */
+ * change for an unchanged function; every string goes through common/yamlw.c)
+ * and the JSON object. */
 #include "spec.h"
 
 #include "buf.h"
 #include "sha256.h"
 #include "units.h"
+#include "yamlw.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,45 +39,6 @@ char *fx_spec_format_cpu(int64_t milli, char *buf, size_t n)
 	return buf;
 }
 
-static bool yaml_special_word(const char *s)
-{
-	static const char *const w[] = {"true", "false", "yes", "no",   "on",
-	                                "off",  "y",     "n",   "null", "~"};
-	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
-		if (strcasecmp(s, w[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Plain when unambiguous: starts with a letter, '/' or '_', only [A-Za-z0-9._/:=@+-],
- * not ending in ':', not a YAML 1.1 bool/null word. Otherwise double-quoted. */
-static void emit_str(struct fx_buf *b, const char *s)
-{
-	bool plain = (isalpha((unsigned char)s[0]) || s[0] == '/' || s[0] == '_') &&
-	             s[strlen(s) - 1] != ':' && !yaml_special_word(s);
-	for (const char *p = s; plain && *p; p++)
-		if (!isalnum((unsigned char)*p) && strchr("._/:=@+-", *p) == NULL)
-			plain = false;
-	if (plain) {
-		fx_buf_puts(b, s);
-		return;
-	}
-	fx_buf_puts(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fx_buf_appendf(b, "\\%c", *p);
-		else if (*p == '\n')
-			fx_buf_puts(b, "\\n");
-		else if (*p == '\t')
-			fx_buf_puts(b, "\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			fx_buf_appendf(b, "\\x%02x", *p);
-		else
-			fx_buf_append(b, p, 1);
-	}
-	fx_buf_puts(b, "\"");
-}
-
 static void emit_kv(struct fx_buf *b, const char *indent, const char *key,
                     const struct fx_kvlist *l)
 {
@@ -87,9 +49,9 @@ static void emit_kv(struct fx_buf *b, const char *indent, const char *key,
 	fx_buf_appendf(b, "%s%s:\n", indent, key);
 	for (size_t i = 0; i < l->n; i++) {
 		fx_buf_appendf(b, "%s  ", indent);
-		emit_str(b, l->v[i].key);
+		fx_yaml_key(b, l->v[i].key);
 		fx_buf_puts(b, ": ");
-		emit_str(b, l->v[i].value);
+		fx_yaml_scalar(b, l->v[i].value);
 		fx_buf_puts(b, "\n");
 	}
 }
@@ -104,7 +66,7 @@ static void emit_list(struct fx_buf *b, const char *indent, const char *key,
 	fx_buf_appendf(b, "%s%s:\n", indent, key);
 	for (size_t i = 0; i < l->n; i++) {
 		fx_buf_appendf(b, "%s  - ", indent);
-		emit_str(b, l->v[i]);
+		fx_yaml_scalar(b, l->v[i]);
 		fx_buf_puts(b, "\n");
 	}
 }
@@ -120,13 +82,13 @@ static void emit_res(struct fx_buf *b, const char *key, const struct fx_resource
 	if (r->memory) {
 		fx_format_size(r->memory, t, sizeof(t));
 		fx_buf_puts(b, "    memory: ");
-		emit_str(b, r->memory_text[0] ? r->memory_text : t);
+		fx_yaml_scalar(b, r->memory_text[0] ? r->memory_text : t);
 		fx_buf_puts(b, "\n");
 	}
 	if (r->cpu_milli) {
 		fx_spec_format_cpu(r->cpu_milli, t, sizeof(t));
 		fx_buf_puts(b, "    cpu: ");
-		emit_str(b, r->cpu_text[0] ? r->cpu_text : t);
+		fx_yaml_scalar(b, r->cpu_text[0] ? r->cpu_text : t);
 		fx_buf_puts(b, "\n");
 	}
 }
@@ -136,7 +98,7 @@ static void emit_dur(struct fx_buf *b, const char *indent, const char *key, int6
 	char t[32];
 	fx_format_duration(ms, t, sizeof(t));
 	fx_buf_appendf(b, "%s%s: ", indent, key);
-	emit_str(b, t);
+	fx_yaml_scalar(b, t);
 	fx_buf_puts(b, "\n");
 }
 
@@ -155,14 +117,14 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	char *s;
 	fx_buf_init(&b, 4 * FX_SPEC_MAX_INPUT);
 	fx_buf_puts(&b, "apiVersion: faas/v1\nkind: Function\nmetadata:\n  name: ");
-	emit_str(&b, fn->name ? fn->name : "");
+	fx_yaml_scalar(&b, fn->name ? fn->name : "");
 	fx_buf_puts(&b, "\n");
 	emit_kv(&b, "  ", "labels", &fn->labels);
 	emit_kv(&b, "  ", "annotations", &fn->annotations);
 	fx_buf_puts(&b, "spec:\n  image: ");
-	emit_str(&b, fn->image ? fn->image : "");
+	fx_yaml_scalar(&b, fn->image ? fn->image : "");
 	fx_buf_puts(&b, "\n  fprocess: ");
-	emit_str(&b, fn->fprocess ? fn->fprocess : "");
+	fx_yaml_scalar(&b, fn->fprocess ? fn->fprocess : "");
 	fx_buf_appendf(&b, "\n  mode: %s\n",
 	               fn->mode == FX_MODE_IMAGE ? "null" : fx_spec_mode_name(fn->mode));
 	emit_kv(&b, "  ", "env", &fn->env);
@@ -197,7 +159,7 @@ char *fx_spec_canonical(const struct fx_function *fn)
 	 * without a user is what it was before the field existed. */
 	if (fn->user != NULL && fn->user[0] != '\0') {
 		fx_buf_puts(&b, "  user: ");
-		emit_str(&b, fn->user);
+		fx_yaml_scalar(&b, fn->user);
 		fx_buf_puts(&b, "\n");
 	}
 	fx_buf_appendf(&b, "  readOnlyRootFilesystem: %s\n",

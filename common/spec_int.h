@@ -5,7 +5,8 @@
  *                 object, the loaders (the public entry points)
  *   spec_check.c  a tree -> a validated struct fx_function (the schema)
  *   spec_stack.c  OpenFaaS stack.yml -> Function trees
- *   spec_emit.c   canonical YAML, the hash, JSON (needs nothing from here)
+ *   spec_emit.c   canonical YAML, the hash, JSON (needs nothing from here;
+ *                 its strings are written by common/yamlw.c)
  *
  * Every input is first turned into the same node tree, so one validator gives
  * the same messages whatever the source. */

@@ -1,8 +1,9 @@
 /* faasctl.h: the map of faasctl, the kubectl-like CLI. Grouped by file.
  *
  * Pure files (no I/O, unit-tested directly): args.c, config.c (parsing part),
- * print.c, applyset.c (the diff is common/diff.c). Everything that talks to the network or the file
- * system: client.c, source.c, cmd_*.c, main.c.
+ * print.c, applyset.c (the diff is common/diff.c; YAML strings are written by
+ * common/yamlw.c, with the canonical YAML's rules). Everything that talks to
+ * the network or the file system: client.c, source.c, cmd_*.c, main.c.
  *
  * Exit codes (a contract, see `faasctl --help`): FCTL_OK 0, FCTL_FAIL 1 (runtime
  * failure: server error, unreachable gateway, invalid input files, function not
@@ -117,8 +118,9 @@ int fctl_config_resolve(const struct fctl_args *a, struct fctl_config *c, char *
 void fctl_config_release(struct fctl_config *c);
 
 /* ---- print.c: output formats, pure ---- */
-/* YAML of a JSON value, block style, keys in object order, strings quoted
- * when YAML would read them as something else. */
+/* YAML of a JSON value, block style, keys in object order, every string
+ * (key or value) written by fx_yaml_scalar (common/yamlw.h): plain only when
+ * nothing can read it as something else, else double-quoted. */
 int fctl_yaml_emit(const struct json_object *o, struct fx_buf *out);
 /* Pretty JSON with a trailing newline. */
 int fctl_json_emit(const struct json_object *o, struct fx_buf *out);

@@ -2,6 +2,7 @@
  * is written into an fx_buf, the caller prints it. */
 #include "faasctl.h"
 #include "buf.h"
+#include "yamlw.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 /* ---- lookups ---- */
@@ -71,75 +71,7 @@ const struct json_object *fctl_condition(const struct json_object *fn, const cha
 	return NULL;
 }
 
-/* ---- YAML ---- */
-
-static bool looks_special(const char *s)
-{
-	static const char *const words[] = {"true", "false", "yes", "no", "on",
-	                                    "off",  "null",  "~",   "y",  "n"};
-	char *end;
-	size_t n = strlen(s);
-
-	if (n == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcasecmp(s, words[i]) == 0)
-			return true;
-	/* Anything a YAML 1.1 or 1.2 reader could take for a number, a date or a
-	 * sexagesimal: a full strtod parse (ints, floats, 0x.., inf, nan), or a
-	 * leading digit/sign/dot followed only by digits and number punctuation. */
-	(void)strtod(s, &end);
-	if (*end == '\0' || strncasecmp(s, ".inf", 4) == 0 || strncasecmp(s, ".nan", 4) == 0)
-		return true;
-	if (isdigit((unsigned char)s[0]) || s[0] == '.' || s[0] == '+' || s[0] == '-') {
-		bool numeric = true;
-		for (const char *p = s; *p && numeric; p++)
-			numeric = strchr("0123456789.:_+-eExXoObB", *p) != NULL;
-		if (numeric ||
-		    (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-' && s[7] == '-'))
-			return true;
-	}
-	if (strchr("-?:,[]{}#&*!|>'\"%@` ", s[0]) != NULL || s[n - 1] == ' ' || s[n - 1] == ':')
-		return true;
-	if (strstr(s, ": ") || strstr(s, " #"))
-		return true;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return true;
-	return false;
-}
-
-static int emit_string(const char *s, struct fx_buf *out)
-{
-	if (!looks_special(s))
-		return fx_buf_puts(out, s);
-	fx_buf_puts(out, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fx_buf_puts(out, "\\\"");
-			break;
-		case '\\':
-			fx_buf_puts(out, "\\\\");
-			break;
-		case '\n':
-			fx_buf_puts(out, "\\n");
-			break;
-		case '\t':
-			fx_buf_puts(out, "\\t");
-			break;
-		case '\r':
-			fx_buf_puts(out, "\\r");
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fx_buf_appendf(out, "\\x%02x", *p);
-			else
-				fx_buf_append(out, p, 1);
-		}
-	}
-	return fx_buf_puts(out, "\"");
-}
+/* ---- YAML (strings: common/yamlw.c, as in the canonical YAML) ---- */
 
 static void emit_scalar(const struct json_object *o, struct fx_buf *out)
 {
@@ -158,7 +90,7 @@ static void emit_scalar(const struct json_object *o, struct fx_buf *out)
 		            json_object_to_json_string_ext(fctl_mut(o), JSON_C_TO_STRING_PLAIN));
 		break;
 	case json_type_string:
-		emit_string(json_object_get_string(fctl_mut(o)), out);
+		fx_yaml_scalar(out, json_object_get_string(fctl_mut(o)));
 		break;
 	case json_type_object:
 		fx_buf_puts(out, "{}");
@@ -194,7 +126,7 @@ static void emit_object(const struct json_object *o, int ind, bool inline_first,
 		if (!(first && inline_first))
 			indent(out, ind);
 		first = false;
-		emit_string(k, out);
+		fx_yaml_key(out, k);
 		fx_buf_puts(out, ":");
 		if (is_block(v)) {
 			fx_buf_puts(out, "\n");

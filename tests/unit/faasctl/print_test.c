@@ -101,12 +101,12 @@ START_TEST(yaml_round_trip)
 	ck_assert_ptr_nonnull(strstr(b.data, "    C: \"x: y\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    D: \"\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    E: \"line\\nbreak\"\n"));
-	ck_assert_ptr_nonnull(strstr(b.data, "    G: plain text\n"));
-	ck_assert_ptr_nonnull(strstr(b.data, "    H: 30s\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    G: \"plain text\"\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    H: \"30s\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    I: \"2026-11-26\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    J: \"1:30\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    K: \"0o17\"\n"));
-	ck_assert_ptr_nonnull(strstr(b.data, "    L: 2 of 2 ready\n"));
+	ck_assert_ptr_nonnull(strstr(b.data, "    L: \"2 of 2 ready\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "    M: \"Yes\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  creationTimestamp: \"2026-11-26T19:00:00Z\"\n"));
 	ck_assert_ptr_nonnull(strstr(b.data, "  secrets:\n  - api-key\n"));
