@@ -23,12 +23,16 @@ echo "  (cluster-up: $((SECONDS - t0)) s)"
 
 expect_eq "three nodes Ready, one manager" "3 1" \
 	"$(docker node ls --format '{{.Status}}' | grep -c Ready) $(docker node ls -q --filter role=manager | wc -l)"
-expect_eq "a gateway on each node" "n1 n2 n3" "$(tasks_by_node faas_gateway | cut -d' ' -f1 | sort | tr '\n' ' ' | sed 's/ $//')"
+# make up returns once the samples are Ready; a worker may still be pulling
+# the gateway's image (seconds on a loaded machine).
+gateway_nodes() { tasks_by_node faas_gateway | cut -d' ' -f1 | sort | tr '\n' ' ' | sed 's/ $//'; }
+gateway_everywhere() { [ "$(gateway_nodes)" = "n1 n2 n3" ]; }
+check "a gateway on each node (within 60 s)" wait_for 60 gateway_everywhere
 pinned=$(docker service ls --filter label=com.docker.stack.namespace=faas --format '{{.Name}} {{.Image}}' |
 	grep -v '^faas_registry ' | grep -cvE ' 10\.213\.0\.11:5000/faas/[a-z-]+@sha256:[0-9a-f]{64}$')
 expect_eq "the platform's services run registry images pinned by digest" 0 "$pinned"
 for n in n1 n2 n3; do
-	check "the gateway on $n answers" curl -fsS -o /dev/null --max-time 5 "$(gw "$n")/healthz"
+	check "the gateway on $n answers" wait_for 30 curl -fsS -o /dev/null --max-time 5 "$(gw "$n")/healthz"
 done
 
 check "apply a function with 6 replicas" apply_where where 6
