@@ -307,12 +307,12 @@ int gw_wake_state(struct gw_fn *f);
 #define GW_MAX_TRIES 8 /* replicas tried, and resends, per request */
 
 enum gw_req_state {
-	GW_REQ_NEW,      /* created at the request line, not routed yet */
+	GW_REQ_NEW,       /* created at the request line, not routed yet */
 	GW_REQ_LOCAL_DUE, /* the gateway answers it itself at the final call (keep-alive) */
-	GW_REQ_LOCAL,    /* answered by the gateway itself (UI, health, metrics, errors) */
-	GW_REQ_ROUTED,   /* a function or the controller; candidates may be known */
-	GW_REQ_WAITING,  /* waiting for the registry, DNS or a ready replica (wait.c) */
-	GW_REQ_PROXYING, /* the exchange runs on candidate `next` */
+	GW_REQ_LOCAL,     /* answered by the gateway itself (UI, health, metrics, errors) */
+	GW_REQ_ROUTED,    /* a function or the controller; candidates may be known */
+	GW_REQ_WAITING,   /* waiting for the registry, DNS or a ready replica (wait.c) */
+	GW_REQ_PROXYING,  /* the exchange runs on candidate `next` */
 };
 enum gw_wait_kind { GW_WAIT_REGISTRY, GW_WAIT_DNS, GW_WAIT_READY };
 /* Flag bits (struct gw_req.flags). */
