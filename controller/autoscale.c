@@ -140,25 +140,36 @@ struct poll {
 	size_t n;
 };
 
+/* One call to gateway g (path under its base URL) with the controller's
+ * token, on g's kept-alive connection. One call at a time per gateway: its
+ * poll thread, or the autoscaler's thread once the polls are joined. */
+static int gw_call(struct gw *g, const char *method, const char *path, size_t max_response,
+                   struct fx_http_resp *resp, char **err)
+{
+	char url[300], auth[4200];
+	const char *headers[] = {auth, NULL};
+	struct fx_http_req req = {.method = method, .url = url};
+
+	snprintf(url, sizeof(url), "%s%s", g->url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+	         as.conf.token ? as.conf.token : "");
+	req.headers = as.conf.token ? headers : NULL;
+	if (method != NULL && strcmp(method, "POST") == 0)
+		req.body = "";
+	req.connect_timeout_ms = as.conf.timeout_ms;
+	req.timeout_ms = as.conf.timeout_ms;
+	req.max_response = max_response;
+	if (g->conn == NULL)
+		g->conn = fx_http_conn_new(); /* NULL: this call on the thread's handle */
+	return fx_http_do_on(g->conn, &req, resp, err);
+}
+
 static void *poll_one(void *arg)
 {
 	struct poll *p = arg;
-	char url[200], auth[4200];
-	const char *headers[] = {auth, NULL};
-	struct fx_http_req req = {0};
 	struct fx_http_resp resp;
 
-	snprintf(url, sizeof(url), "%s/_/concurrency", p->g->url);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-	         as.conf.token ? as.conf.token : "");
-	req.url = url;
-	req.headers = as.conf.token ? headers : NULL;
-	req.connect_timeout_ms = as.conf.timeout_ms;
-	req.timeout_ms = as.conf.timeout_ms;
-	req.max_response = 4u << 20;
-	if (p->g->conn == NULL)
-		p->g->conn = fx_http_conn_new(); /* NULL: this poll on the thread's handle */
-	p->rc = fx_http_do_on(p->g->conn, &req, &resp, &p->err);
+	p->rc = gw_call(p->g, "GET", "/_/concurrency", 4u << 20, &resp, &p->err);
 	if (p->rc == 0 && resp.status != 200) {
 		p->err = fx_strdupf("HTTP %ld", resp.status);
 		p->rc = -EIO;
@@ -230,23 +241,15 @@ static int64_t apply_target(int64_t current, void *arg)
  * a gateway that misses it finds them through DNS. */
 static void tell_starting(const char *name)
 {
-	char url[300], auth[4200];
-	const char *headers[] = {auth, NULL};
+	char path[FX_SPEC_MAX_NAME + 16];
 
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-	         as.conf.token ? as.conf.token : "");
+	snprintf(path, sizeof(path), "/_/starting/%s", name);
 	for (size_t i = 0; i < as.ngws; i++) {
-		struct fx_http_req req = {.method = "POST", .url = url, .body = "", .body_len = 0};
 		struct fx_http_resp resp = {0};
 		char *err = NULL;
 		if (as.gws[i].misses > 0)
 			continue;
-		snprintf(url, sizeof(url), "%s/_/starting/%s", as.gws[i].url, name);
-		req.headers = as.conf.token ? headers : NULL;
-		req.connect_timeout_ms = as.conf.timeout_ms;
-		req.timeout_ms = as.conf.timeout_ms;
-		req.max_response = 4096;
-		if (fx_http_do(&req, &resp, &err) < 0 || resp.status != 202)
+		if (gw_call(&as.gws[i], "POST", path, 4096, &resp, &err) < 0 || resp.status != 202)
 			log_debug("autoscale_starting_not_told",
 			          "gateway=%s function=%s status=%ld err=\"%s\"", as.gws[i].url,
 			          name, resp.status, err ? err : "");
